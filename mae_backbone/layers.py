@@ -1,0 +1,161 @@
+"""Transformer pieces with the official MAE / timm parameter names.
+
+`Block` = norm1 -> attn (qkv, proj) -> drop_path, norm2 -> mlp (fc1, fc2) -> drop_path: the key names
+of timm's `Block`, so official checkpoints load without renaming. Optional BEiT-style relative
+position bias (zero-initialised, MAE paper A.4) and ViTDet-style window attention.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from timm.layers import DropPath
+from torch import nn
+
+
+class PatchEmbed(nn.Module):
+    """Image -> (B, h*w, D) tokens with a strided convolution (`patch_embed.proj`)."""
+
+    def __init__(self, patch_size: int = 16, in_chans: int = 3, embed_dim: int = 768):
+        super().__init__()
+        self.patch_size = patch_size
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        h, w = x.shape[-2:]
+        p = self.patch_size
+        if h % p or w % p:
+            raise ValueError(f"input {h}x{w} is not a multiple of the patch size {p}; resize or pad it")
+        x = self.proj(x)  # (B, D, h, w)
+        grid = (x.shape[2], x.shape[3])
+        return x.flatten(2).transpose(1, 2), grid
+
+
+class RelativePositionBias(nn.Module):
+    """BEiT-style learned bias per head for every relative offset inside a (Wh, Ww) window.
+
+    With a prefix (cls) token the table has 3 extra entries (cls->token, token->cls, cls->cls).
+    The table starts at zero because MAE pre-training has no relative position (paper A.4), so
+    a freshly loaded MAE backbone computes exactly what it computed without the bias.
+    """
+
+    def __init__(self, window: tuple[int, int], num_heads: int, num_prefix_tokens: int = 0):
+        super().__init__()
+        self.window, self.num_prefix_tokens = tuple(window), num_prefix_tokens
+        num_rel = (2 * window[0] - 1) * (2 * window[1] - 1)
+        extra = 3 if num_prefix_tokens else 0
+        self.relative_position_bias_table = nn.Parameter(torch.zeros(num_rel + extra, num_heads))
+        # The index is derived, not learned: keep it out of the state_dict so key sets stay exact.
+        self.register_buffer("index", self._index(self.window, num_prefix_tokens), persistent=False)
+
+    @staticmethod
+    def _index(window: tuple[int, int], num_prefix_tokens: int) -> torch.Tensor:
+        wh, ww = window
+        coords = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)  # (N, N, 2)
+        idx = (rel[..., 0] + wh - 1) * (2 * ww - 1) + (rel[..., 1] + ww - 1)
+        if not num_prefix_tokens:
+            return idx
+        num_rel = (2 * wh - 1) * (2 * ww - 1)
+        n = wh * ww + 1
+        full = torch.zeros(n, n, dtype=idx.dtype)
+        full[1:, 1:] = idx
+        full[0, 1:], full[1:, 0], full[0, 0] = num_rel, num_rel + 1, num_rel + 2
+        return full
+
+    def forward(self, grid: tuple[int, int]) -> torch.Tensor:
+        """Bias (heads, N, N) for a token grid; a grid other than the window is served by resampling."""
+        table, index = self.relative_position_bias_table, self.index
+        if tuple(grid) != self.window:
+            table, index = self._resampled(table, grid), self._index(grid, self.num_prefix_tokens).to(index.device)
+        n = index.shape[0]
+        return table[index.reshape(-1)].reshape(n, n, -1).permute(2, 0, 1)
+
+    def _resampled(self, table: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        wh, ww = self.window
+        num_rel = (2 * wh - 1) * (2 * ww - 1)
+        rel = table[:num_rel].T.reshape(1, -1, 2 * wh - 1, 2 * ww - 1)
+        rel = F.interpolate(rel, size=(2 * grid[0] - 1, 2 * grid[1] - 1), mode="bicubic", align_corners=False)
+        return torch.cat([rel.reshape(table.shape[1], -1).T, table[num_rel:]], dim=0)
+
+
+class Attention(nn.Module):
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        qkv_bias: bool = True,
+        rel_pos_window: tuple[int, int] | None = None,
+        num_prefix_tokens: int = 0,
+    ):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"embed_dim {dim} is not divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.rel_pos = (
+            RelativePositionBias(rel_pos_window, num_heads, num_prefix_tokens) if rel_pos_window else None
+        )
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        bias = self.rel_pos(grid).to(q.dtype).unsqueeze(0) if self.rel_pos is not None else None
+        # Fused attention kernel (flash / memory-efficient / AMX on CPU); the bias rides as an additive mask.
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        return self.proj(x.transpose(1, 2).reshape(b, n, c))
+
+    @property
+    def relative_position_bias_table(self) -> nn.Parameter | None:
+        return None if self.rel_pos is None else self.rel_pos.relative_position_bias_table
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block; `window_size > 0` attends inside non-overlapping windows (ViTDet)."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path: float = 0.0,
+        window_size: int = 0,
+        rel_pos_window: tuple[int, int] | None = None,
+        num_prefix_tokens: int = 0,
+    ):
+        super().__init__()
+        if window_size and num_prefix_tokens:
+            raise ValueError("window attention needs a backbone without a cls token (use_cls_token=False)")
+        self.window_size = window_size
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, num_heads, qkv_bias, rel_pos_window, num_prefix_tokens)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        y = self.norm1(x)
+        y = self._windowed_attn(y, grid) if self.window_size else self.attn(y, grid)
+        x = x + self.drop_path(y)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def _windowed_attn(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        b, _, c = x.shape
+        (h, w), ws = grid, self.window_size
+        ph, pw = (ws - h % ws) % ws, (ws - w % ws) % ws  # pad to whole windows, as ViTDet does
+        x = F.pad(x.reshape(b, h, w, c), (0, 0, 0, pw, 0, ph))
+        hp, wp = h + ph, w + pw
+        x = x.reshape(b, hp // ws, ws, wp // ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, ws * ws, c)
+        x = self.attn(x, (ws, ws))
+        x = x.reshape(b, hp // ws, wp // ws, ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, c)
+        return x[:, :h, :w].reshape(b, h * w, c)

@@ -1,0 +1,62 @@
+"""The `maebench` command: one subcommand per job.
+
+Each subcommand lives in its own module, imported only when it runs (so `maebench --help` is instant
+and a broken optional stack cannot stop `maebench doctor`). A module provides
+`add_arguments(parser)` and `main(args) -> int`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help). A literal dict: the only registry of commands.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "doctor": ("tools.doctor", "check the install: versions, compiled ops, known traps"),
+    "demo-data": ("tools.demo_world.command", "write the embedded synthetic demo world to a folder"),
+    "pretrain": ("mae_backbone.pretrain.command", "MAE pre-training; exports the encoder as a backbone"),
+    "convert": ("tools.convert", "official MAE / timm / mmpretrain checkpoints -> maebench safetensors"),
+    "visualize": ("tools.visualize", "masked / reconstruction / original triplets as a PNG"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="maebench", description="Downstream-transfer benchmark suite for MAE pre-trained ViTs."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        if argv and argv[0] not in ("-h", "--help"):
+            parser.print_help()
+            print(f"\nmaebench: unknown command {argv[0]!r}", file=sys.stderr)
+            return 2
+        parser.print_help()
+        return 0
+    name, rest = argv[0], argv[1:]
+    module_name, help_text = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    sub = argparse.ArgumentParser(prog=f"maebench {name}", description=help_text)
+    module.add_arguments(sub)
+    args = sub.parse_args(rest)
+    try:
+        return int(module.main(args) or 0)
+    except KeyboardInterrupt:
+        print("maebench: interrupted", file=sys.stderr)
+        return 130
+    except UserFacingError as err:  # a clear, expected failure: one message, no traceback wall
+        print(f"maebench {name}: error: {err}", file=sys.stderr)
+        return 2
+
+
+from mae_backbone.errors import UserFacingError  # noqa: E402  (tiny module, no heavy imports)
+
+if __name__ == "__main__":
+    sys.exit(main())
