@@ -1,0 +1,18 @@
+"""The flags every training subcommand shares: config, overrides, --work-dir, --resume, --eval-only, --launcher."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_common_args(parser: argparse.ArgumentParser, default_config: str | None = None) -> None:
+    parser.add_argument("config", nargs="?", default=default_config,
+                        help="mmengine Python config" + (f" (default: {default_config})" if default_config else ""))
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="config overrides such as optim.lr=1e-3; an unknown key is an error")
+    parser.add_argument("--work-dir", default=None, help="where logs, checkpoints and metrics.json go")
+    parser.add_argument("--resume", default=None, metavar="auto|PATH",
+                        help="continue from the newest complete checkpoint in the work dir (auto) or a file")
+    parser.add_argument("--eval-only", action="store_true", help="evaluate the given/latest weights, no training")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
+                        help="distributed launcher: pytorch under torchrun, slurm under srun/submitit")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: the config's)")

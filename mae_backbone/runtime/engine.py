@@ -1,0 +1,183 @@
+"""mmengine glue shared by every training command.
+
+- `AtomicRunner`: checkpoints are written to a temp file and renamed (a crash never leaves a torn file).
+- `latest_complete_checkpoint`: resume picks the newest checkpoint that is a complete zip archive.
+- `allow_mmengine_checkpoints`: torch >= 2.6 loads with weights_only=True; mmengine's checkpoints carry a
+  few non-tensor types (message hub buffers, numpy RNG state). They are allow-listed here, in one place.
+- `BF16CpuOptimWrapper`: bf16 autocast on CPUs (AMX), where mmengine's AmpOptimWrapper refuses to run.
+- `NonFiniteLossHook`, `ProgressBarHook`: stop on NaN/inf naming the step; a tqdm bar on the console.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.optim import OptimWrapper
+from mmengine.registry import HOOKS, OPTIM_WRAPPERS
+from mmengine.runner import Runner
+
+from ..errors import UserFacingError
+
+
+class NonFiniteLossError(UserFacingError):
+    pass
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Allow-list the non-tensor types mmengine puts in its checkpoints, for weights_only loading."""
+    import numpy as np
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    safe: list[Any] = [HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray._reconstruct]
+    safe += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "uint32", "bool", "uint8")]
+    if hasattr(np, "dtypes"):
+        safe += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
+    safe += [np.float64, np.float32, np.int64, np.bool_]
+    torch.serialization.add_safe_globals(safe)
+
+
+def _checkpoint_step(path: Path) -> int:
+    m = re.match(r"(epoch|iter)_(\d+)\.pth$", path.name)
+    return int(m.group(2)) if m else -1
+
+
+def is_complete_checkpoint(path: str | Path) -> bool:
+    """A torch checkpoint is a zip archive; a torn write fails the central-directory / CRC check."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def latest_complete_checkpoint(work_dir: str | Path) -> Path | None:
+    candidates = sorted(Path(work_dir).glob("*_*.pth"), key=_checkpoint_step, reverse=True)
+    return next((p for p in candidates if _checkpoint_step(p) >= 0 and is_complete_checkpoint(p)), None)
+
+
+class AtomicRunner(Runner):
+    """mmengine Runner whose checkpoints appear atomically (temp file, fsync, rename)."""
+
+    def save_checkpoint(self, out_dir: str, filename: str, *args: Any, **kwargs: Any) -> None:
+        tmp_name = f".{filename}.tmp"
+        super().save_checkpoint(out_dir, tmp_name, *args, **kwargs)
+        tmp, final = os.path.join(out_dir, tmp_name), os.path.join(out_dir, filename)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+
+
+@OPTIM_WRAPPERS.register_module(force=True)
+class BF16CpuOptimWrapper(OptimWrapper):
+    """Runs the forward pass under bf16 autocast on the CPU; weights and optimizer state stay fp32."""
+
+    @contextlib.contextmanager
+    def optim_context(self, model: torch.nn.Module):
+        with super().optim_context(model), torch.autocast("cpu", dtype=torch.bfloat16):
+            yield
+
+
+def optim_wrapper_cfg(optimizer: dict, precision: str = "auto", clip_grad: dict | None = None,
+                      accumulative_counts: int = 1) -> dict:
+    """The optim-wrapper config for a precision: fp32 | bf16 | fp16 | auto (bf16 where it is fast)."""
+    cuda = torch.cuda.is_available()
+    if precision == "auto":
+        precision = "bf16" if (cuda and torch.cuda.is_bf16_supported()) or _cpu_has_amx() else "fp32"
+    cfg: dict[str, Any] = dict(optimizer=optimizer, accumulative_counts=accumulative_counts)
+    if clip_grad:
+        cfg["clip_grad"] = clip_grad
+    if precision == "fp32":
+        cfg["type"] = "OptimWrapper"
+    elif precision in ("bf16", "fp16") and cuda:
+        cfg.update(type="AmpOptimWrapper", dtype="bfloat16" if precision == "bf16" else "float16")
+    elif precision == "bf16":
+        cfg["type"] = "BF16CpuOptimWrapper"
+    else:
+        raise UserFacingError(f"precision {precision!r} needs a GPU here; use bf16 or fp32 on a CPU")
+    return cfg
+
+
+def _cpu_has_amx() -> bool:
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@HOOKS.register_module(force=True)
+class NonFiniteLossHook(Hook):
+    """Stops training at the first non-finite loss, before any checkpoint of the broken weights is saved."""
+
+    priority = "ABOVE_NORMAL"
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        loss = (outputs or {}).get("loss")
+        if loss is not None and not torch.isfinite(loss).all():
+            last = latest_complete_checkpoint(runner.work_dir)
+            raise NonFiniteLossError(
+                f"loss became {loss.item()} at iteration {runner.iter + 1} (epoch {runner.epoch + 1}). "
+                f"Last good checkpoint: {last or 'none yet'}. Resume from it with a lower lr "
+                "(e.g. --resume auto optim.lr=...), or with precision=fp32 / gradient clipping"
+            )
+
+
+@HOOKS.register_module(force=True)
+class ProgressBarHook(Hook):
+    """A tqdm bar over all training iterations (rank 0 only), with the latest loss."""
+
+    priority = "LOW"
+
+    def before_train(self, runner) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = None
+        if runner.rank == 0 and os.environ.get("MAEBENCH_NO_PROGRESS") != "1":
+            self.bar = tqdm(total=runner.max_iters, initial=runner.iter, desc=runner.experiment_name[:24],
+                            unit="it", dynamic_ncols=True, leave=False)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if runner.iter % 10 == 0 and outputs and "loss" in outputs:
+                self.bar.set_postfix(loss=f"{float(outputs['loss']):.4f}")
+
+    def after_train(self, runner) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def check_work_dir(work_dir: str | Path, need_bytes: int) -> None:
+    """Fail before training if the work dir is not writable or cannot hold a few checkpoints."""
+    work_dir = Path(work_dir)
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        probe = work_dir / ".write_probe"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as err:
+        raise UserFacingError(f"{work_dir}: work dir is not writable ({err.strerror}); pick another --work-dir")
+    free = shutil.disk_usage(work_dir).free
+    if free < need_bytes:
+        raise UserFacingError(
+            f"{work_dir}: only {free / 2**20:.0f} MiB free, a checkpoint needs about {need_bytes / 2**20:.0f} MiB "
+            "(x2 while it is written); free space or pick another --work-dir"
+        )
+
+
+def resolve_resume(resume: str | None, work_dir: str | Path) -> str | None:
+    """`--resume auto` -> newest complete checkpoint in the work dir (or None); a path must exist."""
+    if not resume or resume == "none":
+        return None
+    if resume == "auto":
+        found = latest_complete_checkpoint(work_dir)
+        return str(found) if found else None
+    if not Path(resume).is_file() or not is_complete_checkpoint(resume):
+        raise UserFacingError(f"{resume}: not a complete checkpoint; use --resume auto to pick the latest good one")
+    return resume
