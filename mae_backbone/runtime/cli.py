@@ -16,3 +16,11 @@ def add_common_args(parser: argparse.ArgumentParser, default_config: str | None 
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
                         help="distributed launcher: pytorch under torchrun, slurm under srun/submitit")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: the config's)")
+
+
+def config_and_overrides(args: argparse.Namespace, default_config: str | None) -> tuple[str, list[str]]:
+    """`maebench X a.b=1` has no config: the first positional is then an override, not a file name."""
+    config, overrides = args.config, list(args.overrides)
+    if config and "=" in config and not config.endswith(".py"):
+        config, overrides = default_config, [config, *overrides]
+    return config, overrides

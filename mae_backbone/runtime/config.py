@@ -47,6 +47,8 @@ def _compatible(old: Any, new: Any) -> bool:
 def apply_overrides(cfg: Config | dict, overrides: Iterable[str], source: str = "config") -> list[str]:
     """Apply `a.b.c=value` items in place; return them normalised as `a.b.c=repr(value)` for the log."""
     applied = []
+    if isinstance(cfg, Config):  # walk the underlying ConfigDict (mmengine does the same in merge_from_dict)
+        cfg = object.__getattribute__(cfg, "_cfg_dict")
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. optim.lr=1e-3)")

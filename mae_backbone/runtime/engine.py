@@ -31,16 +31,79 @@ class NonFiniteLossError(UserFacingError):
 
 
 def allow_mmengine_checkpoints() -> None:
-    """Allow-list the non-tensor types mmengine puts in its checkpoints, for weights_only loading."""
-    import numpy as np
-    from mmengine.logging.history_buffer import HistoryBuffer
+    """Allow-list the few numpy types that may remain in an mmengine checkpoint, for weights_only loading.
 
-    safe: list[Any] = [HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray._reconstruct]
-    safe += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "uint32", "bool", "uint8")]
+    Together with `ResumableStateHook` (which stores the message hub and RNG states as plain tensors)
+    this keeps resume working under torch's weights_only default without allowing `getattr` or any
+    code-reaching global.
+    """
+    import numpy as np
+
+    safe: list[Any] = [np.ndarray, np.dtype, np.core.multiarray._reconstruct, np.core.multiarray.scalar]
     if hasattr(np, "dtypes"):
         safe += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
-    safe += [np.float64, np.float32, np.int64, np.bool_]
     torch.serialization.add_safe_globals(safe)
+
+
+@HOOKS.register_module(force=True)
+class ResumableStateHook(Hook):
+    """Makes checkpoints weights-only loadable and resumes bit-for-bit where the ops allow.
+
+    mmengine pickles its message hub's HistoryBuffers (with bound methods, i.e. `getattr`, which a safe
+    loader must refuse). We store them as tensors instead, plus the python / numpy / torch RNG states, so
+    a resumed run draws the same masks and augmentations as an uninterrupted one.
+    """
+
+    priority = "VERY_HIGH"
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        import random
+
+        import numpy as np
+
+        hub = checkpoint.get("message_hub", {})
+        scalars = {}
+        for key, buf in hub.get("log_scalars", {}).items():
+            log, count = buf.data
+            scalars[key] = {"log": torch.as_tensor(log), "count": torch.as_tensor(count), "max_length": buf.max_length}
+        hub["log_scalars"] = scalars
+        hub["runtime_info"] = {k: v for k, v in hub.get("runtime_info", {}).items()
+                               if isinstance(v, (int, float, str, bool, type(None), list, dict))}
+        np_state = np.random.get_state()
+        checkpoint["rng"] = {
+            "python": _plain(random.getstate()),
+            "numpy": [np_state[0], torch.as_tensor(np_state[1]), *[int(v) if isinstance(v, (int, np.integer))
+                                                                   else float(v) for v in np_state[2:]]],
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        import random
+
+        import numpy as np
+        from mmengine.logging import HistoryBuffer
+
+        hub = checkpoint.get("message_hub", {})
+        for key, val in list(hub.get("log_scalars", {}).items()):
+            if isinstance(val, dict):
+                hub["log_scalars"][key] = HistoryBuffer(val["log"].numpy(), val["count"].numpy(), val["max_length"])
+        rng = checkpoint.get("rng")
+        if rng:
+            random.setstate(_tuple(rng["python"]))
+            name, keys, *rest = rng["numpy"]
+            np.random.set_state((name, keys.numpy(), *rest))
+            torch.set_rng_state(rng["torch"])
+            if rng["cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def _plain(obj: Any) -> Any:
+    return [_plain(o) for o in obj] if isinstance(obj, (tuple, list)) else obj
+
+
+def _tuple(obj: Any) -> Any:
+    return tuple(_tuple(o) for o in obj) if isinstance(obj, list) else obj
 
 
 def _checkpoint_step(path: Path) -> int:
@@ -84,7 +147,21 @@ class BF16CpuOptimWrapper(OptimWrapper):
             yield
 
 
-def optim_wrapper_cfg(optimizer: dict, precision: str = "auto", clip_grad: dict | None = None,
+def build_optim_wrapper(groups: list[dict[str, Any]], optimizer: str = "AdamW", precision: str = "auto",
+                        clip_grad: dict | None = None, accumulative_counts: int = 1, **opt_kwargs: Any) -> OptimWrapper:
+    """An optim wrapper over explicit parameter groups (each with its absolute lr and weight decay)."""
+    from timm.optim import Lars
+
+    classes = {"AdamW": torch.optim.AdamW, "SGD": torch.optim.SGD, "LARS": Lars}
+    if optimizer not in classes:
+        raise UserFacingError(f"optimizer {optimizer!r} unknown; choose one of {', '.join(classes)}")
+    opt = classes[optimizer](groups, **opt_kwargs)
+    cfg = optim_wrapper_cfg(None, precision, clip_grad, accumulative_counts)
+    cfg.pop("optimizer")
+    return OPTIM_WRAPPERS.build({**cfg, "optimizer": opt})
+
+
+def optim_wrapper_cfg(optimizer: dict | None, precision: str = "auto", clip_grad: dict | None = None,
                       accumulative_counts: int = 1) -> dict:
     """The optim-wrapper config for a precision: fp32 | bf16 | fp16 | auto (bf16 where it is fast)."""
     cuda = torch.cuda.is_available()

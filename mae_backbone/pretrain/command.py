@@ -1,0 +1,45 @@
+"""`maebench pretrain`: MAE pre-training from a config, exporting the encoder as a backbone checkpoint."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..runtime.cli import add_common_args, config_and_overrides
+from ..runtime.config import check_known_keys, load_config
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "pretrain"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_args(parser, default_config=str(CONFIG_DIR / "mae_demo.py"))
+    parser.add_argument("--data", default=None, help="folder of images (flat or ImageFolder); sets data.root")
+
+
+def build_cfg(args: argparse.Namespace) -> dict:
+    from .run import CONFIG_KEYS
+
+    args.config, args.overrides = config_and_overrides(args, str(CONFIG_DIR / "mae_demo.py"))
+    cfg = load_config(args.config, args.overrides)
+    check_known_keys(cfg, CONFIG_KEYS, args.config)
+    if args.data:
+        cfg.data.root = args.data
+    if not cfg.data.root:
+        raise ConfigError("no training images: pass --data FOLDER (or data.root=FOLDER)")
+    if args.seed is not None:
+        cfg.seed = args.seed
+    cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / f"pretrain_{Path(args.config).stem}")
+    cfg.launcher, cfg.resume = args.launcher, args.resume
+    return cfg.to_dict()
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = build_cfg(args)
+    if args.eval_only:
+        raise ConfigError("pretrain has no evaluation; use `maebench visualize` on the exported mae_full checkpoint")
+    from .run import run
+
+    metrics = run(cfg)
+    print(json.dumps({"work_dir": cfg["work_dir"], **metrics}, indent=2))
+    return 0

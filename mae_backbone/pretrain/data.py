@@ -1,0 +1,83 @@
+"""Unlabeled images for pre-training: a flat folder or an ImageFolder tree, read recursively.
+
+Images of any mode (grayscale, CMYK, 16-bit, palette with alpha) become 8-bit RGB; an unreadable or
+truncated file raises one clear error naming it instead of a traceback from inside a worker.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision import transforms
+
+from ..errors import BadInputError
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def list_images(root: str | Path) -> list[Path]:
+    root = Path(root)
+    if not root.is_dir():
+        raise BadInputError(f"{root}: no such folder; point data.root at a folder of images")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMG_EXTENSIONS and p.is_file())
+    if not files:
+        raise BadInputError(f"{root}: holds no images ({', '.join(IMG_EXTENSIONS)}); check the path")
+    return files
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Open any common image as 8-bit RGB, or raise BadInputError naming the file."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit: rescale, RGB conversion would clip
+                arr = np.asarray(img, dtype=np.float32)
+                arr = (arr / max(float(arr.max()), 1.0) * 255.0).astype(np.uint8)
+                img = Image.fromarray(arr)
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise BadInputError(
+            f"{path}: unreadable or truncated image ({err}); re-copy it from the source or delete it"
+        ) from None
+
+
+def pretrain_transform(img_size: int, scale: tuple[float, float] = (0.2, 1.0)) -> transforms.Compose:
+    """The paper's only augmentation: RandomResizedCrop (bicubic) + horizontal flip."""
+    return transforms.Compose([
+        transforms.RandomResizedCrop(img_size, scale=scale, interpolation=transforms.InterpolationMode.BICUBIC),
+        transforms.RandomHorizontalFlip(),
+        transforms.ToTensor(),
+        transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ])
+
+
+class UnlabeledImages(Dataset):
+    """Every image below `root`; items are `{"inputs": (3, H, W) tensor}` as mmengine's models take them."""
+
+    def __init__(self, root: str | Path, img_size: int = 224, scale: tuple[float, float] = (0.2, 1.0),
+                 verify: bool = True):
+        self.root, self.files = Path(root), list_images(root)
+        self.transform = pretrain_transform(img_size, tuple(scale))
+        if verify:  # cheap header check up front: fail before training, not hours in
+            for f in self.files[:20000]:
+                self._verify(f)
+
+    @staticmethod
+    def _verify(path: Path) -> None:
+        if path.stat().st_size == 0:
+            raise BadInputError(f"{path}: empty file (0 bytes); re-copy it or delete it")
+        try:
+            with Image.open(path) as img:
+                img.verify()
+        except Exception as err:  # PIL raises many types for damaged files
+            raise BadInputError(f"{path}: not a valid image ({err}); re-copy it or delete it") from None
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, idx: int) -> dict[str, torch.Tensor]:
+        return {"inputs": self.transform(load_rgb(self.files[idx]))}

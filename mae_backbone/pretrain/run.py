@@ -1,0 +1,138 @@
+"""MAE pre-training as a pure `run(cfg) -> metrics` on mmengine's runner.
+
+The global (effective) batch defines the recipe: lr = blr * global_batch / 256, and the gradient
+accumulation that reaches it is derived from the per-process batch and the world size (or refused).
+At the end the encoder is exported as `backbone.safetensors` (+ JSON sidecar) and the whole model,
+decoder included, as `mae_full.safetensors` for reconstruction figures.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from mmengine.dist import get_dist_info
+from mmengine.model import BaseModel
+
+from .. import create_mae
+from ..checkpoint import save_backbone
+from ..errors import ConfigError
+from ..factory import architecture_of
+from ..optim import format_param_groups, simple_param_groups
+from ..runtime import engine
+from ..runtime.records import dataset_fingerprint, package_versions, write_metrics
+from .data import UnlabeledImages
+
+CONFIG_KEYS = ("arch", "model", "data", "optim", "schedule", "seed", "work_dir", "launcher", "resume")
+
+
+class MAEPretrainer(BaseModel):
+    """mmengine wrapper: batches are {"inputs": images}; the loss is the MAE reconstruction loss."""
+
+    def __init__(self, mae: torch.nn.Module, mask_ratio: float):
+        super().__init__()
+        self.mae, self.mask_ratio = mae, mask_ratio
+
+    def forward(self, inputs: torch.Tensor, data_samples: Any = None, mode: str = "loss") -> dict[str, torch.Tensor]:
+        loss, _, _ = self.mae(inputs, self.mask_ratio)
+        return {"loss": loss}
+
+
+def batch_plan(batch_size: int, world_size: int, global_batch: int | None, blr: float) -> dict[str, Any]:
+    """Accumulation steps and absolute lr for a global batch; refuse one that the world cannot reach."""
+    per_step = batch_size * world_size
+    if global_batch is None:
+        global_batch = per_step
+    if global_batch % per_step:
+        raise ConfigError(
+            f"global batch {global_batch} is not a multiple of batch_size x world_size = {batch_size} x {world_size}; "
+            "change data.batch_size or optim.global_batch so it divides"
+        )
+    accum = global_batch // per_step
+    return {"global_batch": global_batch, "accum_iter": accum, "lr": blr * global_batch / 256}
+
+
+def run(cfg: dict[str, Any]) -> dict[str, Any]:
+    work_dir = Path(cfg["work_dir"])
+    dataset = UnlabeledImages(cfg["data"]["root"], cfg["model"]["img_size"], tuple(cfg["data"]["scale"]),
+                              cfg["data"].get("verify", True))
+    _, world_size = get_dist_info() if cfg.get("launcher", "none") == "none" else (0, _world_size_hint())
+    plan = batch_plan(cfg["data"]["batch_size"], world_size, cfg["optim"]["global_batch"], cfg["optim"]["blr"])
+    iters_per_epoch = len(dataset) // (cfg["data"]["batch_size"] * world_size)
+    if iters_per_epoch < plan["accum_iter"]:
+        raise ConfigError(
+            f"{len(dataset)} images make {iters_per_epoch} steps per epoch, fewer than the {plan['accum_iter']} "
+            "accumulation steps of one optimizer update: no update would happen. Lower optim.global_batch"
+        )
+
+    model_kw = {k: v for k, v in cfg["model"].items() if k != "mask_ratio"}
+    mae = create_mae(cfg["arch"], **model_kw)
+    engine.check_work_dir(work_dir, need_bytes=4 * 4 * sum(p.numel() for p in mae.parameters()))
+    groups = simple_param_groups(mae, plan["lr"], cfg["optim"]["weight_decay"])
+    optim_wrapper = engine.build_optim_wrapper(
+        groups, "AdamW", cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum_iter"],
+        lr=plan["lr"], betas=tuple(cfg["optim"]["betas"]))
+    sched, epochs = cfg["schedule"], cfg["schedule"]["epochs"]
+    warm = min(sched["warmup_epochs"], epochs)
+    schedulers = [dict(type="LinearLR", start_factor=1e-4, by_epoch=True, begin=0, end=warm,
+                       convert_to_iter_based=True)]
+    if epochs > warm:
+        schedulers.append(dict(type="CosineAnnealingLR", T_max=epochs - warm, eta_min=sched["min_lr"],
+                               by_epoch=True, begin=warm, end=epochs, convert_to_iter_based=True))
+    engine.allow_mmengine_checkpoints()
+    resume_from = engine.resolve_resume(cfg.get("resume"), work_dir)
+    runner = engine.AtomicRunner(
+        model=MAEPretrainer(mae, cfg["model"]["mask_ratio"]),
+        work_dir=str(work_dir),
+        train_dataloader=dict(dataset=dataset, sampler=dict(type="DefaultSampler", shuffle=True),
+                              batch_size=cfg["data"]["batch_size"], num_workers=cfg["data"]["num_workers"],
+                              persistent_workers=cfg["data"]["num_workers"] > 0, drop_last=True,
+                              collate_fn=dict(type="default_collate")),
+        train_cfg=dict(by_epoch=True, max_epochs=epochs),
+        optim_wrapper=optim_wrapper,
+        param_scheduler=schedulers,
+        default_hooks=dict(checkpoint=dict(type="CheckpointHook", interval=sched["checkpoint_interval"],
+                                           max_keep_ckpts=2, save_last=True),
+                           logger=dict(type="LoggerHook", interval=sched["log_interval"])),
+        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")],
+        visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend"),
+                                                         dict(type="TensorboardVisBackend")]),
+        launcher=cfg.get("launcher", "none"),
+        randomness=dict(seed=cfg["seed"]),
+        resume=resume_from is not None,
+        load_from=resume_from,
+        cfg=dict(cfg),
+    )
+    runner.logger.info(
+        f"effective batch {plan['global_batch']} = {cfg['data']['batch_size']} x {world_size} processes x "
+        f"{plan['accum_iter']} accumulation; lr = blr {cfg['optim']['blr']} x {plan['global_batch']} / 256 = "
+        f"{plan['lr']:.4g}\n" + format_param_groups(groups))
+    runner.train()
+    return _export(runner, mae, cfg, dataset, plan)
+
+
+def _world_size_hint() -> int:
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", 1)))
+
+
+def _export(runner, mae, cfg: dict[str, Any], dataset: UnlabeledImages, plan: dict[str, Any]) -> dict[str, Any]:
+    work_dir = Path(runner.work_dir)
+    scalars = runner.message_hub.log_scalars
+    final_loss = float(scalars["train/loss"].mean(50)) if "train/loss" in scalars else None
+    metrics = {"final_loss": final_loss, "epochs": cfg["schedule"]["epochs"], "iters": runner.iter}
+    if runner.rank != 0:
+        return metrics
+    meta = dict(arch_name=cfg["arch"], architecture=architecture_of(mae), img_size=cfg["model"]["img_size"],
+                patch_size=mae.patch_size, norm_pix_loss=mae.norm_pix_loss, pretrain_config=dict(cfg),
+                global_batch=plan["global_batch"], lr=plan["lr"], versions=package_versions())
+    save_backbone(work_dir / "backbone.safetensors", mae.encoder_state_dict(), meta)
+    decoder = dict(decoder_embed_dim=mae.decoder_embed.out_features, decoder_depth=len(mae.decoder_blocks),
+                   decoder_num_heads=mae.decoder_blocks[0].attn.num_heads)
+    save_backbone(work_dir / "mae_full.safetensors", mae.state_dict(), {**meta, "decoder": decoder})
+    write_metrics(work_dir, metrics, task="pretrain", seed=cfg["seed"], world_size=runner.world_size,
+                  protocol=dict(dataset=dataset_fingerprint(dataset.root, dataset.files), arch=cfg["arch"],
+                                mask_ratio=cfg["model"]["mask_ratio"], norm_pix_loss=mae.norm_pix_loss,
+                                img_size=cfg["model"]["img_size"], global_batch=plan["global_batch"]))
+    return metrics
