@@ -68,3 +68,18 @@ def convert_state_dict(sd: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Ten
     if "blocks.0.attn.qkv.weight" in sd:
         return sd, "mae_encoder"
     return sd, "unknown"
+
+
+def infer_architecture(sd: dict[str, torch.Tensor]) -> dict[str, int]:
+    """Encoder and decoder shapes read off a state dict under our key names."""
+    if "patch_embed.proj.weight" not in sd:
+        raise ValueError("no patch_embed.proj.weight: not a ViT encoder state dict")
+    w = sd["patch_embed.proj.weight"]
+    arch = {"embed_dim": w.shape[0], "patch_size": w.shape[-1], "in_chans": w.shape[1],
+            "depth": 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("blocks."))}
+    if "pos_embed" in sd:
+        arch["num_tokens"] = sd["pos_embed"].shape[1]
+    if "decoder_embed.weight" in sd:
+        arch["decoder_embed_dim"] = sd["decoder_embed.weight"].shape[0]
+        arch["decoder_depth"] = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("decoder_blocks."))
+    return arch

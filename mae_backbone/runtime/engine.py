@@ -166,7 +166,7 @@ def optim_wrapper_cfg(optimizer: dict | None, precision: str = "auto", clip_grad
     """The optim-wrapper config for a precision: fp32 | bf16 | fp16 | auto (bf16 where it is fast)."""
     cuda = torch.cuda.is_available()
     if precision == "auto":
-        precision = "bf16" if (cuda and torch.cuda.is_bf16_supported()) or _cpu_has_amx() else "fp32"
+        precision = "bf16" if (cuda and torch.cuda.is_bf16_supported()) or cpu_has_fast_bf16() else "fp32"
     cfg: dict[str, Any] = dict(optimizer=optimizer, accumulative_counts=accumulative_counts)
     if clip_grad:
         cfg["clip_grad"] = clip_grad
@@ -181,11 +181,13 @@ def optim_wrapper_cfg(optimizer: dict | None, precision: str = "auto", clip_grad
     return cfg
 
 
-def _cpu_has_amx() -> bool:
+def cpu_has_fast_bf16() -> bool:
+    """AMX (Xeon) or AVX-512 BF16 (Xeon, EPYC): bf16 matmuls run natively on this CPU."""
     try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
+        flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 @HOOKS.register_module(force=True)

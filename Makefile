@@ -1,0 +1,23 @@
+# The two entry points of the README. Both set up .venv first (idempotent; ~12 min the first time).
+PY := .venv/bin/python
+export MAEBENCH_NO_PROGRESS ?= 0
+
+.PHONY: setup demo test doctor bench clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(PY) -m tools.cli suite
+
+test: setup
+	bash scripts/run_tests.sh
+
+doctor: setup
+	$(PY) -m tools.cli doctor
+
+bench: setup
+	$(PY) benchmarks/pretrain_speed.py
+
+clean:
+	rm -rf work_dirs demo_data .pytest_cache

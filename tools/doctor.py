@@ -1,0 +1,122 @@
+"""`maebench doctor`: check the install and print a one-line fix for each problem found.
+
+Compiled pieces are imported in child processes, so a crash or an ABI error in one of them is
+reported as a finding instead of killing the doctor. Exit status 1 when something is broken.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+
+from mae_backbone.runtime.records import package_versions
+
+SETUP = "run `bash scripts/setup.sh` from the repo (it pins the tested versions in constraints.txt)"
+# (name, python snippet that must print OK)
+PROBES = {
+    "torch": "import torch; torch.randn(2, 2) @ torch.randn(2, 2); print('OK', torch.__version__)",
+    "torchvision ops": "import torch, torchvision.ops as o; o.nms(torch.rand(3, 4) * 10, torch.rand(3), 0.5); print('OK')",
+    "mmcv ops": "import torch, mmcv.ops as o; o.nms(torch.tensor([[0., 0, 4, 4]]), torch.ones(1), 0.5); "
+                "o.RoIAlign((2, 2), 1.0)(torch.rand(1, 1, 8, 8), torch.tensor([[0., 0, 0, 4, 4]])); print('OK')",
+    "mmdet": "import mmdet, mmdet.models; print('OK', mmdet.__version__)",
+    "mmseg": "import mmseg, mmseg.models; print('OK', mmseg.__version__)",
+    "pycocotools": "from pycocotools import mask; import numpy as np; "
+                   "mask.encode(np.asfortranarray(np.ones((4, 4), np.uint8))); print('OK')",
+    "faster-coco-eval": "import faster_coco_eval; from faster_coco_eval import COCOeval_faster; print('OK')",
+    "imagecorruptions": "import numpy as np; from imagecorruptions import corrupt; "
+                        "corrupt(np.zeros((64, 64, 3), np.uint8), corruption_name='fog', severity=1); print('OK')",
+}
+
+
+@dataclass
+class Finding:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def diagnose(name: str, output: str) -> str:
+    """Map the known failure messages to their one-line fix."""
+    if "undefined symbol" in output and "mmcv" in output:
+        return ("mmcv was built against another torch: delete ~/.cache/maebench/wheels and " + SETUP)
+    if "mmcv._ext" in output or "No module named 'mmcv.ops'" in output:
+        return "mmcv has no compiled ops (mmcv-lite?): pip uninstall -y mmcv mmcv-lite, then " + SETUP
+    if "torchvision::nms does not exist" in output:
+        return ("torchvision does not match this torch (the local CPU-only torch 2.13.0+cpu?): " + SETUP)
+    if "compiled using NumPy 1.x" in output or "dtype size changed" in output or "numpy.core.multiarray failed" in output:
+        return "a compiled package and numpy disagree on ABI: pip install 'numpy<2' and reinstall that package"
+    if "No module named" in output:
+        return "missing package: " + SETUP
+    return SETUP
+
+
+def probe(name: str, code: str) -> Finding:
+    try:
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    except subprocess.TimeoutExpired:
+        return Finding(name, False, "timed out after 180 s", SETUP)
+    out = (res.stdout + res.stderr).strip()
+    if res.returncode == 0 and out.splitlines() and out.splitlines()[-1].startswith("OK"):
+        return Finding(name, True, out.splitlines()[-1][2:].strip() or "works")
+    last = next((line for line in reversed(out.splitlines()) if line.strip()), f"exit status {res.returncode}")
+    return Finding(name, False, last[:160], diagnose(name, out))
+
+
+def static_checks() -> list[Finding]:
+    out = []
+    import torch
+
+    tv = torch.__version__
+    major_minor = tuple(int(x) for x in tv.split("+")[0].split(".")[:2])
+    out.append(Finding("torch < 2.14 (mmcv 2.1.0 builds with C++17)", major_minor < (2, 14), tv,
+                       "" if major_minor < (2, 14) else "pin torch<2.14: " + SETUP))
+    bad_cpu = tv.startswith("2.13.0") and tv.endswith("+cpu")
+    out.append(Finding("not the local CPU-only torch 2.13.0+cpu", not bad_cpu, tv,
+                       "that wheel breaks torchvision's compiled ops: " + SETUP if bad_cpu else ""))
+    names = [d.metadata["Name"].lower() for d in metadata.distributions() if d.metadata["Name"]]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    out.append(Finding("no duplicate installs", not dupes, ", ".join(dupes) or "none",
+                       f"uninstall the extra copies of {', '.join(dupes)} (pip uninstall twice, then reinstall)"
+                       if dupes else ""))
+    lite = "mmcv-lite" in names
+    out.append(Finding("mmcv (full) rather than mmcv-lite", not lite, "mmcv-lite installed" if lite else "ok",
+                       "pip uninstall -y mmcv-lite, then " + SETUP if lite else ""))
+    return out
+
+
+def environment_notes() -> list[str]:
+    import torch
+
+    notes = [f"python {sys.version.split()[0]}"]
+    notes.append("GPU: " + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU runs)"))
+    from mae_backbone.runtime.engine import cpu_has_fast_bf16
+
+    notes.append("CPU native bf16 (AMX / AVX-512 BF16): " + ("yes, precision=auto uses bf16 autocast"
+                                                             if cpu_has_fast_bf16() else "no, precision=auto is fp32"))
+    notes.append("torch.load default weights_only: yes (maebench allow-lists only argparse.Namespace and numpy "
+                 "arrays; its own resume checkpoints store tensors)")
+    return notes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="skip the slower import probes (mmdet, mmseg)")
+
+
+def main(args: argparse.Namespace) -> int:
+    versions = package_versions()
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
+    probes = {k: v for k, v in PROBES.items() if not (args.quick and k in ("mmdet", "mmseg"))}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        findings = list(pool.map(lambda kv: probe(*kv), probes.items()))
+    findings = static_checks() + findings
+    for f in findings:
+        print(f"  [{'ok' if f.ok else 'FAIL'}] {f.name}: {f.detail}" + (f"\n         fix: {f.fix}" if not f.ok else ""))
+    for note in environment_notes():
+        print(f"  [info] {note}")
+    broken = [f for f in findings if not f.ok]
+    print(f"doctor: {len(broken)} problem(s) found" if broken else "doctor: all checks passed")
+    return 1 if broken else 0
