@@ -18,7 +18,7 @@ from torch import nn
 class ReferenceMAE(nn.Module):
     def __init__(self, img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12,
                  decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, norm_pix_loss=True,
-                 encoder_mask_tokens=False):
+                 encoder_mask_tokens=False, fused_attn=False):
         super().__init__()
         norm = partial(nn.LayerNorm, eps=1e-6)
         self.patch_size, self.norm_pix_loss = patch_size, norm_pix_loss
@@ -37,6 +37,8 @@ class ReferenceMAE(nn.Module):
                                                    norm_layer=norm) for _ in range(decoder_depth)])
         self.decoder_norm = norm(decoder_embed_dim)
         self.decoder_pred = nn.Linear(decoder_embed_dim, patch_size**2 * 3)
+        for blk in [*self.blocks, *self.decoder_blocks]:
+            blk.attn.fused_attn = fused_attn  # the official code (timm 0.3.2) computes softmax(QK^T)V explicitly
         if encoder_mask_tokens:
             self.enc_mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
 
