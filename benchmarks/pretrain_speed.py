@@ -65,8 +65,9 @@ class MaskTokensInEncoder(torch.nn.Module):
         return m.forward_loss(imgs, pred, mask), pred, mask
 
 
-def time_steps(model, batch: int, img: int, steps: int, precision: str, warmup: int = 1) -> float:
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, betas=(0.9, 0.95))
+def time_steps(model, batch: int, img: int, steps: int, precision: str, warmup: int = 1, fused: bool = True) -> float:
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, betas=(0.9, 0.95),
+                            fused=fused)
     imgs = torch.randn(batch, 3, img, img)
     ctx = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
     times = []
@@ -106,7 +107,7 @@ def main() -> None:
         t_ours = time_steps(ours, args.batch, args.img_size, args.steps, precision)
         t_ours32 = t_ours if precision == "fp32" else time_steps(ours, args.batch, args.img_size, args.steps, "fp32")
         t_tok = time_steps(MaskTokensInEncoder(ours), args.batch, args.img_size, args.steps, "fp32")
-        t_ref = time_steps(ref, args.batch, args.img_size, args.steps, "fp32")
+        t_ref = time_steps(ref, args.batch, args.img_size, args.steps, "fp32", fused=False)  # official: plain AdamW
         flop_ratio = step_flops(a, args.img_size, 0.75, True) / step_flops(a, args.img_size, 0.75, False)
         row = dict(arch=name, batch=args.batch, img_size=args.img_size, precision=precision,
                    ours_img_s=args.batch / t_ours, ours_fp32_img_s=args.batch / t_ours32,

@@ -155,6 +155,8 @@ def build_optim_wrapper(groups: list[dict[str, Any]], optimizer: str = "AdamW", 
     classes = {"AdamW": torch.optim.AdamW, "SGD": torch.optim.SGD, "LARS": Lars}
     if optimizer not in classes:
         raise UserFacingError(f"optimizer {optimizer!r} unknown; choose one of {', '.join(classes)}")
+    if optimizer == "AdamW":
+        opt_kwargs.setdefault("fused", True)  # one fused kernel for all groups (CPU and CUDA in torch >= 2.4)
     opt = classes[optimizer](groups, **opt_kwargs)
     cfg = optim_wrapper_cfg(None, precision, clip_grad, accumulative_counts)
     cfg.pop("optimizer")
