@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from mmengine.dist import get_dist_info
 from mmengine.model import BaseModel
+from mmengine.runner.utils import set_random_seed
 
 from .. import create_mae
 from ..checkpoint import save_backbone
@@ -66,6 +67,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         )
 
     model_kw = {k: v for k, v in cfg["model"].items() if k != "mask_ratio"}
+    set_random_seed(cfg["seed"])  # the runner seeds too, but only after the model exists: seed its init here
     mae = create_mae(cfg["arch"], **model_kw)
     engine.check_work_dir(work_dir, need_bytes=4 * 4 * sum(p.numel() for p in mae.parameters()))
     groups = simple_param_groups(mae, plan["lr"], cfg["optim"]["weight_decay"])

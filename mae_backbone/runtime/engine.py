@@ -67,7 +67,8 @@ class ResumableStateHook(Hook):
             log, count = buf.data
             scalars[key] = {"log": torch.as_tensor(log), "count": torch.as_tensor(count), "max_length": buf.max_length}
         hub["log_scalars"] = scalars
-        hub["runtime_info"] = {k: v for k, v in hub.get("runtime_info", {}).items()
+        # Plain Python scalars only (np.float64 is a float subclass, but it pickles as a numpy global).
+        hub["runtime_info"] = {k: _builtin(v) for k, v in hub.get("runtime_info", {}).items()
                                if isinstance(v, (int, float, str, bool, type(None), list, dict))}
         np_state = np.random.get_state()
         checkpoint["rng"] = {
@@ -96,6 +97,16 @@ class ResumableStateHook(Hook):
             torch.set_rng_state(rng["torch"])
             if rng["cuda"] and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def _builtin(v: Any) -> Any:
+    if isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return float(v)
+    return v
 
 
 def _plain(obj: Any) -> Any:
