@@ -38,6 +38,11 @@ def main(args: argparse.Namespace) -> int:
     cfg = build_cfg(args)
     if args.eval_only:
         raise ConfigError("pretrain has no evaluation; use `maebench visualize` on the exported mae_full checkpoint")
+    from ..runtime.slurm import maybe_submit
+
+    submitted = maybe_submit(args, main, cfg["work_dir"])
+    if submitted is not None:
+        return submitted
     from .run import run
 
     metrics = run(cfg)

@@ -16,6 +16,9 @@ def add_common_args(parser: argparse.ArgumentParser, default_config: str | None 
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
                         help="distributed launcher: pytorch under torchrun, slurm under srun/submitit")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: the config's)")
+    from .slurm import add_slurm_args
+
+    add_slurm_args(parser)
 
 
 def config_and_overrides(args: argparse.Namespace, default_config: str | None) -> tuple[str, list[str]]:
