@@ -1,0 +1,140 @@
+"""Synthetic scenes: coloured shapes with occlusion on textured backgrounds, with exact instance masks.
+
+One scene = a background from a texture family (the "scene" label of Places, the "stuff" of ADE20K),
+a main shape (the class of the classification tasks), distractor shapes that may occlude it, and an
+optional unlabeled "other" blob (label 0 of ADE20K). Everything is drawn from one seeded generator.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+SHAPES = ("circle", "square", "triangle", "star", "ring", "cross")
+TEXTURES = ("stripes", "checker", "noise", "gradient", "blobs")
+
+
+@dataclass
+class Instance:
+    shape: int  # index into SHAPES
+    mask: np.ndarray  # (H, W) bool, visible part only (after occlusion)
+
+
+@dataclass
+class Scene:
+    image: np.ndarray  # (H, W, 3) uint8
+    texture: int  # index into TEXTURES
+    main_shape: int
+    instances: list[Instance] = field(default_factory=list)
+    other: np.ndarray | None = None  # (H, W) bool, unlabeled region
+
+    def semantic(self) -> np.ndarray:
+        """ADE-style labels: 0 = other, 1..len(SHAPES) = shapes, then textures as stuff."""
+        sem = np.full(self.image.shape[:2], 1 + len(SHAPES) + self.texture, np.uint8)
+        for inst in self.instances:
+            sem[inst.mask] = 1 + inst.shape
+        if self.other is not None:
+            sem[self.other] = 0
+        return sem
+
+
+def _texture(rng: np.random.Generator, family: int, size: int) -> np.ndarray:
+    c1, c2 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    if TEXTURES[family] == "stripes":
+        angle, freq = rng.uniform(0, np.pi), rng.uniform(4, 12)
+        t = (np.sin(2 * np.pi * freq * (xx * np.cos(angle) + yy * np.sin(angle))) > 0).astype(float)
+    elif TEXTURES[family] == "checker":
+        n = rng.integers(3, 9)
+        t = ((np.floor(xx * n) + np.floor(yy * n)) % 2).astype(float)
+    elif TEXTURES[family] == "noise":
+        t = rng.random((size // 4, size // 4)).repeat(4, 0).repeat(4, 1)[:size, :size]
+    elif TEXTURES[family] == "gradient":
+        angle = rng.uniform(0, 2 * np.pi)
+        t = (xx * np.cos(angle) + yy * np.sin(angle))
+        t = (t - t.min()) / max(np.ptp(t), 1e-6)
+    else:  # blobs: a few soft Gaussian bumps
+        t = np.zeros((size, size))
+        for _ in range(rng.integers(3, 7)):
+            cx, cy, s = rng.random(), rng.random(), rng.uniform(0.05, 0.2)
+            t += np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * s * s))
+        t = np.clip(t, 0, 1)
+    return (c1 * (1 - t[..., None]) + c2 * t[..., None]).astype(np.uint8)
+
+
+def _shape_mask(kind: int, size: int, cx: float, cy: float, r: float, rot: float) -> np.ndarray:
+    img = Image.new("L", (size, size), 0)
+    d = ImageDraw.Draw(img)
+    box = (cx - r, cy - r, cx + r, cy + r)
+    name = SHAPES[kind]
+
+    def poly(points):
+        d.polygon([(cx + x * np.cos(rot) - y * np.sin(rot), cy + x * np.sin(rot) + y * np.cos(rot))
+                   for x, y in points], fill=255)
+
+    if name == "circle":
+        d.ellipse(box, fill=255)
+    elif name == "ring":
+        d.ellipse(box, fill=255)
+        d.ellipse((cx - r * 0.55, cy - r * 0.55, cx + r * 0.55, cy + r * 0.55), fill=0)
+    elif name == "square":
+        poly([(-r * 0.8, -r * 0.8), (r * 0.8, -r * 0.8), (r * 0.8, r * 0.8), (-r * 0.8, r * 0.8)])
+    elif name == "triangle":
+        poly([(r * np.cos(a), r * np.sin(a)) for a in np.pi / 2 + np.arange(3) * 2 * np.pi / 3])
+    elif name == "star":
+        poly([((r if i % 2 == 0 else r * 0.42) * np.cos(a), (r if i % 2 == 0 else r * 0.42) * np.sin(a))
+              for i, a in enumerate(-np.pi / 2 + np.arange(10) * np.pi / 5)])
+    else:  # cross
+        w = r * 0.33
+        poly([(-w, -r), (w, -r), (w, -w), (r, -w), (r, w), (w, w), (w, r), (-w, r), (-w, w), (-r, w),
+              (-r, -w), (-w, -w)])
+    return np.asarray(img) > 127
+
+
+def make_scene(rng: np.random.Generator, size: int = 128, difficulty: float = 0.5,
+               main_shape: int | None = None, texture: int | None = None) -> Scene:
+    """`difficulty` in [0, 1] scales distractors, occlusion, size range and colour similarity."""
+    texture = int(rng.integers(len(TEXTURES))) if texture is None else texture
+    main_shape = int(rng.integers(len(SHAPES))) if main_shape is None else main_shape
+    image = _texture(rng, texture, size)
+    n_distract = int(rng.integers(0, 1 + round(3 * difficulty)))
+    kinds = [main_shape] + [int(rng.integers(len(SHAPES))) for _ in range(n_distract)]
+    radii = [rng.uniform(0.22, 0.34) * size] + [rng.uniform(0.08, 0.16) * size for _ in range(n_distract)]
+    masks = []
+    for kind, r in zip(kinds, radii):
+        cx, cy = rng.uniform(r * (1 - difficulty * 0.5), size - r * (1 - difficulty * 0.5), size=2)
+        masks.append(_shape_mask(kind, size, cx, cy, r, rng.uniform(0, 2 * np.pi)))
+    base = image.mean((0, 1))
+    instances: list[Instance] = []
+    for kind, mask in zip(kinds, masks):  # later shapes occlude earlier ones
+        colour = rng.integers(0, 256, 3)
+        colour = (colour * (1 - 0.4 * difficulty) + base * 0.4 * difficulty).astype(np.uint8)
+        image[mask] = colour
+        for inst in instances:
+            inst.mask &= ~mask
+        instances.append(Instance(kind, mask.copy()))
+    other = None
+    if rng.random() < 0.5:  # an unlabeled region: ADE20K's "other" (label 0)
+        ox, oy = rng.integers(0, size - size // 6, size=2)
+        other = np.zeros((size, size), bool)
+        other[oy:oy + size // 8, ox:ox + size // 6] = True
+        image[other] = rng.integers(0, 256, 3)
+        for inst in instances:
+            inst.mask &= ~other
+    instances = [i for i in instances if i.mask.sum() >= 12]
+    noise = rng.normal(0, 6 + 10 * difficulty, image.shape)
+    image = np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    return Scene(image, texture, main_shape, instances, other)
+
+
+def sketch(scene: Scene) -> np.ndarray:
+    """A line drawing of the scene's shapes (ImageNet-Sketch / -R style renditions)."""
+    from scipy import ndimage
+
+    h, w = scene.image.shape[:2]
+    out = np.full((h, w, 3), 245, np.uint8)
+    for inst in scene.instances:
+        edge = inst.mask & ~ndimage.binary_erosion(inst.mask, iterations=2)
+        out[edge] = 20
+    return out
