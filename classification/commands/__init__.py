@@ -1,0 +1,61 @@
+"""Thin `maebench finetune | linprobe | partial | robustness` commands: parse flags, build the config, call run()."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from mae_backbone.errors import ConfigError
+from mae_backbone.runtime.cli import add_common_args, config_and_overrides
+from mae_backbone.runtime.config import check_known_keys, load_config
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+DEFAULT_CONFIGS = {p: str(CONFIG_DIR / f"{p}_demo.py") for p in ("finetune", "linprobe", "partial")}
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, protocol: str) -> None:
+    add_common_args(parser, default_config=DEFAULT_CONFIGS[protocol])
+    parser.add_argument("--data", default=None, help="dataset root (sets data.root); format from data.format")
+    parser.add_argument("--pretrained", default=None,
+                        help="backbone checkpoint to start from; with --eval-only, the classifier to evaluate")
+
+
+def load_protocol_config(path: str, overrides: list[str], protocol: str) -> Any:
+    from ..engine import CONFIG_KEYS
+
+    cfg = load_config(path, overrides)
+    check_known_keys(cfg, CONFIG_KEYS, path)
+    if cfg.get("protocol") != protocol:
+        raise ConfigError(f"{path}: is a {cfg.get('protocol')!r} recipe; run it with `maebench {cfg.get('protocol')}`")
+    return cfg
+
+
+def build_cfg(args: argparse.Namespace, protocol: str) -> dict[str, Any]:
+    config, overrides = config_and_overrides(args, DEFAULT_CONFIGS[protocol])
+    cfg = load_protocol_config(config, overrides, protocol)
+    if args.data:
+        cfg.data.root = args.data
+    if args.pretrained is not None:
+        cfg.pretrained = args.pretrained
+    if args.seed is not None:
+        cfg.seed = args.seed
+    if cfg.get("linprobe_config"):  # relative to the config that names it
+        cfg.linprobe_config = str((Path(config).parent / cfg.linprobe_config).resolve())
+    cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / f"{protocol}_{Path(config).stem}")
+    cfg.launcher, cfg.resume, cfg.eval_only = args.launcher, args.resume, bool(args.eval_only)
+    return cfg.to_dict()
+
+
+def run_command(args: argparse.Namespace, protocol: str, main) -> int:
+    cfg = build_cfg(args, protocol)
+    from mae_backbone.runtime.slurm import maybe_submit
+
+    submitted = maybe_submit(args, main, cfg["work_dir"])
+    if submitted is not None:
+        return submitted
+    from ..engine import run
+
+    metrics = run(cfg)
+    print(json.dumps({"work_dir": cfg["work_dir"], **metrics}, indent=2))
+    return 0

@@ -1,0 +1,7 @@
+# Linear probe on the demo world: LARS over BN + Linear on the frozen cls token, 128 px, vit_mini_patch16.
+_base_ = "./linprobe_vit_base.py"
+arch = "vit_mini_patch16"
+model = dict(img_size=128)
+data = dict(batch_size=32, eval_batch_size=64, num_workers=2)
+optim = dict(global_batch=None)
+schedule = dict(epochs=30, warmup_epochs=3, checkpoint_interval=10, log_interval=10)

@@ -1,0 +1,212 @@
+"""One classification run as a pure `run(cfg) -> metrics` on mmengine's runner.
+
+The effective batch defines the recipe: lr = blr x effective batch / 256 (printed at start); gradient
+accumulation reaches it from the per-process batch and the world size, and a configuration that makes
+no optimizer step in an epoch is refused (official MAE issue #49: 0.1% accuracy, no error). Fine-tune
+and partial use AdamW over layer-decay groups (absolute lr per group); the linear probe uses LARS over
+the head. Warmup then cosine, per iteration. Evaluation is exact-once (evaluate.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from mmengine.evaluator import Evaluator
+from mmengine.runner.utils import set_random_seed
+from timm.layers import trunc_normal_
+
+from mae_backbone.checkpoint import load_checkpoint, save_backbone
+from mae_backbone.errors import ConfigError
+from mae_backbone.factory import architecture_of
+from mae_backbone.fileio import atomic_write_json, atomic_write_text
+from mae_backbone.optim import format_param_groups, param_groups_lrd
+from mae_backbone.pretrain.run import batch_plan
+from mae_backbone.runtime import engine
+from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
+
+from .datasets import LabelledImages, build_split
+from .evaluate import ClassificationMetric, ExactShardSampler, per_class_csv
+from .model import Classifier, build_net, protocol_name, trainable_names
+from .transforms import build_mixup, default_crop_pct, eval_transform, train_transform
+
+CONFIG_KEYS = ("protocol", "arch", "pretrained", "partial_blocks", "model", "data", "aug", "optim", "schedule",
+               "seed", "work_dir", "launcher", "resume", "eval_only", "linprobe_config")
+EVAL_ONLY_NEW = ("*relative_position_bias_table",)  # evaluating: the classifier head must come from the file
+
+
+def lars_groups(net: torch.nn.Module, lr: float) -> list[dict[str, Any]]:
+    """Official LARS semantics with timm's `Lars`: matrices get the trust ratio, 1-D tensors (biases) are
+    plain momentum SGD; no weight decay anywhere (linear probe, paper Table 10)."""
+    groups = []
+    for adapt in (True, False):
+        named = [(n, p) for n, p in net.named_parameters() if p.requires_grad and (p.ndim > 1) == adapt]
+        if named:
+            groups.append(dict(params=[p for _, p in named], param_names=[n for n, _ in named], lr=lr,
+                               weight_decay=0.0, always_adapt=adapt, layer_id=net.num_layers, lr_scale=1.0))
+    return groups
+
+
+def schedulers(sched: dict[str, Any], lr: float) -> list[dict[str, Any]]:
+    """Linear warmup then cosine to min_lr, stepped per iteration; `eta_min_ratio` keeps each layer-decay
+    group's floor at min_lr x its scale, as the official lr_sched does."""
+    epochs, warm = sched["epochs"], min(sched["warmup_epochs"], sched["epochs"])
+    out = []
+    if warm > 0:
+        out.append(dict(type="LinearLR", start_factor=1e-6, by_epoch=True, begin=0, end=warm,
+                        convert_to_iter_based=True))
+    if epochs > warm:
+        out.append(dict(type="CosineAnnealingLR", T_max=epochs - warm, eta_min_ratio=sched["min_lr"] / lr,
+                        by_epoch=True, begin=warm, end=epochs, convert_to_iter_based=True))
+    return out
+
+
+def _world_size(launcher: str) -> int:
+    import os
+
+    if launcher == "none":
+        return 1
+    return int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", 1)))
+
+
+def run(cfg: dict[str, Any]) -> dict[str, Any]:
+    work_dir, protocol, data = Path(cfg["work_dir"]), cfg["protocol"], cfg["data"]
+    partial = cfg.get("partial_blocks")
+    if protocol == "partial" and partial in (0, "0"):
+        raise ConfigError("partial k=0 is the linear probe: run it with the linprobe recipe "
+                          "(`maebench partial --blocks 0,...` does this for you)")
+    img_size = cfg["model"]["img_size"]
+    crop_pct = data.get("eval_crop_pct") or default_crop_pct(img_size)
+    train_split = None if cfg.get("eval_only") else build_split(data, "train")
+    val_split = build_split(data, "val", classes=train_split.classes if train_split else None)
+    classes = val_split.classes
+    val_set = LabelledImages(val_split, eval_transform(img_size, crop_pct))
+
+    set_random_seed(cfg["seed"])  # seed the model init too, not only what the runner builds later
+    net, frozen = build_net(protocol, cfg["arch"], len(classes), cfg["model"], partial)
+    report = _load_weights(net, cfg, protocol)
+    metric = ClassificationMetric(classes)
+    engine.allow_mmengine_checkpoints()
+    common = dict(work_dir=str(work_dir), launcher=cfg.get("launcher", "none"), randomness=dict(seed=cfg["seed"]),
+                  val_dataloader=dict(dataset=val_set, sampler=ExactShardSampler(val_set),
+                                      batch_size=data.get("eval_batch_size", data["batch_size"]),
+                                      num_workers=data["num_workers"], collate_fn=dict(type="default_collate")),
+                  val_cfg=dict(), val_evaluator=Evaluator([metric]), cfg=dict(cfg),
+                  default_hooks=dict(logger=dict(type="LoggerHook", interval=cfg["schedule"]["log_interval"])))
+    if cfg.get("eval_only"):
+        runner = engine.AtomicRunner(model=Classifier(net, frozen), **common)
+        runner.val()
+        plan = None
+    else:
+        runner, plan = _train(cfg, net, frozen, train_split, common, work_dir)
+    result = metric.last
+    if runner.rank == 0:
+        _write_outputs(cfg, work_dir, net, result, report, plan, train_split, val_split, crop_pct, runner)
+    return {k: v for k, v in result.items() if k != "per_class"}
+
+
+def _load_weights(net: torch.nn.Module, cfg: dict[str, Any], protocol: str):
+    path = cfg.get("pretrained")
+    if not path:
+        if cfg.get("eval_only"):
+            raise ConfigError("--eval-only needs the classifier to evaluate: pass --pretrained CHECKPOINT")
+        print("NOTICE: no pretrained checkpoint given (pretrained=''): training from random initialisation")
+        return None
+    if cfg.get("eval_only"):
+        report = load_checkpoint(net, path, head="require", new_by_design=EVAL_ONLY_NEW)
+    else:
+        report = load_checkpoint(net, path, head="reinit")
+        if any(k.startswith("head.") for k in report.loaded):  # a new task always starts a new classifier
+            head = net.head[-1] if isinstance(net.head, torch.nn.Sequential) else net.head
+            trunc_normal_(head.weight, std=0.01 if protocol == "linprobe" else 2e-5)
+            torch.nn.init.zeros_(head.bias)
+            print("NOTICE: the checkpoint's classifier head was re-initialised (training starts a new classifier)")
+    if report.reinitialised:
+        print(f"NOTICE: head shape differs from the checkpoint ({', '.join(report.reinitialised)}): re-initialised")
+    print(report.summary())
+    return report
+
+
+def _train(cfg, net, frozen, train_split, common, work_dir):
+    optim, sched, data, aug = cfg["optim"], cfg["schedule"], cfg["data"], cfg.get("aug", {})
+    protocol = cfg["protocol"]
+    world = _world_size(cfg.get("launcher", "none"))
+    plan = batch_plan(data["batch_size"], world, optim.get("global_batch"), optim["blr"])
+    train_set = LabelledImages(train_split, train_transform(protocol, cfg["model"]["img_size"], aug))
+    steps = len(train_set) // (data["batch_size"] * world)
+    if steps < plan["accum_iter"]:
+        raise ConfigError(
+            f"{len(train_set)} training images make {steps} batches of {data['batch_size']} x {world} per epoch, fewer "
+            f"than the {plan['accum_iter']} accumulation steps of one optimizer update: no update would ever happen. "
+            "Lower optim.global_batch or data.batch_size")
+    mixup = build_mixup(aug, len(train_split.classes)) if protocol != "linprobe" else None
+    if mixup is not None and data["batch_size"] % 2:
+        raise ConfigError(f"mixup/cutmix need an even data.batch_size, got {data['batch_size']}")
+    if protocol == "linprobe":
+        groups = lars_groups(net, plan["lr"])
+        kw = dict(momentum=optim.get("momentum", 0.9), weight_decay=0.0, trust_coeff=0.001)
+    else:
+        groups = param_groups_lrd(net, plan["lr"], optim["weight_decay"], optim["layer_decay"])
+        kw = dict(betas=tuple(optim.get("betas", (0.9, 0.999))))
+    engine.check_work_dir(work_dir, need_bytes=3 * 4 * sum(p.numel() for p in net.parameters()))
+    wrapper = engine.build_optim_wrapper(groups, optim["optimizer"], optim.get("precision", "auto"),
+                                         optim.get("clip_grad"), plan["accum_iter"], lr=plan["lr"], **kw)
+    resume_from = engine.resolve_resume(cfg.get("resume"), work_dir)
+    hooks = dict(common.pop("default_hooks"))
+    hooks["checkpoint"] = dict(type="CheckpointHook", interval=sched["checkpoint_interval"], max_keep_ckpts=2,
+                               save_last=True)
+    runner = engine.AtomicRunner(
+        model=Classifier(net, frozen, mixup, aug.get("smoothing", 0.0) if protocol != "linprobe" else 0.0),
+        train_dataloader=dict(dataset=train_set, sampler=dict(type="DefaultSampler", shuffle=True),
+                              batch_size=data["batch_size"], num_workers=data["num_workers"],
+                              persistent_workers=data["num_workers"] > 0, drop_last=True,
+                              collate_fn=dict(type="default_collate")),
+        train_cfg=dict(by_epoch=True, max_epochs=sched["epochs"], val_interval=sched.get("val_interval", 1)),
+        optim_wrapper=wrapper, param_scheduler=schedulers(sched, plan["lr"]), default_hooks=hooks,
+        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")],
+        visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend"),
+                                                         dict(type="TensorboardVisBackend")]),
+        resume=resume_from is not None, load_from=resume_from, **common)
+    trainable = trainable_names(net)
+    runner.logger.info(
+        f"{protocol_name(protocol, cfg.get('partial_blocks'))}: {len(trainable)} trainable tensors "
+        f"({sum(p.numel() for p in net.parameters() if p.requires_grad):,} parameters)\n"
+        f"effective batch {plan['global_batch']} = {data['batch_size']} x {world} processes x {plan['accum_iter']} "
+        f"accumulation; lr = blr {optim['blr']} x {plan['global_batch']} / 256 = {plan['lr']:.4g}\n"
+        + format_param_groups(groups))
+    if steps % plan["accum_iter"]:
+        runner.logger.warning(f"{steps} batches per epoch is not a multiple of {plan['accum_iter']} accumulation "
+                              "steps: the last update of each epoch spans two epochs")
+    runner.train()
+    return runner, plan
+
+
+def _write_outputs(cfg, work_dir, net, result, report, plan, train_split, val_split, crop_pct, runner) -> None:
+    protocol = protocol_name(cfg["protocol"], cfg.get("partial_blocks"))
+    atomic_write_json(work_dir / "config.json", cfg)
+    atomic_write_text(work_dir / "per_class_accuracy.csv", per_class_csv(result))
+    img_size = cfg["model"]["img_size"]
+    if not cfg.get("eval_only"):
+        save_backbone(work_dir / "classifier.safetensors", net.state_dict(), dict(
+            arch_name=cfg["arch"], architecture=architecture_of(net), img_size=img_size, protocol=cfg["protocol"],
+            partial_blocks=cfg.get("partial_blocks"), global_pool=net.global_pool, num_classes=len(val_split.classes),
+            classes=val_split.classes, kind="classifier"))
+    pooling = "cls token after norm" if net.global_pool == "token" else "mean of patch tokens + fc_norm"
+    data = cfg["data"]
+    dataset = dict(format=data.get("format", "imagefolder"), root=str(val_split.root), year=data.get("year"),
+                   version=data.get("version"), num_classes=len(val_split.classes), split="val",
+                   val=dataset_fingerprint(val_split.root, val_split.files))
+    if train_split is not None:
+        dataset["train"] = dataset_fingerprint(train_split.root, train_split.files)
+    proto = dict(protocol=protocol, pooling=pooling, input_size=img_size, eval_crop_pct=crop_pct,
+                 eval_resize=int(img_size / crop_pct), dataset=dataset, arch=cfg["arch"],
+                 pretrained=cfg.get("pretrained") or None, load_report=report.to_dict() if report else None,
+                 evaluator="exact-once top-k (classification.evaluate, no padded duplicates)",
+                 eval_only=bool(cfg.get("eval_only")))
+    if plan:
+        proto.update(optimizer=cfg["optim"]["optimizer"], blr=cfg["optim"]["blr"], lr=plan["lr"],
+                     effective_batch=plan["global_batch"], accum_iter=plan["accum_iter"],
+                     epochs=cfg["schedule"]["epochs"], layer_decay=cfg["optim"].get("layer_decay"))
+    metrics = {k: v for k, v in result.items() if k != "per_class"}
+    write_metrics(work_dir, metrics, protocol=proto, task=cfg["protocol"], seed=cfg["seed"],
+                  world_size=runner.world_size, extra=dict(config=cfg, per_class_file="per_class_accuracy.csv"))

@@ -1,0 +1,104 @@
+"""The partial fine-tuning sweep (paper 4.3, Fig. 9): one run per k, then the accuracy-vs-k curve.
+
+Each k runs in its own sub-work-dir (`k0`, `k1`, ..., `kmlp`) and is resumable: a k whose
+`metrics.json` exists is finished and skipped, an interrupted one resumes from its newest complete
+checkpoint. k = 0 is the linear probe, so it runs the linear-probe recipe named by the config's
+`linprobe_config` (taking over the dataset, architecture, input size, checkpoint and seed).
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from mae_backbone.errors import ConfigError
+from mae_backbone.fileio import atomic_write, atomic_write_json, atomic_write_text
+from mae_backbone.runtime.records import METRICS_FILE
+
+from .model import parse_partial
+
+SHARED_WITH_K0 = ("arch", "pretrained", "seed", "launcher")
+
+
+def parse_blocks(text: str, depth: int) -> list[int | str]:
+    ks = [parse_partial(t.strip(), depth) for t in text.split(",") if t.strip()]
+    if not ks:
+        raise ConfigError(f"--blocks {text!r}: give a comma-separated list such as 0,1,2,4,mlp")
+    return list(dict.fromkeys(ks))  # unique, in the given order
+
+
+def sub_dir(work_dir: str | Path, k: int | str) -> Path:
+    return Path(work_dir) / f"k{k}"
+
+
+def k_config(cfg: dict[str, Any], k: int | str, load_linprobe: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """The config of one point of the sweep."""
+    if k == 0:
+        if not cfg.get("linprobe_config"):
+            raise ConfigError("k=0 is the linear probe: the partial config needs linprobe_config = '<recipe>.py'")
+        sub = load_linprobe(cfg["linprobe_config"])
+        for key in SHARED_WITH_K0:
+            sub[key] = copy.deepcopy(cfg[key])
+        sub["data"].update({k2: v for k2, v in cfg["data"].items() if k2 in ("format", "root", "year", "version",
+                                                                             "image_dir", "eval_crop_pct")})
+        sub["model"]["img_size"] = cfg["model"]["img_size"]
+    else:
+        sub = copy.deepcopy(cfg)
+        sub["partial_blocks"] = k
+    sub["work_dir"] = str(sub_dir(cfg["work_dir"], k))
+    sub["resume"] = "auto"
+    sub["eval_only"] = False
+    return sub
+
+
+def run_sweep(cfg: dict[str, Any], blocks: list[int | str], load_linprobe: Callable[[str], dict[str, Any]],
+              run: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for k in blocks:
+        sub = k_config(cfg, k, load_linprobe)
+        done = Path(sub["work_dir"]) / METRICS_FILE
+        if done.is_file():
+            print(f"partial k={k}: finished earlier ({done}), skipped")
+            record = json.loads(done.read_text())
+            results[str(k)] = record["metrics"]
+            continue
+        print(f"partial k={k}: running in {sub['work_dir']}")
+        results[str(k)] = run(sub)
+    summary = {"blocks": [str(k) for k in blocks], "top1": {k: v["top1"] for k, v in results.items()},
+               "metrics": results}
+    work_dir = Path(cfg["work_dir"])
+    atomic_write_json(work_dir / "partial_sweep.json", summary)
+    atomic_write_text(work_dir / "partial_sweep.csv",
+                      "blocks,top1\n" + "".join(f"{k},{v['top1']:.4f}\n" for k, v in results.items()))
+    plot_curve(summary, work_dir / "partial_sweep.png", title=f"{cfg['arch']}: partial fine-tuning")
+    return summary
+
+
+def plot_curve(summary: dict[str, Any], path: Path, title: str = "partial fine-tuning") -> Path:
+    """Top-1 vs number of fine-tuned blocks (Fig. 9); the "MLP only" point is drawn at k = 0.5."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top1 = summary["top1"]
+    ks = sorted((int(k), v) for k, v in top1.items() if k != "mlp")
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+    if ks:
+        ax.plot([k for k, _ in ks], [v for _, v in ks], "o-", label="last k blocks")
+        for k, v in ks:
+            ax.annotate(f"{v:.1f}", (k, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    if "mlp" in top1:
+        ax.plot([0.5], [top1["mlp"]], "s", color="C1", label="last block's MLP only")
+        ax.annotate(f"{top1['mlp']:.1f}", (0.5, top1["mlp"]), textcoords="offset points", xytext=(0, -12),
+                    ha="center", fontsize=8)
+    ax.set_xlabel("# blocks fine-tuned (0 = linear probe)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+    return path

@@ -1,0 +1,219 @@
+"""Robustness evaluation of a fine-tuned classifier, inference only (paper appendix C, Table 13).
+
+- ImageNet-A / -R: the 1000-way logits restricted to their 200 classes *before* the top-k (official
+  eval.py of both sets, timm validate.py --valid-labels). The index lists are read from the installed
+  timm (`timm/data/_info`) and checked against sha256 values recorded here; the dataset's wnid folders
+  must be exactly the classes the list selects. Non-ImageNet classifiers (the demo world) take their
+  subset from `imagenet_{a,r}_indices.txt` next to the data, validated the same way.
+- ImageNet-Sketch: all classes, no mask.
+- ImageNet-C: 15 corruptions x 5 severities, images fed as released (no resize, no crop: they are
+  already cropped), mean Corruption Error normalised per corruption by AlexNet's errors (augmix
+  ALEXNET_ERR, from hendrycks/robustness), plus the unnormalised mean error and every per-corruption /
+  per-severity error, each labelled (pain E1, E2).
+"""
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from mae_backbone.errors import BadInputError
+
+from .datasets import LabelledImages, image_folder
+from .evaluate import ClassificationMetric, predict
+from .transforms import ExactSize, eval_transform
+
+CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
+               "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
+               "jpeg_compression")
+HELD_OUT_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "spatter", "saturate")  # not part of mCE
+SEVERITIES = (1, 2, 3, 4, 5)
+# Severity-averaged AlexNet top-1 errors (google-research/augmix imagenet.py, "taken from hendrycks/robustness").
+ALEXNET_ERR = {
+    "gaussian_noise": 0.886428, "shot_noise": 0.894468, "impulse_noise": 0.922640, "defocus_blur": 0.819880,
+    "glass_blur": 0.826268, "motion_blur": 0.785948, "zoom_blur": 0.798360, "snow": 0.866816, "frost": 0.826572,
+    "fog": 0.819324, "brightness": 0.564592, "contrast": 0.853204, "elastic_transform": 0.646056,
+    "pixelate": 0.717840, "jpeg_compression": 0.606500,
+}
+# sha256 of the lists shipped in timm 1.0.x (timm/data/_info); a changed file is refused, not trusted.
+TIMM_INFO_SHA256 = {
+    "imagenet_synsets.txt": "70002b0ff5de60a3a17a82dbfcff291931f96225ddf941ad2e182fc39e183d15",
+    "imagenet_a_indices.txt": "e81223a35add6e78f9afe6f215652c1926ebefe1d8efc26c6e923d7ac9143937",
+    "imagenet_r_indices.txt": "91e09d2ff0a002104bc0d37a892a7e75ffc2cc0db47b2b506047a3493b9116d2",
+}
+NAMES = {"a": "IN-Adversarial", "r": "IN-Rendition", "sketch": "IN-Sketch", "c": "IN-Corruption"}
+
+
+def timm_info(name: str) -> list[str]:
+    """A list file from the installed timm, verified against its recorded sha256."""
+    data = (resources.files("timm.data") / "_info" / name).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != TIMM_INFO_SHA256[name]:
+        raise BadInputError(f"timm/data/_info/{name}: sha256 {digest[:12]}… differs from the recorded "
+                            f"{TIMM_INFO_SHA256[name][:12]}…; the installed timm ships another list: reinstall timm 1.0.x")
+    return data.decode().split()
+
+
+def imagenet_classes() -> list[str]:
+    wnids = timm_info("imagenet_synsets.txt")
+    assert len(wnids) == 1000 and wnids == sorted(wnids), "ImageNet index order is the sorted wnid order"
+    return wnids
+
+
+def subset_indices(name: str, classes: Sequence[str], index_dir: Path | None) -> list[int]:
+    """Ascending indices into `classes` of the A ('a') or R ('r') subset, checked."""
+    fname = f"imagenet_{name}_indices.txt"
+    local = index_dir / fname if index_dir is not None else None
+    if len(classes) == 1000 and list(classes) == imagenet_classes():
+        indices = [int(t) for t in timm_info(fname)]
+        if local is not None and local.is_file() and [int(t) for t in local.read_text().split()] != indices:
+            raise BadInputError(f"{local}: differs from the official ImageNet-{name.upper()} list; delete it")
+        if len(indices) != 200:
+            raise BadInputError(f"timm/data/_info/{fname}: {len(indices)} entries, expected 200")
+    else:
+        if local is None or not local.is_file():
+            raise BadInputError(f"{local or fname}: missing; a classifier with {len(classes)} classes needs the "
+                                f"subset index file ({fname}: ascending class indices, one per line) next to the data")
+        indices = [int(t) for t in local.read_text().split()]
+    if indices != sorted(set(indices)) or not indices or not 0 <= indices[0] <= indices[-1] < len(classes):
+        raise BadInputError(f"{local or fname}: indices must be unique, ascending and within 0..{len(classes) - 1}")
+    synsets = local.with_name(f"imagenet_{name}_synsets.txt") if local is not None else None
+    if synsets is not None and synsets.is_file() and synsets.read_text().split() != [classes[i] for i in indices]:
+        raise BadInputError(f"{synsets}: its wnids disagree with the indices into the classifier's classes")
+    return indices
+
+
+def mce(errors: dict[str, dict[int, float]]) -> dict[str, Any]:
+    """mCE from top-1 errors (fractions) per corruption and severity.
+
+    CE_c = 100 * mean_s err_{c,s} / AlexNet_c; mCE = mean of CE_c over the 15 benchmark corruptions.
+    """
+    missing = [c for c in CORRUPTIONS if c not in errors or set(errors[c]) != set(SEVERITIES)]
+    if missing:
+        raise BadInputError(f"mCE needs all 15 corruptions x 5 severities; incomplete: {', '.join(missing)}")
+    mean_err = {c: sum(errors[c][s] for s in SEVERITIES) / len(SEVERITIES) for c in CORRUPTIONS}
+    ce = {c: 100.0 * mean_err[c] / ALEXNET_ERR[c] for c in CORRUPTIONS}
+    return {"mCE": sum(ce.values()) / len(ce),
+            "mean_error_unnormalized": 100.0 * sum(mean_err.values()) / len(mean_err),
+            "CE": ce, "error": {c: 100.0 * e for c, e in mean_err.items()},
+            "error_by_severity": {c: {str(s): 100.0 * errors[c][s] for s in SEVERITIES} for c in CORRUPTIONS},
+            "normalisation": "AlexNet severity-averaged errors (augmix ALEXNET_ERR, hendrycks/robustness)"}
+
+
+def evaluate_subset(net: torch.nn.Module, root: Path, classes: list[str], indices: list[int] | None,
+                    transform, batch_size: int, num_workers: int, device: str = "cpu") -> dict[str, Any]:
+    """A/R (with `indices`: 200-way masked logits, labels are positions in the subset) or Sketch (all)."""
+    wanted = classes if indices is None else [classes[i] for i in indices]
+    split = image_folder(root, "", wanted)  # folders must be exactly the wanted wnids
+    metric = ClassificationMetric(wanted, valid_indices=indices)
+    return predict(net, LabelledImages(split, transform), metric, batch_size, num_workers, device)
+
+
+def evaluate_c(net: torch.nn.Module, root: Path, classes: list[str], img_size: int, batch_size: int,
+               num_workers: int, device: str = "cpu") -> dict[str, Any]:
+    root = Path(root)
+    absent = [c for c in CORRUPTIONS if not (root / c).is_dir()]
+    if absent:
+        raise BadInputError(f"{root}: no folder for {', '.join(absent)}; ImageNet-C is <corruption>/<1..5>/<wnid>/")
+    errors: dict[str, dict[int, float]] = {}
+    for c in CORRUPTIONS:
+        errors[c] = {}
+        for s in SEVERITIES:
+            split = image_folder(root / c, str(s), classes, subset_ok=True)  # wnids checked; may be a subset
+            metric = ClassificationMetric(classes)
+            res = predict(net, LabelledImages(split, ExactSize(img_size)), metric, batch_size, num_workers, device)
+            errors[c][s] = 1.0 - res["top1"] / 100.0
+    out = mce(errors)
+    out["held_out_present_not_scored"] = [c for c in HELD_OUT_CORRUPTIONS if (root / c).is_dir()]
+    return out
+
+
+def table13(model_name: str, results: dict[str, Any]) -> str:
+    """The paper's Table 13 shape (top-1, except IN-C: mCE, lower is better) plus the IN-C details."""
+    cells = []
+    for key in ("c", "a", "r", "sketch"):
+        if key not in results:
+            cells.append("–")
+        elif key == "c":
+            cells.append(f"{results['c']['mCE']:.1f}")
+        else:
+            cells.append(f"{results[key]['top1']:.1f}")
+    lines = ["| model | IN-Corruption (mCE) ↓ | IN-Adversarial | IN-Rendition | IN-Sketch |",
+             "|---|---|---|---|---|", f"| {model_name} | " + " | ".join(cells) + " |"]
+    if "c" in results:
+        c = results["c"]
+        lines += ["", f"IN-C: mCE (AlexNet-normalised) {c['mCE']:.2f}; mean error (unnormalised) "
+                      f"{c['mean_error_unnormalized']:.2f}", "",
+                  "| corruption | CE | mean error | " + " | ".join(f"sev {s}" for s in SEVERITIES) + " |",
+                  "|---|---|---|" + "---|" * len(SEVERITIES)]
+        for name in CORRUPTIONS:
+            sev = " | ".join(f"{c['error_by_severity'][name][str(s)]:.1f}" for s in SEVERITIES)
+            lines.append(f"| {name} | {c['CE'][name]:.1f} | {c['error'][name]:.1f} | {sev} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_all(net: torch.nn.Module, sets: dict[str, Path], classes: list[str], img_size: int, index_dir: Path | None,
+            batch_size: int = 64, num_workers: int = 0, device: str = "cpu") -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    view = eval_transform(img_size)  # A/R/Sketch: resize + centre crop, as ImageNet val
+    for key, root in sets.items():
+        if key in ("a", "r"):
+            indices = subset_indices(key, classes, index_dir)
+            results[key] = evaluate_subset(net, root, classes, indices, view, batch_size, num_workers, device)
+        elif key == "sketch":
+            results[key] = evaluate_subset(net, root, classes, None, view, batch_size, num_workers, device)
+        elif key == "c":
+            results[key] = evaluate_c(net, root, classes, img_size, batch_size, num_workers, device)
+        else:
+            raise BadInputError(f"unknown robustness set {key!r}; choose from a, r, sketch, c")
+    return results
+
+
+def evaluate_all_and_record(checkpoint: str, sets: dict[str, Path], work_dir: Path, index_dir: Path | None,
+                            arch: str | None = None, img_size: int | None = None, batch_size: int = 64,
+                            num_workers: int = 0) -> dict[str, Any]:
+    """Load the classifier, evaluate every set, write metrics.json + the Table 13 markdown (rank 0)."""
+    from mmengine.dist import get_dist_info
+
+    from mae_backbone.fileio import atomic_write_text
+    from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
+
+    from .model import load_classifier
+
+    net, classes, meta, report = load_classifier(checkpoint, arch, img_size)
+    print(report.summary())
+    size = img_size or meta.get("img_size", 224)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    results = run_all(net.to(device), sets, classes, size, index_dir, batch_size, num_workers, device)
+    metrics: dict[str, Any] = {}
+    for key, res in results.items():
+        if key == "c":
+            metrics.update(in_c_mce=res["mCE"], in_c_mean_error_unnormalized=res["mean_error_unnormalized"],
+                           in_c_ce=res["CE"], in_c_error=res["error"], in_c_error_by_severity=res["error_by_severity"])
+        else:
+            metrics.update({f"in_{key}_top1": res["top1"], f"in_{key}_num_samples": res["num_samples"]})
+            metrics.update({f"in_{key}_{k}": v for k, v in res.items() if k.startswith("top") and k != "top1"})
+    rank, world = get_dist_info()
+    if rank == 0:
+        label_space = {"a": "200-class logit mask before top-k (imagenet_a_indices.txt)",
+                       "r": "200-class logit mask before top-k (imagenet_r_indices.txt)",
+                       "sketch": f"all {len(classes)} classes", "c": f"all {len(classes)} classes"}
+        view = eval_transform(size).transforms[:2]
+        proto = dict(checkpoint=str(checkpoint), arch=meta["arch_name"], classifier_protocol=meta["protocol"],
+                     pooling=meta["global_pool"], input_size=size, num_classes=len(classes),
+                     label_space={k: label_space[k] for k in results},
+                     transform={"a/r/sketch": f"{view[0]} + {view[1]}", "c": "none: fed as released, size checked"},
+                     datasets={k: dataset_fingerprint(p) for k, p in sets.items()},
+                     index_lists={"official": "timm/data/_info, sha256 checked"} if len(classes) == 1000
+                     else {"local": str(index_dir)},
+                     evaluator="exact-once top-k (classification.evaluate)", load_report=report.to_dict())
+        name = f"{meta['arch_name']} @{size}"
+        table = table13(name, results)
+        atomic_write_text(work_dir / "robustness_table.md", table)
+        write_metrics(work_dir, metrics, protocol=proto, task="robustness", world_size=world,
+                      extra=dict(table_file="robustness_table.md"))
+        print(table)
+    return {k: v for k, v in metrics.items() if not isinstance(v, dict)}
