@@ -1,0 +1,124 @@
+"""Read every `metrics.json` under the given work dirs and label each result: kind, backbone, protocol.
+
+Labels come from the record itself first (a `backbone` field, the task), then from the suite's own
+record (`task: "suite"`, which maps each stage folder to its backbone and protocol), then from the
+folder layout `<suite>/<backbone>/<protocol>/`. Nothing but metrics.json files is read.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mae_backbone.errors import BadInputError
+from mae_backbone.runtime.records import METRICS_FILE
+
+KINDS = ("pretrain", "finetune", "linprobe", "partial", "inat", "places", "detect", "segment", "robustness")
+
+
+@dataclass
+class Result:
+    path: Path
+    record: dict[str, Any]
+    kind: str
+    backbone: str
+    arch: str | None = None
+    anchor: str | None = None  # the published number to compare with (Table 6 dataset), if any
+    role: str = "mae"  # "scratch" for a randomly initialised baseline
+    demo: bool = False  # trained / evaluated on the synthetic demo world
+    suite: Path | None = None  # the suite that ran it (None: a standalone run)
+    id: str = ""  # the protocol footnote, e.g. "p3"
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.record.get("metrics") or {}
+
+
+@dataclass
+class Stage:
+    """A suite stage that left no numbers: failed, blocked, not available or not run."""
+
+    name: str
+    kind: str
+    backbone: str | None
+    status: str
+    error: str | None
+    suite: Path
+    arch: str | None = None
+
+
+@dataclass
+class Collection:
+    results: list[Result] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
+    suites: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _kind(record: dict[str, Any]) -> str:
+    """A standalone run's kind from its record: a fine-tune on iNat / Places data is a Table 6 number."""
+    task = str(record.get("task", "unknown"))
+    if task == "finetune":
+        text = json.dumps(record.get("protocol", {})).lower()
+        for name in ("inat", "places"):
+            if f'"format": "{name}' in text or f'"name": "{name}' in text:
+                return name
+    return task
+
+
+def collect(work_dirs: list[str | Path]) -> Collection:
+    out = Collection()
+    files: list[Path] = []
+    for wd in work_dirs:
+        wd = Path(wd)
+        if wd.is_file() and wd.name == METRICS_FILE:
+            files.append(wd)
+        elif wd.is_dir():
+            files += sorted(wd.rglob(METRICS_FILE))
+        else:
+            raise BadInputError(f"{wd}: no such work dir; pass the folder(s) a run or `maebench suite` wrote")
+    if not files:
+        raise BadInputError(f"no {METRICS_FILE} under {', '.join(map(str, work_dirs))}: nothing to report "
+                            "(run `maebench suite`, or pass the work dir of a finished run)")
+    records: list[tuple[Path, dict[str, Any]]] = []
+    for f in dict.fromkeys(p.resolve() for p in files):
+        try:
+            rec = json.loads(f.read_text())
+            if not isinstance(rec, dict) or "task" not in rec:
+                raise ValueError("not a maebench metrics record (no 'task')")
+        except (OSError, ValueError) as err:
+            out.problems.append(f"{f}: unreadable ({err}); rerun that stage (or delete the file)")
+            continue
+        (out.suites if rec["task"] == "suite" else records).append((f, rec))
+
+    stage_info: dict[Path, tuple[dict[str, Any], dict[str, Any], Path]] = {}
+    for path, suite in out.suites:
+        root = path.parent
+        demo = bool((suite.get("protocol") or {}).get("demo"))
+        for name, info in (suite.get("stages") or {}).items():
+            stage_info[(root / info["work_dir"]).resolve()] = (info, {"demo": demo}, root)
+            if info.get("status") not in ("done", "cached"):
+                out.stages.append(Stage(name, info.get("protocol", "?"), info.get("backbone"), info.get("status", "?"),
+                                        info.get("error"), root, info.get("arch")))
+
+    for path, rec in records:
+        # the stage that wrote it: its folder or an ancestor (a partial sweep writes one record per k in k<k>/)
+        info, suite, root = next((stage_info[d] for d in (path.parent, *path.parent.parents) if d in stage_info),
+                                 ({}, {}, None))
+        protocol = rec.get("protocol") or {}
+        backbone = rec.get("backbone") or protocol.get("backbone") or info.get("backbone")
+        if backbone is None and root is None:  # a standalone run: its folder names the row
+            backbone = path.parent.name
+        kind = info.get("protocol") or _kind(rec)
+        role = "scratch" if (rec.get("backbone_source") or protocol.get("backbone_source")) == "scratch" \
+            or backbone == "scratch" else "mae"
+        out.results.append(Result(path, rec, kind, str(backbone or "pretrain"),
+                                  arch=info.get("arch") or protocol.get("arch"),
+                                  anchor=info.get("anchor") or protocol.get("anchor"), role=role,
+                                  demo=bool(suite.get("demo") or protocol.get("demo")), suite=root))
+    order = {k: i for i, k in enumerate(KINDS)}
+    out.results.sort(key=lambda r: (order.get(r.kind, len(order)), r.role == "scratch", r.backbone))
+    for i, r in enumerate(out.results, 1):
+        r.id = f"p{i}"
+    return out

@@ -1,0 +1,95 @@
+"""What makes two numbers comparable: dataset fingerprint, test mode, evaluator (+ version), seed, world size.
+
+Task packages store their protocol as nested dicts with their own key names; this module finds the few
+fields that decide comparability wherever they sit, and says which ones a record lacks.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+# field -> keys that hold it anywhere in a task's protocol dict (first found wins)
+FIELDS: dict[str, tuple[str, ...]] = {
+    "fingerprint": ("sha256", "fingerprint"),
+    "num_files": ("num_files",),
+    "evaluator_version": ("evaluator_version", "backend_version"),
+}
+# top-level protocol keys that together are the test mode: how the evaluated images are presented
+# (segmentation: `test` = slide/whole, crop, stride; classification: input size, resize, crop; robustness:
+# transform and label space)
+TEST_KEYS = ("test_mode", "test", "input_size", "eval_resize", "eval_crop_pct", "transform", "label_space")
+EVALUATOR_PACKAGES = {"mmseg": "mmsegmentation", "mmdet": "mmdet", "pycocotools": "pycocotools",
+                      "faster": "faster-coco-eval", "faster-coco-eval": "faster-coco-eval"}
+REQUIRED = ("fingerprint", "test_mode", "evaluator")  # without these a number is not comparable to anything
+NEEDS_FOR = {"pretrain": ("fingerprint",)}  # pre-training has no test mode or evaluator
+
+
+def _walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield f"{path}{k}", v
+            yield from _walk(v, f"{path}{k}.")
+
+
+def _find(protocol: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    items = list(_walk(protocol))
+    for key in keys:
+        for path, value in items:
+            if path.rsplit(".", 1)[-1] == key and not isinstance(value, (dict, list)):
+                return value
+    return None
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_compact(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "x".join(map(str, value)) if all(isinstance(v, int) for v in value) else str(list(value))
+    return str(value)
+
+
+def summary(record: dict[str, Any]) -> dict[str, Any]:
+    """The comparability fields of one metrics.json, plus `missing`: the required ones it lacks."""
+    protocol = record.get("protocol")
+    protocol = protocol if isinstance(protocol, dict) else {}
+    out = {name: _find(protocol, keys) for name, keys in FIELDS.items()}
+    test = [f"{k}={_compact(protocol[k])}" for k in TEST_KEYS if protocol.get(k) not in (None, "", {})]
+    out["test_mode"] = "; ".join(test) or None
+    evaluator = protocol.get("evaluator") or protocol.get("backend")
+    out["evaluator"] = _compact(evaluator) if evaluator else None
+    versions = record.get("versions") or {}
+    if out["evaluator"] and not out["evaluator_version"]:  # the installed version of the package that evaluated
+        first = out["evaluator"].split()[0].lower()
+        package = EVALUATOR_PACKAGES.get(first)
+        package = package or "maebench"  # our own evaluator (e.g. classification's exact-once top-k)
+        out["evaluator_version"] = f"{package} {versions.get(package)}"
+    out["seed"], out["world_size"] = record.get("seed"), record.get("world_size")
+    required = NEEDS_FOR.get(str(record.get("task")), REQUIRED)
+    out["missing"] = [k for k in required if out[k] in (None, "")] if protocol else ["protocol"]
+    return out
+
+
+def describe(s: dict[str, Any]) -> str:
+    """One line for the report's protocol list."""
+    fp = f"{s['fingerprint']} ({s['num_files']} files)" if s["fingerprint"] else "-"
+    ev = f"{s['evaluator']} ({s['evaluator_version'] or 'version unknown'})" if s["evaluator"] else "-"
+    text = (f"data {fp}; test mode {s['test_mode'] or '-'}; evaluator {ev}; seed {s['seed']}; "
+            f"world size {s['world_size']}")
+    return text + (f"; **missing: {', '.join(s['missing'])}**" if s["missing"] else "")
+
+
+def comparable(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Why two numbers of the same column cannot be compared (empty list: they can)."""
+    reasons = []
+    for side, s in (("first", a), ("second", b)):
+        if s["missing"]:
+            reasons.append(f"{side} lacks {', '.join(s['missing'])}")
+    if reasons:
+        return reasons
+    if a["fingerprint"] != b["fingerprint"]:
+        reasons.append(f"different data ({a['fingerprint']} vs {b['fingerprint']})")
+    if a["test_mode"] != b["test_mode"]:
+        reasons.append(f"different test modes ({a['test_mode']} vs {b['test_mode']})")
+    if (a["evaluator"], a["evaluator_version"]) != (b["evaluator"], b["evaluator_version"]):
+        reasons.append(f"different evaluators ({a['evaluator']} {a['evaluator_version']} vs "
+                       f"{b['evaluator']} {b['evaluator_version']})")
+    return reasons

@@ -1,0 +1,143 @@
+"""The suite config: an mmengine Python file (the project's one config system) with strict overrides.
+
+Keys (see tools/configs/suite/demo.py for a commented example):
+- `work_dir`: where every stage gets its folder; `seed`: passed to every stage.
+- `data`: `demo=dict(root, size, seed)` generates the demo world when absent (None: real data only), and
+  one root per format (`pretrain`, `imagenet`, `coco`, `ade`, `inat`, `places`, `robustness`); a root
+  left None is taken from the demo world.
+- `pretrain`: the `maebench pretrain` config and overrides used when a backbone has `source="pretrain"`.
+- `backbones`: label -> `dict(source="pretrain" | "scratch" | "checkpoint", path=..., arch=...)`.
+  `scratch` is the same architecture as the first pre-trained backbone, randomly initialised, on the
+  same transfer schedule; `checkpoint` is an existing backbone (e.g. an official MAE one after
+  `maebench convert`).
+- `protocols`: name -> `dict(config=None, overrides=[...], args=[...])`, in run order; names from
+  tools.suite.stages.PROTOCOLS. Overrides are the task configs' own keys, applied strictly by the task.
+- `report`: options of the final `maebench report` (reconstruction figures).
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from mae_backbone.errors import ConfigError
+from mae_backbone.runtime.config import check_known_keys, load_config
+
+from .stages import PROTOCOLS
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO / "tools" / "configs" / "suite"
+DEFAULT_CONFIG = CONFIG_DIR / "demo.py"
+CONFIG_KEYS = ("work_dir", "seed", "data", "pretrain", "backbones", "protocols", "report")
+DATA_KEYS = ("pretrain", "imagenet", "coco", "ade", "inat", "places", "robustness")
+SOURCES = ("pretrain", "scratch", "checkpoint")
+
+
+def find_file(path: str | None, what: str, source: str) -> str | None:
+    """A config path as given (relative to the working dir), else relative to the maebench checkout."""
+    if path is None:
+        return None
+    for candidate in (Path(path), REPO / path):
+        if candidate.is_file():
+            return str(candidate)
+    raise ConfigError(f"{source}: {what} {path!r} not found (relative paths are tried from the working dir "
+                      f"and from {REPO})")
+
+
+def load_suite(path: str | Path | None, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    path = str(path or DEFAULT_CONFIG)
+    path = find_file(path, "suite config", "maebench suite") or path
+    cfg = load_config(path, overrides)
+    check_known_keys(cfg, CONFIG_KEYS, path)
+    suite = cfg.to_dict()
+    suite["config_path"] = path
+    return resolve(suite, path)
+
+
+def _pretrain_arch(pre: dict[str, Any]) -> tuple[str, int]:
+    """Architecture and image size of the model the pretrain stage will build (read from its config)."""
+    from mae_backbone.pretrain.command import CONFIG_DIR as PRETRAIN_CONFIGS
+
+    cfg = load_config(pre.get("config") or PRETRAIN_CONFIGS / "mae_demo.py",
+                      [o for o in pre.get("overrides", [])])
+    return cfg.arch, int(cfg.model.img_size)
+
+
+def _checkpoint_arch(path: str, source: str) -> tuple[str, int | None]:
+    sidecar = Path(path).with_suffix(".json")  # what save_backbone / convert write beside the tensors
+    try:
+        meta = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{source}: {sidecar} is not valid JSON ({err}); restore it or re-convert") from None
+    if not meta.get("arch_name"):
+        raise ConfigError(f"{source}: {path} has no sidecar naming its architecture; give arch=... for it in "
+                          "`backbones`, or convert it with `maebench convert`")
+    return meta["arch_name"], meta.get("img_size")
+
+
+def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
+    """Fill data roots from the demo world, find config files, fix each backbone's checkpoint and arch."""
+    suite = copy.deepcopy(suite)
+    data = dict(suite.get("data") or {})
+    demo = data.pop("demo", None)
+    unknown = sorted(set(data) - set(DATA_KEYS))
+    if unknown:
+        raise ConfigError(f"{source}: unknown data root(s) {', '.join(unknown)}; known: {', '.join(DATA_KEYS)}")
+    if demo:
+        from tools.demo_world import summary
+
+        world = summary(Path(demo["root"]), demo.get("size", "small"), demo.get("seed", 0),
+                        demo.get("image_size", 128))
+        data = {k: data.get(k) or world[k] for k in DATA_KEYS}
+    suite["demo"], suite["data"] = demo, {k: data.get(k) for k in DATA_KEYS}
+
+    protocols = suite.get("protocols") or {}
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise ConfigError(f"{source}: unknown protocol(s) {', '.join(unknown)}; known: {', '.join(PROTOCOLS)}")
+    for name, opts in protocols.items():
+        opts["config"] = find_file(opts.get("config"), f"config of protocol {name}", source)
+        for key in PROTOCOLS[name].args:  # a protocol whose data root is missing cannot run: say so now
+            if key.startswith("{") and key.strip("{}") in DATA_KEYS and not suite["data"][key.strip("{}")]:
+                raise ConfigError(f"{source}: protocol {name} needs data.{key.strip('{}')} (or data.demo)")
+    pre = suite.get("pretrain") or {}
+    pre["config"] = find_file(pre.get("config"), "pretrain config", source)
+    suite["pretrain"] = pre
+
+    backbones = suite.get("backbones") or {}
+    if not backbones:
+        raise ConfigError(f"{source}: `backbones` is empty; name at least one (e.g. mae=dict(source='pretrain'))")
+    reference: tuple[str, int | None] | None = None
+    for label, b in backbones.items():
+        if "/" in label or label == "pretrain":
+            raise ConfigError(f"{source}: backbone label {label!r} cannot contain '/' or be 'pretrain'")
+        kind = b.get("source")
+        if kind not in SOURCES:
+            raise ConfigError(f"{source}: backbones.{label}.source must be one of {', '.join(SOURCES)}, got {kind!r}")
+        if kind == "pretrain":
+            b["checkpoint"] = str(Path(suite["work_dir"]) / "pretrain" / "backbone.safetensors")
+            b["arch"], b["img_size"] = _pretrain_arch(pre)
+            if not suite["data"]["pretrain"]:
+                raise ConfigError(f"{source}: backbone {label} is pre-trained here but data.pretrain is not set")
+        elif kind == "checkpoint":
+            path = b.get("path")
+            if not path or not Path(path).is_file():
+                raise ConfigError(f"{source}: backbones.{label}.path {path!r} is not a file; give a backbone "
+                                  "checkpoint (`maebench convert` turns an official MAE .pth into one)")
+            b["checkpoint"] = path
+            arch, size = (b["arch"], b.get("img_size")) if b.get("arch") else _checkpoint_arch(path, source)
+            b["arch"], b["img_size"] = arch, size
+        if kind != "scratch" and reference is None:
+            reference = (b["arch"], b.get("img_size"))
+    for label, b in backbones.items():
+        if b["source"] == "scratch":
+            b["checkpoint"] = None
+            if not b.get("arch"):
+                if reference is None:
+                    raise ConfigError(f"{source}: backbones.{label} is from scratch but no other backbone fixes "
+                                      "the architecture; give arch=... (e.g. 'vit_base_patch16')")
+                b["arch"], b["img_size"] = reference
+    suite["backbones"] = backbones
+    suite.setdefault("report", {})
+    return suite

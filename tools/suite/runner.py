@@ -1,0 +1,293 @@
+"""Runs the stage plan in this process, one stage at a time, and keeps the suite's own record.
+
+- A stage whose `metrics.json` exists is skipped (the suite resumes stage by stage); `force` redoes it.
+  An interrupted stage resumes from its newest complete checkpoint (`--resume auto`).
+- A stage runs its subcommand's `main` in-process with stdout/stderr (mmengine's console logger, warnings,
+  tracebacks) sent to `<stage>/stage.log`; child progress bars are off. The console shows one line per
+  stage: which one, how many are done, elapsed time and an estimate of the time left.
+- A failing stage is recorded with its error and the others still run; stages that need it are marked
+  blocked. A subcommand that this install does not have is "not available", never silently dropped.
+- The suite's record is `<work_dir>/metrics.json` (task "suite"): per-stage status, error, duration and
+  what the report needs to label rows (backbone, protocol, architecture, published anchor). Durations
+  stored there are the time estimates of the next run.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, TextIO
+
+from mae_backbone.runtime.records import METRICS_FILE, write_metrics
+
+from .stages import Stage
+
+OK = ("done", "cached")
+
+
+def fmt_time(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class Progress:
+    """One console line per stage, plus a ticking line while a stage runs (on a terminal)."""
+
+    def __init__(self, total: int, estimates: dict[str, float], out: TextIO, enabled: bool = True):
+        self.total, self.estimates, self.out, self.enabled = total, estimates, out, enabled
+        self.started, self.count = time.perf_counter(), 0
+        self.measured: list[tuple[float, float]] = []  # (estimate, actual) of stages run now: calibrates the rest
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def left(self, pending: list[str], running: tuple[str, float] | None = None) -> float:
+        est, act = sum(e for e, _ in self.measured), sum(a for _, a in self.measured)
+        scale = act / est if est > 0 else 1.0
+        total = sum(self.estimates.get(n, 30.0) for n in pending) * scale
+        if running:
+            name, spent = running
+            total += max(self.estimates.get(name, 30.0) * scale - spent, 0.0)
+        return total
+
+    def line(self, text: str) -> None:
+        if self.enabled:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    def start(self, name: str, pending: list[str]) -> None:
+        self.count += 1
+        head = f"[{self.count:>2}/{self.total}] {name:<22}"
+        if not (self.enabled and getattr(self.out, "isatty", lambda: False)()):
+            return
+        t0 = time.perf_counter()
+
+        def tick() -> None:
+            while not self._stop.wait(1.0):
+                spent = time.perf_counter() - t0
+                self.out.write(f"\r{head} running {fmt_time(spent):>6} | elapsed "
+                               f"{fmt_time(time.perf_counter() - self.started)}, "
+                               f"~{fmt_time(self.left(pending, (name, spent)))} left  ")
+                self.out.flush()
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=tick, daemon=True)
+        self._thread.start()
+
+    def end(self, name: str, status: str, seconds: float, pending: list[str], note: str = "") -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+            self.out.write("\r")
+        if status == "done":
+            self.measured.append((self.estimates.get(name, 30.0), seconds))
+        shown = status if status != "failed" else "FAILED"
+        self.line(f"[{self.count:>2}/{self.total}] {name:<22} {shown:<13} {fmt_time(seconds):>6} | elapsed "
+                  f"{fmt_time(time.perf_counter() - self.started)}, ~{fmt_time(self.left(pending))} left"
+                  + (f"\n        {note}" if note else ""))
+
+
+def _release_loggers(stream: TextIO) -> None:
+    """Detach mmengine logger handlers that write to a stage's (now closed) log file."""
+    from mmengine.logging import MMLogger
+
+    for logger in list(MMLogger._instance_dict.values()):
+        for handler in list(logger.handlers):
+            if getattr(handler, "stream", None) is stream:
+                logger.removeHandler(handler)
+
+
+def load_command(name: str) -> tuple[Any, str | None]:
+    """The subcommand's module, or None and why it is not available in this install."""
+    from tools.cli import COMMANDS
+
+    if name not in COMMANDS:
+        return None, f"this install has no `maebench {name}` (its package has not landed)"
+    module_name = COMMANDS[name][0]
+    try:
+        return importlib.import_module(module_name), None
+    except ModuleNotFoundError as err:
+        if err.name and module_name.startswith(err.name):
+            return None, f"`maebench {name}` is registered but {module_name} is missing"
+        raise
+
+
+def run_stage(stage: Stage, seed: int | None, launcher: str) -> None:
+    """Run one stage's subcommand in-process, its console output in `<work_dir>/stage.log`."""
+    module, why = load_command(stage.spec.command)
+    if module is None:
+        raise LookupError(why)
+    parser = argparse.ArgumentParser(prog=f"maebench {stage.spec.command}")
+    module.add_arguments(parser)
+    argv = stage.argv(seed, launcher, {o for a in parser._actions for o in a.option_strings})
+    stage.work_dir.mkdir(parents=True, exist_ok=True)
+    log_path = stage.work_dir / "stage.log"
+    saved_env = os.environ.get("MAEBENCH_NO_PROGRESS")
+    os.environ["MAEBENCH_NO_PROGRESS"] = "1"
+    with open(log_path, "a", buffering=1) as log:
+        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} maebench {stage.spec.command} "
+                  + " ".join(argv) + "\n")
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                try:
+                    args = parser.parse_args(argv)
+                except SystemExit as err:  # argparse already wrote why into the log
+                    raise RuntimeError(f"`maebench {stage.spec.command}` rejected its arguments: "
+                                       f"{' '.join(argv)} (see {log_path})") from err
+                try:
+                    code = int(module.main(args) or 0)
+                except BaseException:
+                    traceback.print_exc(file=log)
+                    raise
+            if code:
+                raise RuntimeError(f"`maebench {stage.spec.command}` exited with status {code} (see {log_path})")
+        finally:
+            _release_loggers(log)
+            if saved_env is None:
+                os.environ.pop("MAEBENCH_NO_PROGRESS", None)
+            else:
+                os.environ["MAEBENCH_NO_PROGRESS"] = saved_env
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", 0)))
+
+
+def previous_record(work_dir: Path) -> dict[str, Any]:
+    path = work_dir / METRICS_FILE
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (json.JSONDecodeError, OSError):
+        return {}  # an unreadable old record only costs the time estimates
+
+
+def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage] | None = None, force: bool = False,
+              launcher: str = "none", out: TextIO | None = None) -> int:
+    """Run `stages` (a selection of the full plan `planned`), then the report. Returns the exit status."""
+    out = out or sys.stdout
+    root = Path(suite["work_dir"])
+    planned = planned or stages
+    old = previous_record(root).get("stages", {})
+    backbones = suite["backbones"]
+    pretrained_arch = next((b["arch"] for b in backbones.values() if b["source"] == "pretrain"), None)
+    info: dict[str, dict[str, Any]] = {}
+    for s in planned:  # what the report needs to label a stage's numbers, kept for unselected stages too
+        info[s.name] = dict(old.get(s.name, {}), protocol=s.protocol, task=s.spec.task, command=s.spec.command,
+                            backbone=s.backbone, work_dir=str(s.work_dir.relative_to(root)), anchor=s.anchor,
+                            arch=backbones[s.backbone]["arch"] if s.backbone else pretrained_arch, needs=s.needs)
+        info[s.name].setdefault("status", "not run")
+    estimates = {s.name: float(old.get(s.name, {}).get("seconds") or s.spec.weight)
+                 if old.get(s.name, {}).get("status") == "done" else s.spec.weight for s in stages}
+    by_name = {s.name: s for s in planned}
+    demo = suite.get("demo")
+    names = (["demo-data"] if demo else []) + [s.name for s in stages] + ["report"]
+    estimates.update({"demo-data": 20.0, "report": 10.0})
+    progress = Progress(len(names), estimates, out, enabled=_rank() == 0)
+    progress.line(f"maebench suite: {len(names)} stages -> {root}  (config {suite['config_path']}; "
+                  f"log of each stage in <stage>/stage.log)")
+    t_suite = time.perf_counter()
+    started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+    def save() -> None:
+        if _rank() != 0:
+            return
+        counts = {k: sum(1 for v in info.values() if v["status"] == k)
+                  for k in ("done", "cached", "failed", "blocked", "not available", "not run")}
+        write_metrics(root, {"stages": counts, "seconds": round(time.perf_counter() - t_suite, 1)},
+                      protocol=dict(config=suite["config_path"], data=suite["data"], demo=demo,
+                                    launcher=launcher), task="suite", seed=suite.get("seed"),
+                      extra=dict(stages=info, started_at=started_at, backbones={
+                          k: {f: v.get(f) for f in ("source", "arch", "img_size", "checkpoint")}
+                          for k, v in backbones.items()}))
+
+    if demo:
+        pending = names[1:]
+        progress.start("demo-data", pending)
+        t0 = time.perf_counter()
+        _demo_world(demo)
+        progress.end("demo-data", "done", time.perf_counter() - t0, pending)
+
+    failed = False
+    for i, stage in enumerate(stages):
+        pending = [s.name for s in stages[i + 1:]] + ["report"]
+        rec = info[stage.name]
+        if force and stage.work_dir.exists() and _rank() == 0:
+            shutil.rmtree(stage.work_dir)  # --force: redo from nothing (the dir is the suite's own)
+        if stage.done_path.is_file():
+            rec.update(status="cached", error=None)
+            progress.start(stage.name, pending)
+            progress.end(stage.name, "cached", 0.0, pending)
+            continue
+        missing = [n for n in stage.needs if not by_name[n].done_path.is_file()]
+        progress.start(stage.name, pending)
+        t0 = time.perf_counter()
+        if missing:
+            why = ", ".join(f"{n} ({info.get(n, {}).get('status', 'not selected')})" for n in missing)
+            rec.update(status="blocked", error=f"needs {why}", seconds=None)
+            failed = True
+        else:
+            module, why = load_command(stage.spec.command)
+            if module is None:
+                rec.update(status="not available", error=why, seconds=None)
+            else:
+                try:
+                    run_stage(stage, suite.get("seed"), launcher)
+                    if _rank() == 0 and not stage.done_path.is_file():
+                        raise RuntimeError(f"finished without writing {stage.done_path}")
+                    rec.update(status="done", error=None, seconds=round(time.perf_counter() - t0, 1))
+                except KeyboardInterrupt:
+                    rec.update(status="failed", error="interrupted")
+                    save()
+                    raise
+                except Exception as err:  # recorded, and the other stages still run
+                    rec.update(status="failed", error=f"{type(err).__name__}: {err}".strip(), seconds=None,
+                               log=str(stage.work_dir / "stage.log"))
+                    failed = True
+        note = "" if rec["status"] == "done" else (rec.get("error") or "")
+        progress.end(stage.name, rec["status"], time.perf_counter() - t0, pending, note)
+        save()
+
+    progress.start("report", [])
+    t0 = time.perf_counter()
+    save()
+    note, status = "", "done"
+    if _rank() == 0:
+        try:
+            from tools.report import build_report
+
+            written = build_report([root], root / "report", **suite.get("report", {}))
+            note = f"{written['markdown']}"
+        except Exception as err:
+            status, note, failed = "failed", f"{type(err).__name__}: {err}", True
+    progress.end("report", status, time.perf_counter() - t0, [], note)
+    unavailable = [n for n, v in info.items() if v["status"] == "not available"]
+    if unavailable:
+        progress.line(f"not available in this install: {', '.join(unavailable)}")
+    bad = [n for n, v in info.items() if v["status"] in ("failed", "blocked")]
+    if bad:
+        progress.line(f"failed: {', '.join(bad)} (each error is in the report and in <stage>/stage.log)")
+    return 1 if failed else 0
+
+
+def _demo_world(demo: dict[str, Any]) -> dict[str, Any]:
+    """Generate the demo world unless it is complete (rank 0; other ranks wait for its stamp)."""
+    from tools.demo_world import STAMP, generate_cached
+
+    args = (demo["root"], demo.get("size", "small"), demo.get("seed", 0), demo.get("image_size", 128))
+    if _rank() == 0:
+        return generate_cached(*args)
+    stamp = Path(demo["root"]) / STAMP
+    for _ in range(3600):
+        if stamp.is_file():
+            break
+        time.sleep(1)
+    return generate_cached(*args)
