@@ -1,0 +1,145 @@
+"""ADE20K UperNet transfer as a pure `run(cfg) -> metrics` on mmengine's runner with mmseg's parts.
+
+Train (iteration-based, global batch 16 by recipe, accumulation when fewer processes hold it), then test
+the final weights with the configured test mode, and write `metrics.json` with mIoU, mAcc, aAcc, the
+per-class IoU and the protocol (test mode, crop/stride, dataset fingerprint, config, expected number).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from mmengine.config import ConfigDict
+from mmengine.dist import get_dist_info
+
+from mae_backbone.errors import ConfigError, UserFacingError
+from mae_backbone.runtime import engine
+from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
+
+from . import model as _model  # noqa: F401  (registers the backbone, segmentor and lr-decay constructor)
+from .build import batch_plan, dataset_cfg, model_cfg, optim_cfg, pipelines, schedulers, test_protocol
+from .data import PerClassIoUMetric, resolve_classes, split_files, validate_split
+
+CONFIG_KEYS = ("arch", "model", "data", "optim", "schedule", "test", "expected", "seed", "work_dir", "launcher",
+               "resume", "eval_only", "load_from")
+
+
+def _world_size(launcher: str) -> int:
+    if launcher == "none":
+        return get_dist_info()[1]
+    return int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", 1)))
+
+
+def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int) -> tuple[dict[str, Any], dict]:
+    """Everything mmengine's Runner takes, plus the batch plan; all derived from the compact config."""
+    data, sched = cfg["data"], cfg["schedule"]
+    plan = batch_plan(data["batch_size"], world_size, cfg["optim"]["global_batch"])
+    train_pipe, test_pipe = pipelines(cfg)
+    workers = data["num_workers"]
+    loader = dict(num_workers=workers, persistent_workers=workers > 0)
+    test_loader = dict(batch_size=1, sampler=dict(type="DefaultSampler", shuffle=False),
+                       dataset=dataset_cfg(cfg, "val", classes, test_pipe), **loader)
+    evaluator = dict(type=PerClassIoUMetric.__name__, iou_metrics=["mIoU"])
+    wrapper = engine.optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
+    wrapper.pop("optimizer")
+    total = sched["iters"] * plan["accum"]
+    # val_interval 0: no validation during training (the final weights are tested once, after it)
+    val_interval = sched["val_interval"] * plan["accum"] if sched["val_interval"] else total
+    kwargs = dict(
+        model=ConfigDict(model_cfg(cfg, len(classes))),  # mmseg reads test_cfg.mode as an attribute
+        work_dir=cfg["work_dir"],
+        train_dataloader=dict(batch_size=data["batch_size"], sampler=dict(type="InfiniteSampler", shuffle=True),
+                              dataset=dataset_cfg(cfg, "train", classes, train_pipe), **loader),
+        test_dataloader=test_loader, test_evaluator=evaluator,
+        train_cfg=dict(type="IterBasedTrainLoop", max_iters=total, val_interval=val_interval),
+        test_cfg=dict(type="TestLoop"),
+        optim_wrapper=optim_cfg(cfg, plan["accum"], wrapper),
+        param_scheduler=schedulers(cfg, plan["accum"]),
+        default_hooks=dict(
+            timer=dict(type="IterTimerHook"),
+            logger=dict(type="LoggerHook", interval=sched["log_interval"], log_metric_by_epoch=False),
+            param_scheduler=dict(type="ParamSchedulerHook"),
+            checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=sched["checkpoint_interval"] * plan["accum"],
+                            max_keep_ckpts=2, save_last=True),
+            sampler_seed=dict(type="DistSamplerSeedHook")),
+        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")],
+        log_processor=dict(by_epoch=False),
+        env_cfg=dict(cudnn_benchmark=True, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
+                     dist_cfg=dict(backend="nccl" if torch.cuda.is_available() else "gloo")),
+        visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend")]),
+        default_scope="mmseg",
+        launcher=cfg.get("launcher", "none"),
+        randomness=dict(seed=cfg["seed"]),
+    )
+    if sched["val_interval"]:
+        kwargs.update(val_dataloader=test_loader, val_evaluator=evaluator, val_cfg=dict(type="ValLoop"))
+    return kwargs, plan
+
+
+def run(cfg: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(cfg) - set(CONFIG_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown segmentation config keys: {', '.join(unknown)}")
+    work_dir, data = Path(cfg["work_dir"]), cfg["data"]
+    eval_only = bool(cfg.get("eval_only"))
+    classes = resolve_classes(data["root"], data["num_classes"], data.get("classes"))
+    splits = ("val",) if eval_only else ("train", "val")
+    if data["verify"]:
+        for split in splits:
+            validate_split(data["root"], split, data["num_classes"])
+    protocol_test = test_protocol(cfg)
+    world_size = _world_size(cfg.get("launcher", "none"))
+    if eval_only:
+        cfg = {**cfg, "model": {**cfg["model"], "pretrained": None}}  # the trained weights come from load_from
+    kwargs, plan = runner_kwargs(cfg, classes, world_size)
+    engine.allow_mmengine_checkpoints()
+    if eval_only:
+        load_from = cfg.get("load_from")
+        if not load_from:
+            raise UserFacingError(f"{work_dir}: no trained checkpoint to evaluate; pass --resume PATH or train first")
+        for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler"):
+            kwargs.pop(key)
+        kwargs.update(load_from=load_from, resume=False)
+    else:
+        engine.check_work_dir(work_dir, need_bytes=64 * 2**20)
+        resume_from = engine.resolve_resume(cfg.get("resume"), work_dir)
+        kwargs.update(load_from=resume_from, resume=resume_from is not None)
+    full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
+    full_cfg.update(work_dir=str(work_dir), maebench=cfg)
+    if cfg.get("launcher", "none") != "none":
+        full_cfg["sync_bn"] = "torch"  # BEiT's SyncBN in the neck and heads
+    runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
+    runner.logger.info(
+        f"ADE20K UperNet: {len(classes)} classes; global batch {plan['global_batch']} = {data['batch_size']} x "
+        f"{world_size} processes x {plan['accum']} accumulation; test {protocol_test}")
+    train_loss = None
+    if not eval_only:
+        runner.train()
+        train_loss = _loss_summary(runner)
+    results = runner.test()
+    metric = runner.test_evaluator.metrics[0]
+    metrics = {"mIoU": float(results["mIoU"]), "mAcc": float(results["mAcc"]), "aAcc": float(results["aAcc"]),
+               "per_class_IoU": getattr(metric, "per_class", None), "iters": runner.iter // plan["accum"],
+               **(train_loss or {})}
+    if runner.rank == 0:
+        root = data["root"]
+        fingerprint = {s: dataset_fingerprint(root, split_files(root, s)) for s in splits}
+        write_metrics(work_dir, metrics, task="segment", seed=cfg["seed"], world_size=runner.world_size, protocol=dict(
+            dataset=dict(name="ADE20K layout", num_classes=len(classes), reduce_zero_label=True, **fingerprint),
+            test=protocol_test, evaluator="mmseg IoUMetric", arch=cfg["arch"], crop_size=data["crop_size"],
+            out_indices=list(cfg["model"]["out_indices"]), rel_pos_bias=cfg["model"]["rel_pos_bias"],
+            global_batch=plan["global_batch"], pretrained=cfg["model"]["pretrained"],
+            expected=cfg.get("expected"), config=cfg))
+    return metrics
+
+
+def _loss_summary(runner) -> dict[str, float] | None:
+    """Mean training loss over the first and last tenth of the logged iterations (did it learn?)."""
+    buf = runner.message_hub.log_scalars.get("train/loss")
+    if buf is None:
+        return None
+    losses = buf.data[0]
+    k = max(1, len(losses) // 10)
+    return {"train_loss_first": float(losses[:k].mean()), "train_loss_last": float(losses[-k:].mean())}
