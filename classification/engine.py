@@ -114,6 +114,15 @@ def _load_weights(net: torch.nn.Module, cfg: dict[str, Any], protocol: str):
         return None
     if cfg.get("eval_only"):
         report = load_checkpoint(net, path, head="require", new_by_design=EVAL_ONLY_NEW)
+    elif isinstance(net.head, torch.nn.Sequential):
+        # The probe's BN + linear head is new by construction: load the encoder without it (torch fills a
+        # missing BN `num_batches_tracked` itself, which an exact key report would misread), then re-attach.
+        head, net.head = net.head, torch.nn.Identity()
+        try:
+            report = load_checkpoint(net, path, head="reinit")
+        finally:
+            net.head = head
+        print("NOTICE: linear-probe head (BatchNorm1d affine=False + Linear) is new and trains from scratch")
     else:
         report = load_checkpoint(net, path, head="reinit")
         if any(k.startswith("head.") for k in report.loaded):  # a new task always starts a new classifier

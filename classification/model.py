@@ -43,6 +43,8 @@ def build_net(protocol: str, arch: str, num_classes: int, model_cfg: dict[str, A
               partial: int | str | None = None) -> tuple[VisionTransformer, list[nn.Module]]:
     """The network and the list of frozen sub-modules (kept in eval mode, no gradients)."""
     kw = dict(num_classes=num_classes, img_size=model_cfg.get("img_size", 224))
+    # Architecture overrides (embed_dim, depth, ... for tiny test models) go straight to create_vit.
+    kw.update({k: v for k, v in model_cfg.items() if k not in ("img_size", "global_pool", "drop_path_rate")})
     pool = model_cfg.get("global_pool", "avg")
     if protocol == "linprobe" or (protocol == "partial" and partial == 0):
         if model_cfg.get("global_pool", "token") not in ("token",) and protocol == "linprobe":
@@ -90,6 +92,10 @@ class Classifier(BaseModel):
         super().__init__()
         self.net, self.mixup, self.smoothing = net, mixup, smoothing
         self._frozen = list(frozen)
+
+    def init_weights(self) -> None:
+        """No-op on purpose: mmengine's runner calls `init_weights()` before training, and BaseModule would
+        forward it to the ViT's own `init_weights`, silently replacing the pre-trained weights."""
 
     def train(self, mode: bool = True) -> "Classifier":
         super().train(mode)
@@ -147,7 +153,7 @@ def load_classifier(path: str, arch: str | None = None, img_size: int | None = N
     if protocol == "partial" and meta.get("partial_blocks") in (0, "0"):
         protocol = "linprobe"
     protocol = "linprobe" if protocol == "linprobe" else "finetune"  # for inference partial == finetune
-    model_cfg = dict(img_size=img_size or meta.get("img_size", 224), global_pool=pool)
+    model_cfg = dict(meta.get("architecture", {}), img_size=img_size or meta.get("img_size", 224), global_pool=pool)
     net, _ = build_net(protocol, arch, num_classes, model_cfg)
     report = load_into(net, tensors, source=str(path), layout=layout, head="require",
                        new_by_design=("*relative_position_bias_table",))

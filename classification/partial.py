@@ -42,7 +42,8 @@ def k_config(cfg: dict[str, Any], k: int | str, load_linprobe: Callable[[str], d
             sub[key] = copy.deepcopy(cfg[key])
         sub["data"].update({k2: v for k2, v in cfg["data"].items() if k2 in ("format", "root", "year", "version",
                                                                              "image_dir", "eval_crop_pct")})
-        sub["model"]["img_size"] = cfg["model"]["img_size"]
+        # input size and any architecture overrides; pooling and drop path stay the probe's own
+        sub["model"].update({k2: v for k2, v in cfg["model"].items() if k2 not in ("global_pool", "drop_path_rate")})
     else:
         sub = copy.deepcopy(cfg)
         sub["partial_blocks"] = k

@@ -1,0 +1,85 @@
+"""Readers of the release formats on the demo world, and their refusals of bad input."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from classification.datasets import LabelledImages, build_split, image_folder, inaturalist, places
+from classification.transforms import ExactSize, eval_transform
+from mae_backbone.errors import BadInputError
+
+
+def test_imagefolder_follows_the_class_index(demo_world):
+    split = image_folder(demo_world["imagenet"], "val")
+    assert split.classes == demo_world["wnids"]  # from imagenet_class_index.json
+    assert sorted(set(split.labels)) == list(range(len(demo_world["wnids"])))
+    first = split.files[split.labels.index(2)]
+    assert first.parent.name == demo_world["wnids"][2]
+    item = LabelledImages(split, eval_transform(64))[5]
+    assert tuple(item["inputs"].shape) == (3, 64, 64) and item["index"] == 5
+
+
+def test_inat_and_places_use_the_official_splits(demo_world):
+    tr = inaturalist(demo_world["inat"], 2019, "train")
+    va = build_split(dict(format="inat", root=demo_world["inat"], year=2019), "val")
+    assert tr.classes == va.classes and len(tr.classes) == len(demo_world["classes"])
+    assert len(va.files) < len(tr.files) and not set(va.files) & set(tr.files)
+    pl = places(demo_world["places"], 365, "val")
+    assert len(pl.classes) == len(demo_world["scenes"]) and all(f.is_file() for f in pl.files)
+    with pytest.raises(BadInputError, match="official splits"):
+        inaturalist(demo_world["inat"], 2019, "test")
+
+
+def test_numeric_class_folders_sort_as_numbers(tmp_path, demo_world):
+    src = Path(demo_world["imagenet"]) / "train" / demo_world["wnids"][0]
+    for name in ("2", "10", "1"):
+        shutil.copytree(src, tmp_path / "train" / name)
+    assert image_folder(tmp_path, "train").classes == ["1", "2", "10"]
+
+
+def test_folders_that_do_not_match_the_index_are_refused(tmp_path, demo_world):
+    root = tmp_path / "imagenet"
+    shutil.copytree(demo_world["imagenet"], root)
+    (root / "val" / demo_world["wnids"][1]).rename(root / "val" / "n99999999")
+    with pytest.raises(BadInputError, match="n99999999"):
+        image_folder(root, "val")
+    shutil.rmtree(root / "val" / "n99999999")
+    with pytest.raises(BadInputError, match="have no folder"):
+        image_folder(root, "val")
+
+
+def test_labels_out_of_range_and_missing_files_name_the_file(tmp_path, demo_world):
+    root = tmp_path / "places"
+    shutil.copytree(demo_world["places"], root)
+    lines = (root / "places365_val.txt").read_text().splitlines()
+    (root / "places365_val.txt").write_text("\n".join(lines[:-1] + [lines[-1].split()[0] + " 365"]) + "\n")
+    with pytest.raises(BadInputError, match="outside 0..4"):
+        places(root, 365, "val")
+    inat = tmp_path / "inat"
+    shutil.copytree(demo_world["inat"], inat)
+    ann = json.loads((inat / "val2019.json").read_text())
+    (inat / ann["images"][0]["file_name"]).unlink()
+    with pytest.raises(BadInputError, match="val2019.json: 1 listed images are missing"):
+        inaturalist(inat, 2019, "val")
+
+
+def test_corrupt_image_and_wrong_c_size_name_the_file(tmp_path, demo_world):
+    root = tmp_path / "imagenet"
+    shutil.copytree(demo_world["imagenet"], root)
+    split = image_folder(root, "val")
+    split.files[0].write_bytes(b"not a jpeg")
+    with pytest.raises(BadInputError, match=split.files[0].name):
+        LabelledImages(split, eval_transform(64))[0]
+    with pytest.raises(BadInputError, match=rf"{split.files[1].name}.*without resize or crop"):
+        LabelledImages(split, ExactSize(64))[1]  # 128 px demo images, a 64 px model
+
+
+def test_flat_val_folder_is_refused(tmp_path, demo_world):
+    src = next((Path(demo_world["imagenet"]) / "val" / demo_world["wnids"][0]).iterdir())
+    (tmp_path / "val").mkdir()
+    shutil.copy(src, tmp_path / "val" / "ILSVRC2012_val_00000001.JPEG")
+    with pytest.raises(BadInputError, match="directly"):
+        image_folder(tmp_path, "val")
