@@ -2,23 +2,30 @@
 
 `generate(out_dir, seed, size)` writes everything; `generate_cached` returns at once when a world with
 the same parameters is already complete in that folder (a stamp file, written last and atomically).
+`check_world(root)` runs the `dataformats` validators over a generated world.
+
+Every image is drawn from its own generator seeded by (seed, format, split, index), so the output is
+byte-identical for a seed whatever the number of worker processes.
 """
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from mae_backbone.fileio import atomic_write_json
-
-from .formats import (WNIDS, ade_classes, write_ade, write_coco, write_imagenet, write_inat, write_pretrain,
-                      write_places)
-from .robustness import A_CLASSES, CORRUPTIONS, R_CLASSES, write_robustness
+from .coco import COCO_CAT_IDS, write_coco
+from .corruptions import CORRUPTIONS, write_imagenet_c
+from .formats import WNIDS, ade_classes, write_ade, write_imagenet, write_inat, write_places, write_pretrain
+from .robustness import A_CLASSES, R_CLASSES, write_robustness
 from .scenes import SHAPES, TEXTURES
 
 SIZES: dict[str, dict[str, Any]] = {
-    # unit tests: seconds
+    # unit tests: seconds. cls/inat: images per class; places: per scene; robust: A/R/Sketch per class;
+    # c: clean images per class corrupted 75 ways (c_classes: how many classes, None = all)
     "tiny": dict(pretrain=48, cls=dict(train=6, val=3), coco=dict(train=12, val=6),
                  ade=dict(training=12, validation=6), inat=dict(train=4, val=2), places=dict(train=4, val=2),
                  robust=2, c=1, c_classes=2),
@@ -28,26 +35,103 @@ SIZES: dict[str, dict[str, Any]] = {
                   places=dict(train=50, val=15), robust=10, c=3, c_classes=None),
 }
 STAMP = ".maebench_demo_world.json"
-VERSION = 1
+PARTIAL = ".maebench_demo_world.partial"  # present while a generation is under way (or was cut off)
+VERSION = 2
+FOLDERS = ("pretrain", "imagenet", "coco", "ade", "inat", "places", "robustness")
 
 
-def summary(root: Path, size: str, seed: int, image_size: int) -> dict[str, Any]:
+def counts(size: str) -> dict[str, Any]:
+    """Images per format and split for a size."""
+    s, n_cls, n_tex = SIZES[size], len(SHAPES), len(TEXTURES)
+    c_classes = s["c_classes"] or n_cls
     return {
-        "root": str(root), "size": size, "seed": seed, "image_size": image_size, "version": VERSION,
-        "pretrain": str(root / "pretrain"), "imagenet": str(root / "imagenet"), "coco": str(root / "coco"),
-        "ade": str(root / "ade" / "ADEChallengeData2016"), "inat": str(root / "inat"),
-        "places": str(root / "places"), "robustness": str(root / "robustness"),
-        "classes": list(SHAPES), "wnids": list(WNIDS), "scenes": list(TEXTURES), "ade_classes": ade_classes(),
-        "a_classes": list(A_CLASSES), "r_classes": list(R_CLASSES), "corruptions": list(CORRUPTIONS),
+        "pretrain": s["pretrain"],
+        "imagenet": {k: v * n_cls for k, v in s["cls"].items()},
+        "coco": dict(s["coco"]), "ade": dict(s["ade"]),
+        "inat": {k: v * n_cls for k, v in s["inat"].items()},
+        "places": {k: v * n_tex for k, v in s["places"].items()},
+        "robustness": {"a": s["robust"] * len(A_CLASSES), "r": s["robust"] * len(R_CLASSES),
+                       "sketch": s["robust"] * n_cls, "c": s["c"] * c_classes * len(CORRUPTIONS) * 5},
     }
 
 
+def summary(root: str | Path, size: str, seed: int, image_size: int, difficulty: float = 0.5) -> dict[str, Any]:
+    """Paths, class names and counts of a world with these parameters (computed, nothing is read)."""
+    root = Path(root)
+    rob = root / "robustness"
+    return {
+        "root": str(root), "size": size, "seed": seed, "image_size": image_size, "difficulty": difficulty,
+        "version": VERSION,
+        "pretrain": str(root / "pretrain"), "imagenet": str(root / "imagenet"), "coco": str(root / "coco"),
+        "ade": str(root / "ade" / "ADEChallengeData2016"), "inat": str(root / "inat"),
+        "places": str(root / "places"), "robustness": str(rob), "imagenet_c": str(rob / "c"),
+        "class_index": str(root / "imagenet" / "imagenet_class_index.json"),
+        "a_indices": str(rob / "imagenet_a_indices.txt"), "a_synsets": str(rob / "imagenet_a_synsets.txt"),
+        "r_indices": str(rob / "imagenet_r_indices.txt"), "r_synsets": str(rob / "imagenet_r_synsets.txt"),
+        "ade_meta": str(root / "ade" / "ADEChallengeData2016" / "maebench_classes.json"),
+        "classes": list(SHAPES), "wnids": list(WNIDS), "scenes": list(TEXTURES), "ade_classes": ade_classes(),
+        "ade_num_classes": len(ade_classes()), "coco_categories": dict(zip(COCO_CAT_IDS, SHAPES)),
+        "a_classes": list(A_CLASSES), "r_classes": list(R_CLASSES),
+        "c_classes": list(range(SIZES[size]["c_classes"] or len(SHAPES))), "corruptions": list(CORRUPTIONS),
+        "counts": counts(size),
+    }
+
+
+def _stamp(size: str, seed: int, image_size: int, difficulty: float) -> dict[str, Any]:
+    return {"size": size, "seed": seed, "image_size": image_size, "difficulty": difficulty, "version": VERSION}
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)  # readers see the old stamp, no stamp, or the whole new one
+
+
+def _prepare(root: Path) -> None:
+    """Empty an earlier demo world (complete or cut off) in `root`; refuse a folder holding anything else,
+    so a mistyped --out never deletes a user's data."""
+    if root.exists() and not root.is_dir():
+        _refuse(f"{root} is a file", "pass a folder path to --out")
+    root.mkdir(parents=True, exist_ok=True)
+    entries = set(os.listdir(root))
+    if not entries:
+        return
+    if not ({STAMP, PARTIAL} & entries):
+        _refuse(f"{root} is not empty and holds no demo world ({', '.join(sorted(entries)[:3])}, ...)",
+                "pass a new or empty folder to --out (an earlier demo world there is replaced)")
+    for name in entries & (set(FOLDERS) | {"README.md", STAMP}):
+        path = root / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _refuse(message: str, fix: str) -> None:
+    from mae_backbone.errors import BadInputError  # imported on demand: mae_backbone pulls in torch
+
+    raise BadInputError(f"{message}; {fix}")
+
+
 def generate(out_dir: str | Path, seed: int = 0, size: str = "small", image_size: int = 128,
-             difficulty: float = 0.5, progress: bool = False) -> dict[str, Any]:
+             difficulty: float = 0.5, progress: bool = False, workers: int | None = None) -> dict[str, Any]:
+    """Write the demo world to `out_dir` and return `summary(...)` plus "seconds" and "files".
+
+    difficulty in [0, 1] scales distractors, occlusion and colour similarity (see scenes.make_scene).
+    workers: processes for the ImageNet-C corruptions (the slow part); default 2 for `small`, 1 for `tiny`.
+    """
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
-    root, spec = Path(out_dir), SIZES[size]
-    (root / STAMP).unlink(missing_ok=True)
+    if not 32 <= int(image_size) <= 1024:
+        raise ValueError(f"image_size must be in 32..1024 (imagecorruptions needs >= 32), got {image_size}")
+    if not 0.0 <= difficulty <= 1.0:
+        raise ValueError(f"difficulty must be in [0, 1], got {difficulty}")
+    root, spec, n = Path(out_dir), SIZES[size], counts(size)
+    _prepare(root)
+    (root / PARTIAL).touch()
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if n["robustness"]["c"] > 300 else 1
+    c_classes = tuple(range(spec["c_classes"] or len(SHAPES)))
     steps = [
         ("pretrain", lambda: write_pretrain(root / "pretrain", spec["pretrain"], seed, image_size)),
         ("imagenet", lambda: write_imagenet(root / "imagenet", spec["cls"], seed, image_size, difficulty)),
@@ -55,41 +139,69 @@ def generate(out_dir: str | Path, seed: int = 0, size: str = "small", image_size
         ("ade", lambda: write_ade(root / "ade", spec["ade"], seed, image_size, difficulty)),
         ("inat", lambda: write_inat(root / "inat", spec["inat"], seed, image_size, difficulty)),
         ("places", lambda: write_places(root / "places", spec["places"], seed, image_size, difficulty)),
-        ("robustness", lambda: write_robustness(root / "robustness", spec["robust"], spec["c"], seed, image_size,
-                                                         spec["c_classes"])),
+        ("robustness", lambda: write_robustness(root / "robustness", spec["robust"], seed, image_size)),
     ]
+    sizes = {k: sum(v.values()) if isinstance(v, dict) else v for k, v in n.items()}
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(steps), desc="demo world", unit="format")
+        bar = tqdm(total=sum(sizes.values()), desc="demo world", unit="img")
     started = time.perf_counter()
     for name, step in steps:
         if bar is not None:
             bar.set_postfix_str(name)
         step()
         if bar is not None:
-            bar.update(1)
+            bar.update(sizes[name] - (n["robustness"]["c"] if name == "robustness" else 0))
+    if bar is not None:
+        bar.set_postfix_str(f"imagenet-c ({workers} process{'es' if workers > 1 else ''})")
+    write_imagenet_c(root / "robustness" / "c", spec["c"], seed, image_size, c_classes, workers, bar)
     if bar is not None:
         bar.close()
     from .readme import write_readme
 
-    write_readme(root, size, seed, image_size, spec)
-    info = summary(root, size, seed, image_size)
+    write_readme(root, size, seed, image_size, difficulty, spec)
+    info = summary(root, size, seed, image_size, difficulty)
     info["seconds"] = round(time.perf_counter() - started, 1)
-    atomic_write_json(root / STAMP, {k: info[k] for k in ("size", "seed", "image_size", "version")})
+    info["files"] = sum(sizes.values())
+    _write_json_atomic(root / STAMP, _stamp(size, seed, image_size, difficulty))
+    (root / PARTIAL).unlink()
     return info
 
 
-def generate_cached(out_dir: str | Path, size: str = "tiny", seed: int = 0, image_size: int = 128) -> dict[str, Any]:
-    """Generate unless a complete world with these parameters is already there."""
+def generate_cached(out_dir: str | Path, size: str = "tiny", seed: int = 0, image_size: int = 128,
+                    difficulty: float = 0.5) -> dict[str, Any]:
+    """Generate unless a complete world with these parameters is already there (then return at once)."""
     root = Path(out_dir)
     stamp = root / STAMP
-    if stamp.is_file():
+    if stamp.is_file() and not (root / PARTIAL).exists():
         try:
             done = json.loads(stamp.read_text())
-        except json.JSONDecodeError:
+        except (OSError, json.JSONDecodeError):
             done = {}
-        if done == {"size": size, "seed": seed, "image_size": image_size, "version": VERSION}:
-            return summary(root, size, seed, image_size)
-    return generate(root, seed, size, image_size)
+        if done == _stamp(size, seed, image_size, difficulty):
+            return summary(root, size, seed, image_size, difficulty)
+    return generate(root, seed, size, image_size, difficulty)
+
+
+def check_world(root: str | Path, deep: bool = False) -> list:
+    """Run every `dataformats` validator over a generated world; returns the Problems found."""
+    import dataformats as df
+
+    root = Path(root)
+    stamp = json.loads((root / STAMP).read_text())
+    info = summary(root, stamp["size"], stamp["seed"], stamp["image_size"], stamp["difficulty"])
+    index = info["class_index"]
+    rob = Path(info["robustness"])
+    problems = df.validate_coco(info["coco"], deep=deep)
+    problems += df.validate_ade20k(info["ade"], info["ade_num_classes"], deep=deep)
+    for split in ("train", "val"):
+        problems += df.validate_imagefolder(Path(info["imagenet"]) / split, index, deep=deep)
+    problems += df.validate_inat(info["inat"], 2019, deep=deep)
+    problems += df.validate_places(info["places"], deep=deep)
+    problems += df.validate_imagefolder(rob / "sketch", index, deep=deep)
+    for name in ("a", "r"):
+        problems += df.validate_subset_index(info[f"{name}_indices"], index, rob / name, info[f"{name}_synsets"])
+    problems += df.validate_imagenet_c(info["imagenet_c"], index, deep=deep)
+    return problems

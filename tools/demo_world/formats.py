@@ -8,14 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
-from pycocotools import mask as mask_utils
 
-from .scenes import SHAPES, TEXTURES, make_scene, sketch
+from .scenes import SHAPES, TEXTURES, make_scene
 
-COCO_CAT_IDS = (2, 5, 11, 17, 23, 42)  # non-contiguous, as COCO's 1..90 for 80 classes
 WNIDS = tuple(f"n0{k + 1}000000" for k in range(len(SHAPES)))  # sorted = index order, as ImageNet's
 FORMAT_IDS = {"pretrain": 0, "imagenet": 1, "coco": 2, "ade": 3, "inat": 4, "places": 5, "robust": 6}
 
@@ -49,58 +46,24 @@ def write_imagenet(root: Path, per_class: dict[str, int], seed: int, size: int, 
     write_json({str(i): [w, s] for i, (w, s) in enumerate(zip(WNIDS, SHAPES))}, root / "imagenet_class_index.json")
 
 
-def _coco_segmentation(mask: np.ndarray, as_rle: bool):
-    if as_rle:  # uncompressed RLE (counts as a list, column-major runs starting with zeros), as COCO's crowds
-        flat = mask.T.reshape(-1).astype(np.int8)
-        edges = np.flatnonzero(np.diff(flat)) + 1
-        runs = np.diff(np.concatenate([[0], edges, [flat.size]])).tolist()
-        if flat[0] == 1:
-            runs = [0] + runs
-        return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": runs}
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    polys = [c.reshape(-1).astype(float).tolist() for c in contours if len(c) >= 3]
-    return polys or None
-
-
-def write_coco(root: Path, counts: dict[str, int], seed: int, size: int, difficulty: float) -> None:
-    cats = [{"id": cid, "name": name, "supercategory": "shape"} for cid, name in zip(COCO_CAT_IDS, SHAPES)]
-    for split_id, (split, n) in enumerate(counts.items()):
-        images, anns = [], []
-        for i in range(n):
-            rng = rng_for(seed, "coco", split_id, i)
-            scene = make_scene(rng, size, difficulty)
-            name = f"{i + 1:012d}.jpg"
-            save_jpg(scene.image, root / f"{split}2017" / name)
-            images.append({"id": i + 1, "file_name": name, "width": size, "height": size})
-            for inst in scene.instances:
-                crowd = bool(rng.random() < 0.1)
-                seg = _coco_segmentation(inst.mask, as_rle=crowd or SHAPES[inst.shape] == "ring")
-                if seg is None:
-                    continue
-                rle = (mask_utils.frPyObjects(seg, size, size) if isinstance(seg, dict)
-                       else mask_utils.merge(mask_utils.frPyObjects(seg, size, size)))
-                area = float(mask_utils.area(rle))  # of the mask this annotation encodes
-                if area < 4:
-                    continue
-                x, y, w, h = (float(v) for v in mask_utils.toBbox(rle))
-                anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": COCO_CAT_IDS[inst.shape],
-                             "segmentation": seg, "area": area, "bbox": [x, y, w, h], "iscrowd": int(crowd)})
-        write_json({"info": {"description": "maebench demo world (synthetic)", "version": "1.0"},
-                    "licenses": [], "images": images, "annotations": anns, "categories": cats},
-                   root / "annotations" / f"instances_{split}2017.json")
-
-
 def write_ade(root: Path, counts: dict[str, int], seed: int, size: int, difficulty: float) -> None:
+    """ADEChallengeData2016 layout; `sceneCategories.txt` ("ADE_train_00000001 stripes") as in the release,
+    and `maebench_classes.json` with the names and a palette of labels 1..K for mmseg's metainfo."""
     base = root / "ADEChallengeData2016"
     tag = {"training": "train", "validation": "val"}
+    scenes = []
     for split_id, (split, n) in enumerate(counts.items()):
         for i in range(n):
-            scene = make_scene(rng_for(seed, "ade", split_id, i), size, difficulty)
+            scene = make_scene(rng_for(seed, "ade", split_id, i), size, difficulty, main_shape=i % len(SHAPES))
             stem = f"ADE_{tag[split]}_{i + 1:08d}"
             save_jpg(scene.image, base / "images" / split / f"{stem}.jpg")
             (base / "annotations" / split).mkdir(parents=True, exist_ok=True)
             Image.fromarray(scene.semantic()).save(base / "annotations" / split / f"{stem}.png")
-    write_json({"classes": ade_classes(), "reduce_zero_label": True}, base / "maebench_classes.json")
+            scenes.append(f"{stem} {TEXTURES[scene.texture]}\n")
+    (base / "sceneCategories.txt").write_text("".join(scenes))
+    palette = np.random.default_rng(1234).integers(0, 256, (len(ade_classes()), 3)).tolist()  # fixed, seed-free
+    write_json({"classes": ade_classes(), "palette": palette, "num_classes": len(ade_classes()),
+                "reduce_zero_label": True}, base / "maebench_classes.json")
 
 
 def ade_classes() -> list[str]:
@@ -109,7 +72,10 @@ def ade_classes() -> list[str]:
 
 
 def write_inat(root: Path, per_class: dict[str, int], seed: int, size: int, difficulty: float) -> None:
-    """iNaturalist 2019 layout: {train,val}2019.json + train_val2019/<supercategory>/<category id>/*.jpg."""
+    """iNaturalist 2019 layout: {train,val}2019.json + train_val2019/<supercategory>/<category id>/<hash>.jpg
+    (the supercategory is the iconic group's folder name, absent from 2019's category entries)."""
+    import hashlib
+
     cats = [{"id": c, "name": f"Shapus {s}", "kingdom": "Geometria", "phylum": "Planaria",
              "class": "Curvata" if s in ("circle", "ring") else "Angulata", "order": "Formae",
              "family": f"{s.capitalize()}idae", "genus": "Shapus"} for c, s in enumerate(SHAPES)]
@@ -120,12 +86,16 @@ def write_inat(root: Path, per_class: dict[str, int], seed: int, size: int, diff
             for i in range(n):
                 img_id += 1
                 scene = make_scene(rng_for(seed, "inat", split_id, c * 10000 + i), size, difficulty, c)
-                rel = f"train_val2019/Shapes/{c}/{split}_{img_id:06d}.jpg"
+                group = "Rounds" if cats[c]["class"] == "Curvata" else "Polygons"
+                name = hashlib.md5(f"{seed}/{split}/{c}/{i}".encode()).hexdigest()
+                rel = f"train_val2019/{group}/{c}/{name}.jpg"
                 save_jpg(scene.image, root / rel)
-                images.append({"id": img_id, "file_name": rel, "width": size, "height": size})
+                images.append({"id": img_id, "file_name": rel, "width": size, "height": size, "license": 1,
+                               "rights_holder": "maebench (synthetic)"})
                 anns.append({"id": img_id, "image_id": img_id, "category_id": c})
-        write_json({"info": {"year": 2019}, "images": images, "annotations": anns, "categories": cats},
-                   root / f"{split}2019.json")
+        write_json({"info": {"year": 2019, "version": "1.0", "description": "maebench demo world (synthetic)"},
+                    "licenses": [{"id": 1, "name": "CC0 (synthetic)", "url": ""}],
+                    "images": images, "annotations": anns, "categories": cats}, root / f"{split}2019.json")
 
 
 def write_places(root: Path, per_class: dict[str, int], seed: int, size: int, difficulty: float) -> None:

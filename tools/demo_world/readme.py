@@ -4,41 +4,62 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .formats import COCO_CAT_IDS, WNIDS
+from .coco import COCO_CAT_IDS, CROWD_FRACTION
+from .formats import WNIDS
 from .robustness import A_CLASSES, R_CLASSES
 from .scenes import SHAPES, TEXTURES
 
-TEMPLATE = """# maebench demo world ({size}, seed {seed}, {image_size} px)
+TEMPLATE = """# maebench demo world ({size}, seed {seed}, {image_size} px, difficulty {difficulty})
 
 Synthetic scenes: a main coloured shape ({shapes}) with smaller distractor shapes that may occlude it,
-on a background from a texture family ({textures}). Each folder uses the release format of a real
-dataset, so the suite reads it with the same loaders.
+on a background from a texture family ({textures}), sometimes with a blob of unlabeled clutter. The
+main shape is drawn first and kept the largest visible object; its class is the classification label.
+Each folder uses the release format of a real dataset, so the suite reads it with the same loaders.
+Written by `maebench demo-data --out DIR --size {size} --seed {seed}`; the same command and seed
+reproduce every file byte for byte.
 
 | folder | stands for | content |
 |---|---|---|
-| `pretrain/` | ImageNet train images, unlabeled | {pretrain} flat JPEGs |
-| `imagenet/{{train,val}}/<wnid>/` | ImageNet-1K ImageFolder | class = main shape, {cls_train}/{cls_val} images per class; wnids {wnids}; `imagenet_class_index.json` in index order (sorted wnids, as ImageNet's) |
-| `coco/` | COCO 2017 instances | `annotations/instances_{{train,val}}2017.json`, `{{train,val}}2017/`; {coco_train}/{coco_val} images; category ids {cat_ids} (non-contiguous); polygons, uncompressed RLE for rings (holes) and `iscrowd=1` regions; `area`/`bbox` from the encoded mask |
-| `ade/ADEChallengeData2016/` | ADE20K (SceneParsing) | `images/{{training,validation}}/*.jpg`, `annotations/.../*.png`; 0 = other (ignored), 1..{n_shapes} = shapes, {n_shapes_1}..{k} = background textures as stuff; use `reduce_zero_label=True`; names in `maebench_classes.json` |
-| `inat/` | iNaturalist 2019 | `train2019.json`/`val2019.json` (images, annotations, categories with kingdom..genus) and `train_val2019/Shapes/<category id>/` |
-| `places/` | Places365-Standard | `places365_train_standard.txt`, `places365_val.txt` ("path label"), `categories_places365.txt`, images in `data_256/` and `val_256/`; scene = texture family |
-| `robustness/a/`, `robustness/r/` | ImageNet-A / -R | classes {a_classes} / {r_classes} only (as the real ones are 200 of 1000), with `imagenet_{{a,r}}_indices.txt` (ascending indices into the class index) and `_synsets.txt`; A = hard cluttered scenes, R = sketch/cartoon renditions |
-| `robustness/sketch/` | ImageNet-Sketch | all classes as line drawings |
-| `robustness/c/<corruption>/<1..5>/<wnid>/` | ImageNet-C | the 15 benchmark corruptions of the `imagecorruptions` package × 5 severities, JPEG quality 85, not resized |
+| `pretrain/` | ImageNet train images, unlabeled | {n[pretrain]} flat JPEGs |
+| `imagenet/{{train,val}}/<wnid>/` | ImageNet-1K ImageFolder | class = main shape; {n[imagenet][train]}/{n[imagenet][val]} images; wnids {wnids}; `imagenet_class_index.json` (`{{"0": ["<wnid>", "<name>"], ...}}` as keras/timm ship it) in index order = sorted wnids, as ImageNet's, so torchvision's ImageFolder labels equal the index |
+| `coco/` | COCO 2017 instances | `annotations/instances_{{train,val}}2017.json`, images in `{{train,val}}2017/`; {n[coco][train]}/{n[coco][val]} images; category ids {cat_ids} (non-contiguous, as COCO's 1..90 for 80 classes; supercategory round/angular); every shape is an instance: polygons (holes joined by a zero-width cut, which pycocotools rasterises back to the exact pixels), and about {crowd:.0%} of instances marked `iscrowd=1` with uncompressed RLE as COCO's crowd regions; `area`/`bbox` computed from the encoded mask |
+| `ade/ADEChallengeData2016/` | ADE20K (SceneParsing) | `images/{{training,validation}}/*.jpg`, `annotations/{{training,validation}}/*.png` ({n[ade][training]}/{n[ade][validation]}); 0 = other (clutter blobs, ignored), 1..{n_shapes} = shapes, {n_shapes_1}..{k} = background textures as stuff; use `reduce_zero_label=True` and num_classes={k}; names and a palette in `maebench_classes.json` |
+| `inat/` | iNaturalist 2019 | `train2019.json`/`val2019.json` (images, one annotation per image, categories 0..{n_shapes_0} with kingdom..genus) and `train_val2019/<supercategory>/<category id>/<hash>.jpg`; {n[inat][train]}/{n[inat][val]} images |
+| `places/` | Places365-Standard | `places365_train_standard.txt` (`/s/stripes/00000001.jpg 4`, relative to `data_256/`), `places365_val.txt` (`Places365_val_00000001.jpg 4`, relative to `val_256/`), `categories_places365.txt`; {n[places][train]}/{n[places][val]} images; scene = background texture family |
+| `robustness/a/`, `robustness/r/` | ImageNet-A / -R | classes {a_classes} / {r_classes} only (as the real ones are 200 of 1000), with `imagenet_{{a,r}}_indices.txt` (ascending indices into the class index, as timm ships them) and `imagenet_{{a,r}}_synsets.txt`; A = hard cluttered scenes, cropped into the object ({n[robustness][a]} images); R = sketch/cartoon/inverted renditions ({n[robustness][r]}) |
+| `robustness/sketch/` | ImageNet-Sketch | all classes as line drawings ({n[robustness][sketch]}) |
+| `robustness/c/<corruption>/<1..5>/<wnid>/` | ImageNet-C | the 15 benchmark corruptions of the `imagecorruptions` package x 5 severities, JPEG quality 85, not resized ({n[robustness][c]} images; classes {c_classes}) |
 
-Other iNaturalist years: 2017 uses `train2017.json`/`val2017.json` with image folders
-`train_val_images/<supercategory>/<species>/`; 2018 uses `train2018.json`/`val2018.json` and a separate
-`categories.json`, images under `train_val2018/<supercategory>/<id>/`. Places205 ships `train.txt`/`val.txt`
-file lists of the same "path label" form.
+## How the demo maps to the real data
+
+- Difficulty ({difficulty}, a generator parameter in [0, 1]) scales the number and size of distractors,
+  how much of the main shape they may hide (at most 15% + 30% x difficulty), colour similarity to the
+  background and pixel noise. A quarter of the shapes are filled with a texture instead of a colour.
+- ImageNet-C: imagecorruptions 1.1.2's `glass_blur` passes `multichannel=True` to scikit-image's
+  `gaussian`, a keyword newer scikit-image removed. While corrupting, that keyword is translated to
+  `channel_axis=-1` (the same per-channel blur); no other deviation, nothing resized. The `tiny` world
+  corrupts the first {c_tiny} classes only (glass_blur is slow); `small` corrupts every class.
+- iNaturalist, other years: 2017 uses `train2017.json`/`val2017.json`, categories {{id, name,
+  supercategory}} and images under `train_val_images/<supercategory>/<species name>/`; 2018 uses
+  `train2018.json`/`val2018.json`, categories with supercategory plus kingdom..genus (obfuscated names; the
+  real ones in a separate `categories.json`) and images under `train_val2018/<supercategory>/<id>/`; 2021
+  uses `train.json`/`val.json` with images under `train/<image_dir_name>/`. Category ids are the
+  contiguous labels 0..N-1 in every year. Places205 ships `train.txt`/`val.txt` lists of the same form.
+- Check a folder (this one or a real dataset) with the `dataformats` validators, e.g.
+  `python -c "import dataformats as d; print(d.validate_coco('coco'))"`.
 """
 
 
-def write_readme(root: Path, size: str, seed: int, image_size: int, spec: dict[str, Any]) -> None:
+def write_readme(root: Path, size: str, seed: int, image_size: int, difficulty: float,
+                 spec: dict[str, Any]) -> None:
+    from . import SIZES, counts
+
+    k = len(SHAPES) + len(TEXTURES)
     text = TEMPLATE.format(
-        size=size, seed=seed, image_size=image_size, shapes=", ".join(SHAPES), textures=", ".join(TEXTURES),
-        pretrain=spec["pretrain"], cls_train=spec["cls"]["train"], cls_val=spec["cls"]["val"],
-        wnids=", ".join(WNIDS), coco_train=spec["coco"]["train"], coco_val=spec["coco"]["val"],
-        cat_ids=list(COCO_CAT_IDS), n_shapes=len(SHAPES), n_shapes_1=len(SHAPES) + 1,
-        k=len(SHAPES) + len(TEXTURES), a_classes=[SHAPES[c] for c in A_CLASSES],
-        r_classes=[SHAPES[c] for c in R_CLASSES])
+        size=size, seed=seed, image_size=image_size, difficulty=difficulty, shapes=", ".join(SHAPES),
+        textures=", ".join(TEXTURES), n=counts(size), wnids=", ".join(WNIDS), cat_ids=list(COCO_CAT_IDS),
+        crowd=CROWD_FRACTION, n_shapes=len(SHAPES), n_shapes_0=len(SHAPES) - 1, n_shapes_1=len(SHAPES) + 1, k=k,
+        a_classes=[SHAPES[c] for c in A_CLASSES], r_classes=[SHAPES[c] for c in R_CLASSES],
+        c_classes=[SHAPES[c] for c in range(spec["c_classes"] or len(SHAPES))],
+        c_tiny=SIZES["tiny"]["c_classes"])
     (root / "README.md").write_text(text)

@@ -1,13 +1,11 @@
-"""ImageNet-A / -R / -Sketch / -C style sets for the demo world's ImageNet-style classes.
+"""ImageNet-A / -R / -Sketch style sets for the demo world's ImageNet-style classes (C: corruptions.py).
 
 A and R cover a subset of the classes, as the real ones cover 200 of 1000; their subset index files
-follow timm's packaging (ascending indices into the full class index, one per line, plus wnids).
-C applies the 15 benchmark corruptions of the `imagecorruptions` package at 5 severities and stores
-JPEG quality 85, as ImageNet-C does; the images keep their size (the evaluator must not resize).
+follow timm's packaging (`imagenet_a_indices.txt`: ascending indices into the full class index, one per
+line; `imagenet_a_synsets.txt`: the same classes' wnids). Sketch covers every class.
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -17,29 +15,6 @@ from .scenes import SHAPES, make_scene, sketch
 
 A_CLASSES = (1, 3, 4)  # square, star, ring
 R_CLASSES = (0, 2, 3, 5)  # circle, triangle, star, cross
-CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
-               "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
-               "jpeg_compression")
-
-
-@contextlib.contextmanager
-def skimage_compat():
-    """imagecorruptions 1.1.2's glass_blur passes `multichannel=`, which scikit-image >= 0.19 renamed to
-    `channel_axis`. Translate that one keyword at its one call site while corrupting; nothing else changes."""
-    import imagecorruptions.corruptions as ic
-
-    original = ic.gaussian
-
-    def gaussian(image, *args, multichannel=None, **kwargs):
-        if multichannel:
-            kwargs["channel_axis"] = -1
-        return original(image, *args, **kwargs)
-
-    ic.gaussian = gaussian
-    try:
-        yield
-    finally:
-        ic.gaussian = original
 
 
 def write_subset_index(root: Path, name: str, classes: tuple[int, ...]) -> None:
@@ -56,38 +31,35 @@ def rendition(scene, rng: np.random.Generator) -> np.ndarray:
     return 255 - art if rng.random() < 0.3 else art
 
 
-def write_robustness(root: Path, per_class: int, c_per_class: int, seed: int, size: int,
-                     c_classes: int | None = None) -> None:
+def hard_crop(scene, rng: np.random.Generator) -> np.ndarray:
+    """A-style: zoom 1.2-1.6x into a window that keeps the main shape's centre but cuts part of it off,
+    resampled to the original size (A images are natural photos that models get wrong, often for
+    cropping and clutter; ours are hard scenes cropped like that)."""
+    from PIL import Image
+
+    size = scene.image.shape[0]
+    ys, xs = np.nonzero(scene.instances[0].mask)
+    win = size / rng.uniform(1.2, 1.6)
+    x0 = np.clip(xs.mean() - win * rng.uniform(0.25, 0.75), 0, size - win)
+    y0 = np.clip(ys.mean() - win * rng.uniform(0.25, 0.75), 0, size - win)
+    crop = Image.fromarray(scene.image).crop((int(x0), int(y0), int(x0 + win), int(y0 + win)))
+    return np.asarray(crop.resize((size, size), Image.BILINEAR))
+
+
+def write_robustness(root: Path, per_class: int, seed: int, size: int) -> None:
+    """a/, r/ and sketch/ ImageFolder trees plus the A/R subset files, in `root`."""
     root.mkdir(parents=True, exist_ok=True)
-    for split_id, (name, classes) in enumerate((("a", A_CLASSES), ("r", R_CLASSES), ("sketch", tuple(range(len(SHAPES)))))):
+    sets = (("a", A_CLASSES), ("r", R_CLASSES), ("sketch", tuple(range(len(SHAPES)))))
+    for split_id, (name, classes) in enumerate(sets):
         if name != "sketch":
             write_subset_index(root, name, classes)
         for c in classes:
             for i in range(per_class):
                 rng = rng_for(seed, "robust", split_id, c * 10000 + i)
-                if name == "a":  # adversarially hard: heavy clutter and occlusion, small main object
-                    img = make_scene(rng, size, difficulty=1.0, main_shape=c).image
+                if name == "a":  # adversarially hard: heavy clutter and occlusion, cropped
+                    img = hard_crop(make_scene(rng, size, difficulty=1.0, main_shape=c), rng)
                 elif name == "r":
                     img = rendition(make_scene(rng, size, 0.3, c), rng)
                 else:
                     img = sketch(make_scene(rng, size, 0.3, c))
                 save_jpg(img, root / name / WNIDS[c] / f"{name}_{c}_{i:04d}.jpg")
-    write_imagenet_c(root / "c", c_per_class, seed, size, c_classes or len(SHAPES))
-
-
-def write_imagenet_c(root: Path, per_class: int, seed: int, size: int, num_classes: int) -> None:
-    """The first `num_classes` classes only in the tiny world (glass_blur costs ~0.25 s an image)."""
-    from imagecorruptions import corrupt
-    from PIL import Image
-
-    clean = {(c, i): make_scene(rng_for(seed, "robust", 9, c * 10000 + i), size, 0.5, c).image
-             for c in range(num_classes) for i in range(per_class)}
-    with skimage_compat():
-        for k, corruption in enumerate(CORRUPTIONS):
-            for severity in range(1, 6):
-                np.random.seed(seed * 1000 + k * 10 + severity)  # imagecorruptions draws from numpy's global RNG
-                for (c, i), img in clean.items():
-                    out = np.uint8(np.clip(corrupt(img, corruption_name=corruption, severity=severity), 0, 255))
-                    path = root / corruption / str(severity) / WNIDS[c] / f"c_{c}_{i:04d}.jpg"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    Image.fromarray(out[:size, :size]).save(path, quality=85)

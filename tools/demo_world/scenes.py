@@ -2,7 +2,8 @@
 
 One scene = a background from a texture family (the "scene" label of Places, the "stuff" of ADE20K),
 a main shape (the class of the classification tasks), distractor shapes that may occlude it, and an
-optional unlabeled "other" blob (label 0 of ADE20K). Everything is drawn from one seeded generator.
+optional unlabeled "other" blob of clutter (label 0 of ADE20K). Everything is drawn from one seeded
+generator; `Scene.instances[0]` is always the main shape.
 """
 from __future__ import annotations
 
@@ -92,37 +93,82 @@ def _shape_mask(kind: int, size: int, cx: float, cy: float, r: float, rot: float
     return np.asarray(img) > 127
 
 
+def _paint(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, base: np.ndarray,
+           difficulty: float) -> None:
+    """Fill a shape with a colour pulled toward the background's mean as difficulty grows, and in a quarter
+    of the cases with a texture of that colour, so colour and texture alone never give the class away."""
+    colour = rng.integers(0, 256, 3) * (1 - 0.4 * difficulty) + base * 0.4 * difficulty
+    if rng.random() < 0.25:
+        tex = _texture(rng, int(rng.integers(len(TEXTURES))), image.shape[0]).astype(np.float64)
+        image[mask] = (0.5 * tex[mask] + 0.5 * colour).astype(np.uint8)
+    else:
+        image[mask] = colour.astype(np.uint8)
+
+
+def _clutter_mask(rng: np.random.Generator, size: int) -> np.ndarray:
+    """An irregular blob (a random star-convex polygon): ADE20K's unlabeled "other", shaped like none of
+    the classes (a plain rectangle would look like a square)."""
+    n = int(rng.integers(7, 13))
+    r = rng.uniform(0.06, 0.12) * size
+    cx, cy = rng.uniform(0, size, 2)
+    angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+    radii = r * rng.uniform(0.45, 1.0, n)
+    img = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(img).polygon([(cx + q * np.cos(a), cy + q * np.sin(a)) for a, q in zip(angles, radii)], fill=255)
+    return np.asarray(img) > 127
+
+
 def make_scene(rng: np.random.Generator, size: int = 128, difficulty: float = 0.5,
                main_shape: int | None = None, texture: int | None = None) -> Scene:
-    """`difficulty` in [0, 1] scales distractors, occlusion, size range and colour similarity."""
+    """`difficulty` in [0, 1] scales distractors (count and size), occlusion, how far the main shape may
+    leave the frame, colour similarity to the background and pixel noise.
+
+    The label of a scene is its main shape: drawn first and kept the largest visible object (at least 1.5x
+    the visible area of any distractor, and at most 15% + 30% * difficulty of it hidden); a distractor
+    or clutter placement that would break this is redrawn (a few tries) or dropped.
+    """
     texture = int(rng.integers(len(TEXTURES))) if texture is None else texture
     main_shape = int(rng.integers(len(SHAPES))) if main_shape is None else main_shape
     image = _texture(rng, texture, size)
-    n_distract = int(rng.integers(0, 1 + round(3 * difficulty)))
-    kinds = [main_shape] + [int(rng.integers(len(SHAPES))) for _ in range(n_distract)]
-    radii = [rng.uniform(0.22, 0.34) * size] + [rng.uniform(0.08, 0.16) * size for _ in range(n_distract)]
-    masks = []
-    for kind, r in zip(kinds, radii):
-        cx, cy = rng.uniform(r * (1 - difficulty * 0.5), size - r * (1 - difficulty * 0.5), size=2)
-        masks.append(_shape_mask(kind, size, cx, cy, r, rng.uniform(0, 2 * np.pi)))
-    base = image.mean((0, 1))
-    instances: list[Instance] = []
-    for kind, mask in zip(kinds, masks):  # later shapes occlude earlier ones
-        colour = rng.integers(0, 256, 3)
-        colour = (colour * (1 - 0.4 * difficulty) + base * 0.4 * difficulty).astype(np.uint8)
-        image[mask] = colour
-        for inst in instances:
+    base = image.reshape(-1, 3).mean(0)
+    r = rng.uniform(0.22, 0.34) * size
+    cx, cy = rng.uniform(r * (1 - difficulty * 0.5), size - r * (1 - difficulty * 0.5), size=2)
+    main = _shape_mask(main_shape, size, cx, cy, r, rng.uniform(0, 2 * np.pi))
+    _paint(image, main, rng, base, difficulty)
+    instances = [Instance(main_shape, main.copy())]
+    keep = (0.85 - 0.3 * difficulty) * main.sum()  # visible main pixels that must remain
+    largest = 0  # largest visible distractor area so far
+
+    def fits(mask: np.ndarray, area: int) -> bool:
+        left = int((instances[0].mask & ~mask).sum())
+        return left >= keep and left >= 1.5 * max(area, largest)
+
+    for _ in range(int(rng.integers(0, 1 + round(4 * difficulty)))):
+        kind = int(rng.integers(len(SHAPES)))
+        for _attempt in range(4):
+            rd = rng.uniform(0.07, 0.1 + 0.08 * difficulty) * size
+            mask = _shape_mask(kind, size, *rng.uniform(0, size, 2), rd, rng.uniform(0, 2 * np.pi))
+            area = int(mask.sum())
+            if area >= 12 and fits(mask, area):
+                break
+        else:
+            continue
+        _paint(image, mask, rng, base, difficulty)
+        for inst in instances:  # later shapes occlude earlier ones
             inst.mask &= ~mask
-        instances.append(Instance(kind, mask.copy()))
+        instances.append(Instance(kind, mask))
+        largest = max([largest, area] + [int(i.mask.sum()) for i in instances[1:]])
     other = None
     if rng.random() < 0.5:  # an unlabeled region: ADE20K's "other" (label 0)
-        ox, oy = rng.integers(0, size - size // 6, size=2)
-        other = np.zeros((size, size), bool)
-        other[oy:oy + size // 8, ox:ox + size // 6] = True
-        image[other] = rng.integers(0, 256, 3)
-        for inst in instances:
-            inst.mask &= ~other
-    instances = [i for i in instances if i.mask.sum() >= 12]
+        for _attempt in range(3):
+            mask = _clutter_mask(rng, size)
+            if mask.sum() >= 12 and fits(mask, 0):
+                other = mask
+                image[other] = rng.integers(0, 256, (int(other.sum()), 3))  # per-pixel random colours: clutter, no shape
+                for inst in instances:
+                    inst.mask &= ~other
+                break
+    instances = [instances[0]] + [i for i in instances[1:] if i.mask.sum() >= 12]
     noise = rng.normal(0, 6 + 10 * difficulty, image.shape)
     image = np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
     return Scene(image, texture, main_shape, instances, other)
