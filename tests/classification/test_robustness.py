@@ -1,0 +1,100 @@
+"""Robustness: mCE arithmetic, the 200-class logit masks and their checks, and a run on the demo world."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from classification.evaluate import ClassificationMetric
+from classification.model import build_net
+from classification.robustness import (ALEXNET_ERR, CORRUPTIONS, evaluate_all_and_record, imagenet_classes, mce,
+                                       subset_indices)
+from mae_backbone.checkpoint import save_backbone
+from mae_backbone.errors import BadInputError
+from mae_backbone.factory import architecture_of
+
+
+def test_alexnet_itself_has_mce_100():
+    errors = {c: {s: e for s in range(1, 6)} for c, e in ALEXNET_ERR.items()}
+    out = mce(errors)
+    assert out["mCE"] == pytest.approx(100.0)
+    assert out["mean_error_unnormalized"] == pytest.approx(100 * sum(ALEXNET_ERR.values()) / 15)
+
+
+def test_mce_of_a_hand_checked_table():
+    # every corruption at half AlexNet's error except gaussian_noise, whose severities are 0.1..0.5:
+    # CE = 50 for 14 corruptions; gaussian: mean err 0.3 / 0.886428 = 33.8437...; mCE = (14*50 + 33.8437)/15
+    errors = {c: {s: ALEXNET_ERR[c] / 2 for s in range(1, 6)} for c in CORRUPTIONS}
+    errors["gaussian_noise"] = {s: s / 10 for s in range(1, 6)}
+    out = mce(errors)
+    assert out["CE"]["gaussian_noise"] == pytest.approx(100 * 0.3 / 0.886428)
+    assert out["mCE"] == pytest.approx((14 * 50 + 33.84415) / 15, abs=1e-4)
+    assert out["error_by_severity"]["gaussian_noise"]["5"] == pytest.approx(50.0)
+    del errors["fog"][3]
+    with pytest.raises(BadInputError, match="fog"):
+        mce(errors)
+
+
+def test_official_200_class_lists_and_masking():
+    classes = imagenet_classes()
+    a, r = subset_indices("a", classes, None), subset_indices("r", classes, None)
+    assert len(a) == len(r) == 200
+    assert a[:5] == [6, 11, 13, 15, 17] and r[:5] == [1, 2, 4, 6, 8] and r[-1] == 988  # anchors.md 4.2
+    # the 1000-way argmax is a class outside the subset; within the 200 the right class wins
+    logits = torch.full((2, 1000), -5.0)
+    logits[:, 0] = 10.0  # index 0 (tench) is not in IN-A
+    logits[0, a[3]], logits[1, a[7]] = 3.0, 4.0
+    metric = ClassificationMetric([classes[i] for i in a], valid_indices=a)
+    metric.process(None, [{"logits": logits, "label": torch.tensor([3, 7]), "index": torch.tensor([0, 1])}])
+    metric.evaluate(2)
+    assert metric.last["top1"] == 100.0
+
+
+def test_local_index_files_are_checked(tmp_path, demo_world):
+    classes = demo_world["wnids"]
+    root = Path(demo_world["robustness"])
+    assert subset_indices("a", classes, root) == sorted(demo_world["a_classes"])
+    (tmp_path / "imagenet_a_indices.txt").write_text("3\n1\n")
+    with pytest.raises(BadInputError, match="ascending"):
+        subset_indices("a", classes, tmp_path)
+    with pytest.raises(BadInputError, match="imagenet_r_indices.txt: missing"):
+        subset_indices("r", classes, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory, demo_world):
+    """A (random) 6-class classifier at the demo images' 128 px, exported as `maebench finetune` does."""
+    torch.manual_seed(0)
+    net, _ = build_net("finetune", "vit_mini_patch16", 6, dict(img_size=128, embed_dim=64, depth=4, num_heads=2))
+    meta = dict(arch_name="vit_mini_patch16", architecture=architecture_of(net), img_size=128, protocol="finetune",
+                global_pool="avg", num_classes=6, classes=demo_world["wnids"], kind="classifier")
+    return save_backbone(tmp_path_factory.mktemp("cls") / "classifier.safetensors", net.state_dict(), meta)
+
+
+def test_robustness_on_the_demo_world(classifier, demo_world, tmp_path):
+    root = Path(demo_world["robustness"])
+    sets = {k: root / k for k in ("a", "r", "sketch", "c")}
+    metrics = evaluate_all_and_record(str(classifier), sets, tmp_path, root, batch_size=32)
+    assert metrics["in_a_num_samples"] == 2 * len(demo_world["a_classes"])
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    m = record["metrics"]
+    assert set(m["in_c_ce"]) == set(CORRUPTIONS) and 0 <= m["in_c_mean_error_unnormalized"] <= 100
+    assert m["in_c_mce"] == pytest.approx(sum(m["in_c_ce"].values()) / 15)
+    assert record["protocol"]["label_space"]["a"].startswith("200-class logit mask")
+    assert record["protocol"]["transform"]["c"].startswith("none")
+    table = (tmp_path / "robustness_table.md").read_text()
+    assert "| IN-Corruption (mCE) ↓ | IN-Adversarial | IN-Rendition | IN-Sketch |" in table
+
+
+def test_dataset_folders_must_match_the_subset(classifier, demo_world, tmp_path):
+    a = tmp_path / "a"
+    shutil.copytree(Path(demo_world["robustness"]) / "a", a)
+    wnids = demo_world["wnids"]
+    extra = next(w for i, w in enumerate(wnids) if i not in demo_world["a_classes"])
+    shutil.copytree(a / wnids[demo_world["a_classes"][0]], a / extra)
+    with pytest.raises(BadInputError, match=extra):
+        evaluate_all_and_record(str(classifier), {"a": a}, tmp_path / "out", Path(demo_world["robustness"]))
+    assert not (tmp_path / "out" / "metrics.json").exists()
