@@ -96,6 +96,9 @@ def _check_pair(image: Path, annotation: Path, num_classes: int) -> str | None:
     try:
         with Image.open(image) as im:
             img_size = im.size
+    except OSError as err:
+        return f"{image}: not a readable image ({err}); replace or remove it (and its annotation)"
+    try:
         with Image.open(annotation) as ann:
             if ann.mode not in ("L", "P", "I;16", "I"):
                 return f"{annotation}: mode {ann.mode}, expected a single-channel label PNG"
@@ -104,7 +107,7 @@ def _check_pair(image: Path, annotation: Path, num_classes: int) -> str | None:
                         f"{img_size[0]}x{img_size[1]}; the pair does not belong together")
             values = np.unique(np.asarray(ann))
     except OSError as err:
-        return f"{annotation if 'annotation' in str(err) else image}: unreadable ({err})"
+        return f"{annotation}: not a readable PNG ({err}); replace or remove it (and its image)"
     bad = [int(v) for v in values if not (0 <= v <= num_classes or v == IGNORE)]
     if bad:
         return (f"{annotation}: label values {bad[:5]} outside 0..{num_classes} (0 = ignore, 1..{num_classes} "

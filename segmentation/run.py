@@ -108,8 +108,8 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         kwargs.update(load_from=resume_from, resume=resume_from is not None)
     full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
     full_cfg.update(work_dir=str(work_dir), maebench=cfg)
-    if cfg.get("launcher", "none") != "none":
-        full_cfg["sync_bn"] = "torch"  # BEiT's SyncBN in the neck and heads
+    if cfg.get("launcher", "none") != "none" and torch.cuda.is_available():
+        full_cfg["sync_bn"] = "torch"  # BEiT's SyncBN in the neck and heads (torch's needs CUDA)
     runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
     runner.logger.info(
         f"ADE20K UperNet: {len(classes)} classes; global batch {plan['global_batch']} = {data['batch_size']} x "
@@ -121,7 +121,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     results = runner.test()
     metric = runner.test_evaluator.metrics[0]
     metrics = {"mIoU": float(results["mIoU"]), "mAcc": float(results["mAcc"]), "aAcc": float(results["aAcc"]),
-               "per_class_IoU": getattr(metric, "per_class", None), "iters": runner.iter // plan["accum"],
+               "per_class_IoU": getattr(metric, "per_class", None), "iters": None if eval_only else runner.iter // plan["accum"],
                **(train_loss or {})}
     if runner.rank == 0:
         root = data["root"]

@@ -19,7 +19,7 @@ TINY_OVERRIDES = [
 ]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Tiny ops on a shared 2-core machine run many times faster on one thread (no spinning OpenMP team)."""
     before = torch.get_num_threads()
