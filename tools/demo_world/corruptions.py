@@ -4,8 +4,11 @@ quality 85 as ImageNet-C ships, never resized (the evaluator feeds them as they 
 Compatibility with the installed stack (imagecorruptions 1.1.2 is from 2019), checked for all 15 x 5:
 - glass_blur calls `skimage.filters.gaussian(..., multichannel=True)`; scikit-image 0.19 renamed the
   keyword to `channel_axis` and later releases removed it (TypeError). While corrupting, the module's
-  `gaussian` name is wrapped to translate that one keyword (`channel_axis=-1`, the same per-channel blur);
-  imagecorruptions' own code runs unchanged and nothing is copied from it. The other 14 run as shipped.
+  `gaussian` name is wrapped to translate that one keyword (`channel_axis=-1`, the same per-channel blur).
+- impulse_noise calls `skimage.util.random_noise` without a seed; scikit-image 0.19+ then seeds a fresh
+  generator from the OS, so its output changed on every run. While corrupting, `random_noise` gets a
+  generator seeded from numpy's global RNG (the old behaviour), which we seed per image.
+  imagecorruptions' own code runs unchanged and nothing is copied from it; the other 13 run as shipped.
 - its import warns (scipy.ndimage.interpolation, pkg_resources are deprecated, still working): silenced.
 - it needs images of at least 32x32; glass_blur is a Python loop (~0.28 s per 128 px image, 75% of the
   time here), hence the worker processes.
@@ -35,21 +38,29 @@ _CLEAN: dict[tuple[int, int], np.ndarray] = {}  # per process: the clean images 
 
 @contextlib.contextmanager
 def skimage_compat():
-    """Translate glass_blur's removed `multichannel=True` keyword to `channel_axis=-1` while corrupting."""
+    """While corrupting: translate glass_blur's removed `multichannel=True` keyword to `channel_axis=-1`,
+    and give impulse_noise's `random_noise` a generator drawn from numpy's global RNG (as scikit-image did
+    when imagecorruptions was written; it now seeds itself from the OS, so output would vary per run)."""
     import imagecorruptions.corruptions as ic
+    import skimage.util
 
-    original = ic.gaussian
+    gaussian_orig, noise_orig = ic.gaussian, skimage.util.random_noise
 
     def gaussian(image, *args, multichannel=None, **kwargs):
         if multichannel:
             kwargs["channel_axis"] = -1
-        return original(image, *args, **kwargs)
+        return gaussian_orig(image, *args, **kwargs)
 
-    ic.gaussian = gaussian
+    def random_noise(image, *args, rng=None, **kwargs):
+        if rng is None:
+            rng = int(np.random.randint(0, 2**31 - 1))
+        return noise_orig(image, *args, rng=rng, **kwargs)
+
+    ic.gaussian, skimage.util.random_noise = gaussian, random_noise
     try:
         yield
     finally:
-        ic.gaussian = original
+        ic.gaussian, skimage.util.random_noise = gaussian_orig, noise_orig
 
 
 def load_corrupt():

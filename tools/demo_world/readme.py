@@ -37,7 +37,10 @@ reproduce every file byte for byte.
   background and pixel noise. A quarter of the shapes are filled with a texture instead of a colour.
 - ImageNet-C: imagecorruptions 1.1.2's `glass_blur` passes `multichannel=True` to scikit-image's
   `gaussian`, a keyword newer scikit-image removed. While corrupting, that keyword is translated to
-  `channel_axis=-1` (the same per-channel blur); no other deviation, nothing resized. The `tiny` world
+  `channel_axis=-1` (the same per-channel blur). Its `impulse_noise` calls scikit-image's `random_noise`
+  unseeded, which newer scikit-image seeds from the OS (different files on every run); it is given a
+  generator drawn from numpy's seeded global RNG instead, as older scikit-image did. Same noise
+  distribution, no other deviation, nothing resized. The `tiny` world
   corrupts the first {c_tiny} classes only (glass_blur is slow); `small` corrupts every class.
 - iNaturalist, other years: 2017 uses `train2017.json`/`val2017.json`, categories {{id, name,
   supercategory}} and images under `train_val_images/<supercategory>/<species name>/`; 2018 uses
