@@ -220,11 +220,29 @@ def _check_exist(files: list[Path], listed_in: Path) -> None:
 
 
 # ---- one entry point ------------------------------------------------------------------------------
+def validate(data: dict, split: str) -> None:
+    """The format's validator from `dataformats` (structure in full, a sample of image files) before reading:
+    all problems of a copy are reported at once, each naming its file and the fix."""
+    from dataformats import raise_if_problems, validate_imagefolder, validate_inat, validate_places
+
+    fmt, root = data.get("format", "imagefolder"), Path(data["root"])
+    if fmt == "imagefolder":
+        base = root / data.get(f"{split}_split", split)
+        if base.is_dir():
+            raise_if_problems(validate_imagefolder(base), what=str(base))
+    elif fmt == "inat" and split == "val":  # one call checks both official splits
+        raise_if_problems(validate_inat(root, int(data.get("year") or 2019)), what=str(root))
+    elif fmt == "places" and split == "val" and int(data.get("version") or 365) == 365:
+        raise_if_problems(validate_places(root), what=str(root))
+
+
 def build_split(data: dict, split: str, classes: Sequence[str] | None = None) -> Split:
     """The official `split` ('train' / 'val') of the dataset described by a config's `data` dict."""
     fmt, root = data.get("format", "imagefolder"), data.get("root")
     if not root:
         raise BadInputError("no dataset: pass --data FOLDER (or data.root=FOLDER)")
+    if fmt in FORMATS and Path(root).is_dir():
+        validate(data, split)
     if fmt == "imagefolder":
         return image_folder(root, data.get(f"{split}_split", split), classes)
     if fmt == "inat":

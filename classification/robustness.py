@@ -118,6 +118,9 @@ def evaluate_c(net: torch.nn.Module, root: Path, classes: list[str], img_size: i
     absent = [c for c in CORRUPTIONS if not (root / c).is_dir()]
     if absent:
         raise BadInputError(f"{root}: no folder for {', '.join(absent)}; ImageNet-C is <corruption>/<1..5>/<wnid>/")
+    from dataformats import raise_if_problems, validate_imagenet_c
+
+    raise_if_problems(validate_imagenet_c(root, class_index=list(classes)), what=str(root))
     errors: dict[str, dict[int, float]] = {}
     for c in CORRUPTIONS:
         errors[c] = {}
