@@ -13,7 +13,7 @@ from PIL import Image
 from mae_backbone.errors import BadInputError
 from tools.cli import main as cli_main
 from tools.demo_world import PARTIAL, STAMP, _prepare, generate, generate_cached
-from tools.demo_world.corruptions import CORRUPTIONS, write_imagenet_c
+from tools.demo_world.corruptions import CORRUPTIONS, corrupt_one_level
 from tools.demo_world.formats import WNIDS, rng_for, write_pretrain
 from tools.demo_world.scenes import SHAPES, TEXTURES, make_scene
 
@@ -47,8 +47,8 @@ def test_summary_counts_match_the_files(demo_world):
         assert folder in readme
 
 
-def test_same_seed_same_bytes_in_another_folder(demo_world, tmp_path):
-    info = generate(tmp_path / "again", seed=0, size="tiny")
+def test_same_seed_same_bytes_in_another_folder_with_worker_processes(demo_world, tmp_path):
+    info = generate(tmp_path / "again", seed=0, size="tiny", workers=2)  # the fixture's world ran serially
     first, second = hashes(Path(demo_world["root"])), hashes(Path(info["root"]))
     assert len(first) > 300 and first == second
 
@@ -61,15 +61,19 @@ def test_other_seed_other_images(demo_world, tmp_path):
     assert (tmp_path / "s1" / "img_00000.jpg").read_bytes() != ours.read_bytes()
 
 
-def test_imagenet_c_bytes_do_not_depend_on_worker_processes(demo_world, tmp_path):
+def test_corrupting_leaves_the_global_rng_and_skimage_alone(demo_world, tmp_path):
+    import imagecorruptions.corruptions as ic
+    import skimage.util
+
+    before = (ic.gaussian, skimage.util.random_noise)
+    np.random.seed(5)
     state = np.random.get_state()
-    write_imagenet_c(tmp_path / "c", per_class=1, seed=0, size=128, classes=(1,), workers=2)
-    assert np.array_equal(np.random.get_state()[1], state[1])  # the caller's global RNG is untouched
-    theirs = Path(demo_world["imagenet_c"])
-    files = sorted(p.relative_to(tmp_path / "c") for p in (tmp_path / "c").rglob("*.jpg"))
-    assert len(files) == 75
-    for rel in files:
-        assert (tmp_path / "c" / rel).read_bytes() == (theirs / rel).read_bytes(), rel
+    k = CORRUPTIONS.index("impulse_noise")  # the one that draws from scikit-image's RNG
+    assert corrupt_one_level(str(tmp_path), 0, 128, 1, (0, 1), k, 3) == 2
+    assert np.array_equal(np.random.get_state()[1], state[1])
+    assert (ic.gaussian, skimage.util.random_noise) == before
+    for f in (tmp_path / "impulse_noise" / "3").rglob("*.jpg"):
+        assert f.read_bytes() == (Path(demo_world["imagenet_c"]) / f.relative_to(tmp_path)).read_bytes()
 
 
 def test_imagenet_c_tree_is_complete_jpeg_85_and_not_resized(demo_world):

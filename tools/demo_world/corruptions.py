@@ -11,7 +11,7 @@ Compatibility with the installed stack (imagecorruptions 1.1.2 is from 2019), ch
   imagecorruptions' own code runs unchanged and nothing is copied from it; the other 13 run as shipped.
 - its import warns (scipy.ndimage.interpolation, pkg_resources are deprecated, still working): silenced.
 - it needs images of at least 32x32; glass_blur is a Python loop (~0.28 s per 128 px image, 75% of the
-  time here), hence the worker processes.
+  time here), so its jobs start first when the generator runs worker processes.
 imagecorruptions draws from numpy's global RNG, so it is seeded per image from (seed, corruption,
 severity, class, index): a file depends on nothing else, serial and parallel runs write the same bytes,
 and the caller's global RNG state is restored afterwards.
@@ -19,21 +19,19 @@ and the caller's global RNG state is restored afterwards.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import functools
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .formats import WNIDS, rng_for
+from .formats import WNIDS, Job, rng_for, run_jobs
 from .scenes import make_scene
 
 CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
                "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
                "jpeg_compression")
 QUALITY = 85  # ImageNet-C's JPEG quality
-_CLEAN: dict[tuple[int, int], np.ndarray] = {}  # per process: the clean images being corrupted
 
 
 @contextlib.contextmanager
@@ -72,26 +70,24 @@ def load_corrupt():
     return corrupt
 
 
+@functools.lru_cache(maxsize=2)
 def _clean_images(seed: int, size: int, per_class: int, classes: tuple[int, ...]) -> dict:
+    """The clean scenes to corrupt, rendered once per process (a few ms each)."""
     return {(c, i): make_scene(rng_for(seed, "robust", 9, c * 10000 + i), size, 0.5, c).image
             for c in classes for i in range(per_class)}
 
 
-def _init_worker(seed: int, size: int, per_class: int, classes: tuple[int, ...]) -> None:
-    _CLEAN.clear()
-    _CLEAN.update(_clean_images(seed, size, per_class, classes))
-
-
-def _corrupt_job(job: tuple[str, int, int, int]) -> int:
-    """All clean images at one (corruption, severity); returns the number of files written."""
+def corrupt_one_level(root: str, seed: int, size: int, per_class: int, classes: tuple[int, ...], k: int,
+                      severity: int) -> int:
+    """Every clean image at one (corruption, severity): one job. Returns the number of files written."""
     from PIL import Image
 
-    root, seed, k, severity = job
     corrupt = load_corrupt()
+    clean = _clean_images(seed, size, per_class, tuple(classes))
     state = np.random.get_state()
     try:
         with skimage_compat():
-            for (c, i), img in _CLEAN.items():
+            for (c, i), img in clean.items():
                 np.random.seed([seed, k, severity, c, i])
                 out = corrupt(img, corruption_name=CORRUPTIONS[k], severity=severity)
                 if out.shape != img.shape:  # never resize silently: the evaluator feeds these as they are
@@ -101,36 +97,22 @@ def _corrupt_job(job: tuple[str, int, int, int]) -> int:
                 Image.fromarray(out).save(path, quality=QUALITY)
     finally:
         np.random.set_state(state)
-    return len(_CLEAN)
+    return len(clean)
+
+
+def imagenet_c_jobs(root: Path, per_class: int, seed: int, size: int, classes: tuple[int, ...]) -> list[Job]:
+    """One job per (corruption, severity), glass_blur's first (the slow ones first pack workers best)."""
+    if size < 32:
+        raise ValueError(f"ImageNet-C images need at least 32x32 pixels (imagecorruptions), got {size}")
+    n = per_class * len(classes)
+    jobs = [(corrupt_one_level, (str(root), seed, size, per_class, tuple(classes), k, s), n)
+            for k in range(len(CORRUPTIONS)) for s in range(1, 6)]
+    return sorted(jobs, key=lambda job: CORRUPTIONS[job[1][5]] != "glass_blur")
 
 
 def write_imagenet_c(root: Path, per_class: int, seed: int, size: int, classes: tuple[int, ...],
-                     workers: int = 1, progress=None) -> int:
-    """Corrupt `per_class` clean scenes of each class in `classes`; returns the number of files.
-    `progress` (a tqdm bar or None) advances by one per file."""
-    if size < 32:
-        raise ValueError(f"ImageNet-C images need at least 32x32 pixels (imagecorruptions), got {size}")
-    init = (seed, size, per_class, tuple(classes))
-    jobs = [(str(root), seed, k, s) for k in range(len(CORRUPTIONS)) for s in range(1, 6)]
-    jobs.sort(key=lambda j: CORRUPTIONS[j[2]] != "glass_blur")  # the slow ones first: better packing
-    done = 0
-    if workers <= 1:
-        saved = dict(_CLEAN)
-        _init_worker(*init)
-        try:
-            for job in jobs:
-                done += _corrupt_job(job)
-                if progress is not None:
-                    progress.update(len(_CLEAN))
-        finally:
-            _CLEAN.clear()
-            _CLEAN.update(saved)
-        return done
-    # spawn, not fork: the parent may hold torch/OpenMP threads, which a forked child can deadlock on
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
-        for n in pool.map(_corrupt_job, jobs):
-            done += n
-            if progress is not None:
-                progress.update(n)
-    return done
+                     workers: int = 1) -> int:
+    """Corrupt `per_class` clean scenes of each class in `classes`; returns the number of files."""
+    jobs = imagenet_c_jobs(root, per_class, seed, size, classes)
+    run_jobs(jobs, workers)
+    return sum(n for _fn, _args, n in jobs)

@@ -6,7 +6,10 @@ items are independent and the output is byte-identical for a seed.
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Callable, Tuple
 
 import numpy as np
 from PIL import Image
@@ -15,6 +18,32 @@ from .scenes import SHAPES, TEXTURES, make_scene
 
 WNIDS = tuple(f"n0{k + 1}000000" for k in range(len(SHAPES)))  # sorted = index order, as ImageNet's
 FORMAT_IDS = {"pretrain": 0, "imagenet": 1, "coco": 2, "ade": 3, "inat": 4, "places": 5, "robust": 6}
+
+
+Job = Tuple[Callable[..., int], tuple, int]  # a top-level function, its arguments, the images it writes
+
+
+def run_jobs(jobs: list[Job], workers: int = 1, progress=None) -> None:
+    """Run independent jobs (each writes its own files) here or in `workers` spawned processes; advance
+    the `progress` bar (tqdm or None) by each job's image count as it finishes. Output does not depend on
+    the order, since every image has its own seed."""
+    if workers <= 1:
+        for fn, args, n in jobs:
+            fn(*args)
+            if progress is not None:
+                progress.update(n)
+        return
+    # spawn, not fork: the parent may hold torch/OpenMP threads, which a forked child can deadlock on
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(fn, *args): n for fn, args, n in jobs}
+        try:
+            for future in as_completed(futures):
+                future.result()  # a worker's exception is raised here
+                if progress is not None:
+                    progress.update(futures[future])
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
 
 
 def rng_for(seed: int, fmt: str, split: int, index: int) -> np.random.Generator:
