@@ -164,7 +164,7 @@ def make_scene(rng: np.random.Generator, size: int = 128, difficulty: float = 0.
             mask = _clutter_mask(rng, size)
             if mask.sum() >= 12 and fits(mask, 0):
                 other = mask
-                image[other] = rng.integers(0, 256, (int(other.sum()), 3))  # per-pixel random colours: clutter, no shape
+                image[other] = rng.integers(0, 256, (int(other.sum()), 3))  # per-pixel random colours
                 for inst in instances:
                     inst.mask &= ~other
                 break
