@@ -32,7 +32,7 @@ def batch_plan(batch_size: int, world_size: int, global_batch: int | None) -> di
     return {"global_batch": global_batch, "accum": global_batch // per_step}
 
 
-def test_protocol(cfg: dict[str, Any]) -> dict[str, Any]:
+def evaluation_protocol(cfg: dict[str, Any]) -> dict[str, Any]:
     """The test mode, stated next to every mIoU (user pain E10)."""
     test = cfg["test"]
     if test["mode"] not in ("slide", "whole"):
@@ -110,7 +110,7 @@ def dataset_cfg(cfg: dict[str, Any], split: str, classes: list[str], pipeline: l
                 pipeline=pipeline)
 
 
-def optim_cfg(cfg: dict[str, Any], accum: int, wrapper: dict[str, Any]) -> dict[str, Any]:
+def optim_cfg(cfg: dict[str, Any], wrapper: dict[str, Any]) -> dict[str, Any]:
     o = cfg["optim"]
     return dict(**wrapper, optimizer=dict(type="AdamW", lr=o["lr"], betas=tuple(o["betas"]),
                                           weight_decay=o["weight_decay"]),

@@ -19,7 +19,7 @@ from mae_backbone.runtime import engine
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import model as _model  # noqa: F401  (registers the backbone, segmentor and lr-decay constructor)
-from .build import batch_plan, dataset_cfg, model_cfg, optim_cfg, pipelines, schedulers, test_protocol
+from .build import batch_plan, dataset_cfg, evaluation_protocol, model_cfg, optim_cfg, pipelines, schedulers
 from .data import PerClassIoUMetric, resolve_classes, split_files, validate_split
 
 CONFIG_KEYS = ("arch", "model", "data", "optim", "schedule", "test", "expected", "seed", "work_dir", "launcher",
@@ -55,7 +55,7 @@ def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int) -> t
         test_dataloader=test_loader, test_evaluator=evaluator,
         train_cfg=dict(type="IterBasedTrainLoop", max_iters=total, val_interval=val_interval),
         test_cfg=dict(type="TestLoop"),
-        optim_wrapper=optim_cfg(cfg, plan["accum"], wrapper),
+        optim_wrapper=optim_cfg(cfg, wrapper),
         param_scheduler=schedulers(cfg, plan["accum"]),
         default_hooks=dict(
             timer=dict(type="IterTimerHook"),
@@ -89,7 +89,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     if data["verify"]:
         for split in splits:
             validate_split(data["root"], split, data["num_classes"])
-    protocol_test = test_protocol(cfg)
+    protocol_eval = evaluation_protocol(cfg)
     world_size = _world_size(cfg.get("launcher", "none"))
     if eval_only:
         cfg = {**cfg, "model": {**cfg["model"], "pretrained": None}}  # the trained weights come from load_from
@@ -113,7 +113,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
     runner.logger.info(
         f"ADE20K UperNet: {len(classes)} classes; global batch {plan['global_batch']} = {data['batch_size']} x "
-        f"{world_size} processes x {plan['accum']} accumulation; test {protocol_test}")
+        f"{world_size} processes x {plan['accum']} accumulation; test {protocol_eval}")
     train_loss = None
     if not eval_only:
         runner.train()
@@ -128,7 +128,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         fingerprint = {s: dataset_fingerprint(root, split_files(root, s)) for s in splits}
         write_metrics(work_dir, metrics, task="segment", seed=cfg["seed"], world_size=runner.world_size, protocol=dict(
             dataset=dict(name="ADE20K layout", num_classes=len(classes), reduce_zero_label=True, **fingerprint),
-            test=protocol_test, evaluator="mmseg IoUMetric", arch=cfg["arch"], crop_size=data["crop_size"],
+            test=protocol_eval, evaluator="mmseg IoUMetric", arch=cfg["arch"], crop_size=data["crop_size"],
             out_indices=list(cfg["model"]["out_indices"]), rel_pos_bias=cfg["model"]["rel_pos_bias"],
             global_batch=plan["global_batch"], pretrained=cfg["model"]["pretrained"],
             expected=cfg.get("expected"), config=cfg))

@@ -76,7 +76,7 @@ def test_head_widths_come_from_the_backbone(tmp_path):
 
 def test_layer_decay_groups(tmp_path):
     seg, cfg = tiny_segmentor(tmp_path, "optim.lr=1e-3", "optim.layer_decay=0.5")
-    wrapper_cfg = optim_cfg(cfg, 1, dict(type="OptimWrapper"))
+    wrapper_cfg = optim_cfg(cfg, dict(type="OptimWrapper"))
     with DefaultScope.overwrite_default_scope("mmseg"):
         constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
             type=wrapper_cfg.pop("constructor"), paramwise_cfg=wrapper_cfg.pop("paramwise_cfg"),
