@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .collect import Collection
-from .tables import partial_points
+from .tables import partial_points, partial_results
 
 # ImageNet-C's 15 benchmark corruptions (anchors.md 4.3), in the usual order
 CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
@@ -70,9 +70,8 @@ def training_curves(coll: Collection, out: Path) -> Path | None:
 
 def partial_curve(coll: Collection, out: Path) -> Path | None:
     by_backbone: dict[str, list] = {}
-    for r in coll.results:
-        if r.kind == "partial":
-            by_backbone.setdefault(r.backbone, []).append(r)
+    for r in partial_results(coll).results:
+        by_backbone.setdefault(r.backbone, []).append(r)
     curves = [(b, p) for b, rs in by_backbone.items() if (p := partial_points(rs))]
     if not curves:
         return None

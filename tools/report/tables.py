@@ -7,7 +7,7 @@ computed: the cell says "n/c" and the notes say why.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import protocol
@@ -109,6 +109,8 @@ def partial_k(result: Result) -> str | None:
     proto = str((result.record.get("protocol") or {}).get("protocol", ""))
     if proto.startswith("partial-"):
         return proto[len("partial-"):]
+    if proto == "linprobe" or result.record.get("task") == "linprobe":  # k = 0 is the linear probe
+        return "0"
     folder = result.path.parent.name  # `maebench partial --blocks` runs each k in k<k>/
     if folder.startswith("k") and (folder[1:].isdigit() or folder[1:] == "mlp"):
         return folder[1:]
@@ -123,6 +125,14 @@ def partial_points(results: list[Result]) -> dict[str, float]:
         if k is not None and v is not None:
             points[k] = v
     return dict(sorted(points.items(), key=lambda kv: _block_order(kv[0])))
+
+
+def partial_results(coll: Collection) -> Collection:
+    """The sweep's records, plus each backbone's linear probe as its k = 0 point when the sweep skipped k = 0."""
+    sweep = [r for r in coll.results if r.kind == "partial"]
+    has_zero = {r.backbone for r in sweep if partial_k(r) == "0"}
+    probes = [replace(r, kind="partial") for r in coll.results if r.kind == "linprobe" and r.backbone not in has_zero]
+    return Collection(sweep + probes, [s for s in coll.stages if s.kind == "partial"], coll.suites, coll.problems)
 
 
 def dataset_anchor(result: Result) -> str | None:
@@ -202,12 +212,13 @@ def build_tables(coll: Collection) -> list[Table]:
 
 def partial_table(coll: Collection) -> Table:
     """Fig. 9: top-1 vs number of fine-tuned blocks (0 = linear probe, "mlp" = the last block's MLP only)."""
-    keys = sorted({k for r in coll.results if r.kind == "partial" and (k := partial_k(r)) is not None},
-                  key=_block_order)
+    coll = partial_results(coll)
+    keys = sorted({k for r in coll.results if (k := partial_k(r)) is not None}, key=_block_order)
     columns = [Column(f"{k} blocks" if k != "mlp" else "last MLP", "partial", (k,), anchor=f"partial_{k}")
                for k in keys] or [Column("top-1", "partial", ())]
     spec = TableSpec("partial", "Fig. 9: partial fine-tuning, top-1 (%) vs number of fine-tuned last blocks",
-                     tuple(columns), note="0 blocks is the linear probe; \"last MLP\" tunes only the last block's "
-                                          "MLP; all blocks is full fine-tuning.")
+                     tuple(columns), note="0 blocks is the linear probe (the linprobe run when the sweep skips k = 0); "
+                                          "\"last MLP\" tunes only the last block's MLP; all blocks is full "
+                                          "fine-tuning.")
     owns = lambda r, c: bool(c.metric) and partial_k(r) == c.metric[0]  # noqa: E731
     return _fill(spec, columns, coll, lambda r, c: metric(r.metrics, TOP1), owns)

@@ -1,9 +1,23 @@
-# The end-to-end test's suite (tests/suite): the `tiny` demo world and a handful of iterations per stage.
-# It checks that every stage runs and every report cell is filled, not any accuracy.
+# The end-to-end test's suite (tests/suite): the `tiny` demo world, 64 px, one epoch per stage. It checks
+# that every stage runs and every report cell is filled from a real run, not any accuracy.
 _base_ = "./demo.py"
 work_dir = "work_dirs/suite_tiny"
 data = dict(demo=dict(root="work_dirs/demo_data_tiny", size="tiny", seed=0))
 pretrain = dict(overrides=["model.img_size=64", "data.batch_size=8", "data.num_workers=0", "schedule.epochs=1",
                            "schedule.warmup_epochs=1", "schedule.checkpoint_interval=1", "schedule.log_interval=1",
                            "optim.precision='fp32'"])
+_cls = ["model.img_size=64", "data.batch_size=8", "data.eval_batch_size=16", "data.num_workers=0",
+        "schedule.epochs=1", "schedule.warmup_epochs=0", "schedule.checkpoint_interval=1", "schedule.log_interval=1",
+        "optim.precision='fp32'"]
+protocols = dict(
+    finetune=dict(overrides=_cls),
+    linprobe=dict(overrides=_cls),
+    partial=dict(overrides=_cls, args=["--blocks", "mlp,1"]),
+    inat=dict(overrides=_cls + ["data.format='inat'", "data.year=2019"]),
+    places=dict(overrides=_cls + ["data.format='places'", "data.version=365"]),
+    segment=dict(overrides=["data.crop_size=64", "test.crop_size=64", "test.stride=43", "data.batch_size=4",
+                            "data.num_workers=0", "optim.precision='fp32'", "schedule.warmup_iters=2",
+                            "schedule.iters=4", "schedule.log_interval=1", "schedule.checkpoint_interval=4"]),
+    robustness=dict(args=["--batch-size", "16", "--num-workers", "0", "--img-size", "128"]),  # IN-C is 128 px here
+)
 report = dict(visualize=True, num_images=2)

@@ -1,0 +1,137 @@
+"""`maebench suite` end to end on the tiny demo world: every stage runs for real, every report cell is filled;
+a second run skips finished stages, --force redoes one, a failing stage is recorded and blocks its dependents."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from mae_backbone.errors import ConfigError
+from tools.cli import COMMANDS
+from tools.cli import main as cli
+from tools.suite.config import CONFIG_DIR, load_suite
+from tools.suite.runner import load_command
+from tools.suite.stages import PROTOCOLS, build_plan, select
+
+TINY_SUITE = str(CONFIG_DIR / "tiny.py")
+
+
+def available(protocol: str) -> bool:
+    return load_command(PROTOCOLS[protocol].command)[0] is not None
+
+
+def suite_args(demo_world, work_dir, *extra, overrides=()):
+    return ["suite", TINY_SUITE, f"data.demo.root={demo_world['root']!r}", *overrides, "--work-dir", str(work_dir),
+            *extra]
+
+
+def record(work_dir: Path) -> dict:
+    return json.loads((work_dir / "metrics.json").read_text())
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny ops on a shared 2-core machine: one thread beats a spinning OpenMP team."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def finished(demo_world, tmp_path_factory):
+    """The whole tiny suite, run once for this module (the repo's most expensive test: keep it lean)."""
+    work_dir = tmp_path_factory.mktemp("suite")
+    return cli(suite_args(demo_world, work_dir)), work_dir
+
+
+def test_plan_compares_mae_with_a_same_architecture_scratch_baseline(demo_world, tmp_path):
+    suite = load_suite(TINY_SUITE, [f"data.demo.root={demo_world['root']!r}", f"work_dir={str(tmp_path)!r}"])
+    stages = build_plan(suite)
+    names = [s.name for s in stages]
+    assert names[0] == "pretrain" and names.index("mae/finetune") < names.index("mae/robustness")
+    assert {s.backbone for s in stages[1:]} == {"mae", "scratch"}
+    assert suite["backbones"]["scratch"]["arch"] == suite["backbones"]["mae"]["arch"] == "vit_mini_patch16"
+    mae_ft, scratch_ft = (next(s for s in stages if s.name == n) for n in ("mae/finetune", "scratch/finetune"))
+    assert "--pretrained" in mae_ft.argv(0, "none") and "--pretrained" not in scratch_ft.argv(0, "none")
+    assert "arch='vit_mini_patch16'" in scratch_ft.argv(0, "none")
+    assert [s.name for s in select(stages, ["finetune"], ["scratch"])] == ["mae/finetune"]
+    with pytest.raises(ConfigError, match="unknown stage"):
+        select(stages, ["finetnue"], [])
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_suite(TINY_SUITE, ["protocls.finetune.overrides=[]"])
+    with pytest.raises(ConfigError, match="source must be one of"):
+        load_suite(TINY_SUITE, ["backbones.scratch.source='random'"])
+
+
+def test_the_whole_suite_fills_every_table_cell(finished):
+    code, work_dir = finished
+    rec = record(work_dir)
+    stages = rec["stages"]
+    assert code == 0, {n: s.get("error") for n, s in stages.items() if s["status"] != "done"}
+    for name, info in stages.items():
+        want = "done" if name == "pretrain" or available(info["protocol"]) else "not available"
+        assert info["status"] == want, (name, info.get("error"))
+    md = (work_dir / "report" / "report.md").read_text()
+    tables = md.split("\n### ")[1:]
+    checked = 0
+    for table in tables:
+        rows = [line for line in table.split("\n\n")[1].splitlines()[2:] if line.startswith("| mae ")
+                or line.startswith("| scratch ")]
+        for row in rows:
+            cells = [c.strip() for c in row.strip("|").split("|")][2:]
+            for cell in cells:
+                if cell == "*not available*":
+                    continue
+                assert cell[0].isdigit() and "[p" in cell, (table.splitlines()[0], row)  # a number + its protocol
+                checked += 1
+    assert checked >= 2 * (2 + 2 + 3)  # at least classification, transfer and the partial curve, both backbones
+    gains = [line for line in md.splitlines() if line.startswith("| Δ mae − scratch")]
+    assert gains and all("n/c" not in g for g in gains)  # MAE and scratch share every protocol
+    csv_text = (work_dir / "report" / "report.csv").read_text()
+    assert csv_text.count("\n") > checked
+    figures = {p.name for p in (work_dir / "report").glob("*.png")}
+    assert {"training_curves.png", "reconstructions_pretrain.png", "partial_finetune.png"} <= figures
+    if available("robustness"):
+        assert "robustness_corruptions.png" in figures
+    if available("detect"):
+        assert "reconstructions_coco.png" in figures
+
+
+def test_second_run_skips_finished_stages_and_force_redoes_one(finished, demo_world, capsys):
+    _, work_dir = finished
+    before = record(work_dir)["stages"]
+    stamp = (work_dir / "mae" / "finetune" / "metrics.json").stat().st_mtime_ns
+    quick = ["report.visualize=False"]  # the reconstruction figures were checked above
+    assert cli(suite_args(demo_world, work_dir, "--skip", "robustness", overrides=quick)) == 0
+    after = record(work_dir)["stages"]
+    ran = {n for n, s in before.items() if s["status"] == "done"}
+    assert {n for n, s in after.items() if s["status"] == "cached"} == ran - {"mae/robustness", "scratch/robustness"}
+    assert (work_dir / "mae" / "finetune" / "metrics.json").stat().st_mtime_ns == stamp
+    assert "cached" in capsys.readouterr().out
+    assert cli(suite_args(demo_world, work_dir, "--only", "mae/linprobe", "--force", overrides=quick)) == 0
+    assert record(work_dir)["stages"]["mae/linprobe"]["status"] == "done"
+
+
+def test_a_failing_stage_is_recorded_blocks_its_dependents_and_the_rest_still_runs(finished, demo_world, tmp_path):
+    _, done_dir = finished
+    work_dir = tmp_path / "suite"
+    shutil.copytree(done_dir, work_dir)
+    args = suite_args(demo_world, work_dir, "--only", "scratch/finetune,scratch/robustness,scratch/linprobe", "--force",
+                      overrides=["protocols.finetune.overrides=['schedule.epohcs=1']", "report.visualize=False"])
+    assert cli(args) == 1
+    stages = record(work_dir)["stages"]
+    assert stages["scratch/finetune"]["status"] == "failed"
+    assert "schedule.epohcs" in stages["scratch/finetune"]["error"]
+    assert "Traceback" in (work_dir / "scratch" / "finetune" / "stage.log").read_text()
+    assert stages["scratch/robustness"]["status"] == ("blocked" if available("robustness") else "not available")
+    assert stages["scratch/linprobe"]["status"] == "done"
+    md = (work_dir / "report" / "report.md").read_text()
+    assert "| scratch/finetune | failed | ConfigError:" in md
+
+
+def test_registered_in_the_cli():
+    assert COMMANDS["suite"][0] == "tools.suite.command" and COMMANDS["report"][0] == "tools.report.command"
