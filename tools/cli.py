@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "linprobe": ("classification.commands.linprobe", "linear probe of a frozen pre-trained ViT (classification)"),
     "partial": ("classification.commands.partial", "partial fine-tuning of the last k blocks; --blocks sweeps k"),
     "robustness": ("classification.commands.robustness", "ImageNet-A/-R/-Sketch/-C evaluation of a classifier"),
+    "detect": ("detection.command", "COCO Mask R-CNN transfer (ViT pyramid + FPN, box and mask AP)"),
     "segment": ("segmentation.command", "ADE20K UperNet transfer (relative position bias, slide test)"),
 }
 

@@ -1,0 +1,166 @@
+"""COCO box and mask AP with a choice of evaluator, one detections-per-image setting, and stats read by value.
+
+- `evaluator="fast"` (default): faster-coco-eval's `COCOeval_faster` (C++), several times faster than
+  pycocotools on the same detections (benchmarks/coco_eval_speed.py) with identical stats (tested here on
+  real detections: tests/detection/test_evaluation.py). `evaluator="reference"`: pycocotools' `COCOeval`.
+- `max_dets` is the detections-per-image cap. run.py sets the model's `test_cfg.rcnn.max_per_img` from the
+  same value, and the evaluator's `maxDets` = (1, 10, max_dets). pycocotools' `summarize` looks maxDets up
+  by position and by the literal 100 (user pain E5: with another cap AP becomes -1, or AP50 silently uses
+  the largest cap, as in mmdet's default (100, 300, 1000)); `summarize_by_value` reads them by value.
+- Category ids: the model predicts contiguous labels 0..K-1; mmdet's `results2json` maps them through
+  `cat_ids` (the annotation file's ids of the configured class names, in file order) back to the original,
+  non-contiguous ids, and writes RLE counts as str (E6, E7). The JSON files stay in the work dir, so the
+  numbers can be recomputed offline with either evaluator (`evaluate_files`).
+- Mask AP uses the mask area for the small/medium/large split (the `bbox` field is dropped from mask results,
+  as mmdet does; otherwise pycocotools would use the box area).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections import OrderedDict
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from mmengine.logging import MMLogger
+from mmdet.evaluation import CocoMetric
+from mmdet.registry import METRICS
+
+from mae_backbone.errors import ConfigError
+
+EVALUATORS = {"fast": ("faster-coco-eval", "faster_coco_eval"), "reference": ("pycocotools", "pycocotools")}
+STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR", "ARs", "ARm", "ARl")
+
+
+def evaluator_info(evaluator: str) -> dict[str, str]:
+    if evaluator not in EVALUATORS:
+        raise ConfigError(f"evaluator must be one of {', '.join(EVALUATORS)}, got {evaluator!r}")
+    dist, _ = EVALUATORS[evaluator]
+    return {"evaluator": evaluator, "name": dist, "version": metadata.version(dist)}
+
+
+def _api(evaluator: str):
+    if evaluator == "fast":
+        from faster_coco_eval import COCO, COCOeval_faster
+
+        return COCO, COCOeval_faster
+    if evaluator == "reference":
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+
+        return COCO, COCOeval
+    raise ConfigError(f"evaluator must be one of {', '.join(EVALUATORS)}, got {evaluator!r}")
+
+
+def summarize_by_value(coco_eval: Any, max_dets: int) -> dict[str, float]:
+    """The 12 COCO stats from `coco_eval.eval` after `accumulate()`, maxDets and IoUs looked up by value."""
+    p, ev = coco_eval.params, coco_eval.eval
+    precision, recall = np.asarray(ev["precision"]), np.asarray(ev["recall"])  # (T,R,K,A,M), (T,K,A,M)
+    area = list(p.areaRngLbl)
+
+    def stat(ap: bool, dets: int, iou: float | None = None, rng: str = "all") -> float:
+        a, m = area.index(rng), list(p.maxDets).index(dets)
+        s = precision[..., a, m] if ap else recall[..., a, m]
+        if iou is not None:
+            s = s[np.flatnonzero(np.isclose(np.asarray(p.iouThrs), iou))]
+        s = s[s > -1]
+        return float(s.mean()) if s.size else -1.0
+
+    values = [stat(True, max_dets), stat(True, max_dets, 0.5), stat(True, max_dets, 0.75),
+              *(stat(True, max_dets, rng=r) for r in ("small", "medium", "large")),
+              stat(False, 1), stat(False, 10), stat(False, max_dets),
+              *(stat(False, max_dets, rng=r) for r in ("small", "medium", "large"))]
+    return dict(zip(STAT_NAMES, values))
+
+
+def evaluate(gt_file: str | Path, detections: list[dict], iou_type: str, evaluator: str = "fast",
+             max_dets: int = 100, cat_ids: Sequence[int] | None = None, img_ids: Sequence[int] | None = None,
+             gt: Any = None) -> tuple[dict[str, float], Any]:
+    """COCO stats (fractions) for result-format `detections` against `gt_file`; returns (stats, COCOeval)."""
+    COCO, COCOeval = _api(evaluator)
+    with contextlib.redirect_stdout(io.StringIO()):  # both libraries print progress lines
+        gt = COCO(str(gt_file)) if gt is None else gt
+        dets = [dict(d) for d in detections]
+        if iou_type == "segm":
+            for d in dets:
+                d.pop("bbox", None)  # mask area, not box area, decides small/medium/large
+        if dets:
+            dt = gt.loadRes(dets)
+        else:  # nothing detected: every AP is 0 (loadRes cannot take an empty list)
+            dt = COCO()
+            dt.dataset = {"images": gt.dataset["images"], "categories": gt.dataset["categories"], "annotations": []}
+            dt.createIndex()
+        ev = COCOeval(gt, dt, iou_type)
+        if cat_ids is not None:
+            ev.params.catIds = list(cat_ids)
+        if img_ids is not None:
+            ev.params.imgIds = list(img_ids)
+        ev.params.maxDets = sorted({1, 10, int(max_dets)})
+        ev.evaluate()
+        ev.accumulate()
+    return summarize_by_value(ev, int(max_dets)), ev
+
+
+def evaluate_files(gt_file: str | Path, result_prefix: str | Path, evaluator: str = "fast",
+                   max_dets: int = 100) -> dict[str, dict[str, float]]:
+    """Recompute the stats from `<prefix>.bbox.json` / `<prefix>.segm.json` written by a run (offline)."""
+    out = {}
+    for iou_type in ("bbox", "segm"):
+        path = Path(f"{result_prefix}.{iou_type}.json")
+        if path.is_file():
+            out[iou_type], _ = evaluate(gt_file, json.loads(path.read_text()), iou_type, evaluator, max_dets)
+    return out
+
+
+@METRICS.register_module()
+class MAECocoMetric(CocoMetric):
+    """mmdet's `CocoMetric` (its result collection and JSON serialisation) with our evaluation step.
+
+    Args:
+        evaluator: "fast" (faster-coco-eval) or "reference" (pycocotools).
+        max_dets: detections per image; the same number as the model's `max_per_img`.
+    """
+
+    def __init__(self, ann_file: str, evaluator: str = "fast", max_dets: int = 100,
+                 outfile_prefix: str | None = None, **kwargs: Any):
+        super().__init__(ann_file=ann_file, metric=["bbox", "segm"], outfile_prefix=outfile_prefix, **kwargs)
+        self.info = evaluator_info(evaluator)
+        self.evaluator, self.max_dets, self.ann_file = evaluator, int(max_dets), ann_file
+        self.stats: dict[str, dict[str, float]] = {}
+        self._warned = False
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            n = len(sample["pred_instances"]["labels"])
+            if n > self.max_dets and not self._warned:
+                self._warned = True
+                MMLogger.get_current_instance().warning(
+                    f"the model returned {n} detections for one image but the evaluator scores at most "
+                    f"{self.max_dets}; set test.max_per_img once so model and evaluator agree")
+        super().process(data_batch, data_samples)
+
+    def compute_metrics(self, results: list) -> dict[str, float]:
+        import tempfile
+
+        _, preds = zip(*results)
+        if self.cat_ids is None:  # the annotation file's ids of the configured classes, in file order
+            self.cat_ids = self._coco_api.get_cat_ids(cat_names=self.dataset_meta["classes"])
+        if self.img_ids is None:
+            self.img_ids = self._coco_api.get_img_ids()
+        with tempfile.TemporaryDirectory() as tmp:
+            prefix = self.outfile_prefix or str(Path(tmp) / "results")
+            files = self.results2json(preds, prefix)
+            results_json = {t: json.loads(Path(files[t]).read_text()) for t in self.metrics}
+        out: dict[str, float] = OrderedDict()
+        logger = MMLogger.get_current_instance()
+        for iou_type in self.metrics:
+            stats, _ = evaluate(self.ann_file, results_json[iou_type], iou_type, self.evaluator, self.max_dets,
+                                self.cat_ids, self.img_ids)
+            self.stats[iou_type] = stats
+            out.update({f"{iou_type}_{k}": v for k, v in stats.items()})
+            logger.info(f"{iou_type} ({self.info['name']} {self.info['version']}, maxDets {self.max_dets}): "
+                        + " ".join(f"{k} {v:.3f}" for k, v in stats.items()))
+        return out

@@ -1,0 +1,164 @@
+"""COCO Mask R-CNN transfer as a pure `run(cfg) -> metrics` on mmengine's runner with mmdet's parts.
+
+Check the data (or clean it with skip_bad), train iteration-based (global batch 64 by recipe, accumulation
+when fewer processes hold it), test the final weights once, and write `metrics.json`: box and mask AP, AP50,
+AP75, APs/m/l (percent, as the paper), the evaluator with its version, detections per image, the dataset
+fingerprint, what was skipped, and the config. Detections are kept as COCO result JSON in the work dir.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from mmengine.config import ConfigDict
+from mmengine.dist import get_dist_info
+
+from mae_backbone.errors import ConfigError, UserFacingError
+from mae_backbone.runtime import engine
+from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
+
+from . import evaluation as _evaluation  # noqa: F401  (registers MAECocoMetric)
+from . import model as _model  # noqa: F401  (registers backbones, SimpleFPN, LN2d, ViTMaskRCNN)
+from . import optim as _optim  # noqa: F401  (registers ViTLayerDecayConstructor)
+from .build import batch_plan, dataset_cfg, model_cfg, optim_cfg, pipelines, schedulers
+from .data import Split, prepare_split
+from .evaluation import STAT_NAMES, evaluator_info
+
+CONFIG_KEYS = ("arch", "protocol", "model", "data", "optim", "schedule", "test", "expected", "seed", "work_dir",
+               "launcher", "resume", "eval_only", "load_from")
+PREDICTIONS = "predictions/coco"  # <work_dir>/predictions/coco.{bbox,segm}.json
+
+
+def _world_size(launcher: str) -> int:
+    if launcher == "none":
+        return get_dist_info()[1]
+    return int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", 1)))
+
+
+def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_size: int) -> tuple[dict, dict]:
+    """Everything mmengine's Runner takes, plus the batch plan; all derived from the compact config."""
+    data, sched, test = cfg["data"], cfg["schedule"], cfg["test"]
+    plan = batch_plan(data["batch_size"], world_size, cfg["optim"]["global_batch"])
+    train_pipe, test_pipe = pipelines(cfg)
+    workers = data["num_workers"]
+    loader = dict(num_workers=workers, persistent_workers=workers > 0)
+    test_loader = dict(batch_size=1, sampler=dict(type="DefaultSampler", shuffle=False), drop_last=False,
+                       dataset=dataset_cfg(val, test_pipe, train=False), **loader)
+    evaluator = dict(type="MAECocoMetric", ann_file=str(val.ann_file), evaluator=test["evaluator"],
+                     max_dets=test["max_per_img"], outfile_prefix=str(Path(cfg["work_dir"]) / PREDICTIONS))
+    wrapper = engine.optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
+    wrapper.pop("optimizer")
+    total = sched["iters"] * plan["accum"]
+    kwargs = dict(
+        model=ConfigDict(model_cfg(cfg, len(val.classes))),
+        work_dir=cfg["work_dir"],
+        test_dataloader=test_loader, test_evaluator=evaluator, test_cfg=dict(type="TestLoop"),
+        default_hooks=dict(
+            timer=dict(type="IterTimerHook"),
+            logger=dict(type="LoggerHook", interval=sched["log_interval"], log_metric_by_epoch=False),
+            param_scheduler=dict(type="ParamSchedulerHook"),
+            checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=sched["checkpoint_interval"] * plan["accum"],
+                            max_keep_ckpts=2, save_last=True),
+            sampler_seed=dict(type="DistSamplerSeedHook")),
+        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")],
+        log_processor=dict(by_epoch=False),
+        env_cfg=dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
+                     dist_cfg=dict(backend="nccl" if torch.cuda.is_available() else "gloo")),
+        visualizer=dict(type="DetLocalVisualizer", vis_backends=[dict(type="LocalVisBackend")]),
+        default_scope="mmdet",
+        launcher=cfg.get("launcher", "none"),
+        randomness=dict(seed=cfg["seed"]),
+    )
+    if train is not None:
+        kwargs.update(
+            train_dataloader=dict(batch_size=data["batch_size"], sampler=dict(type="InfiniteSampler", shuffle=True),
+                                  batch_sampler=dict(type="AspectRatioBatchSampler"),
+                                  dataset=dataset_cfg(train, train_pipe, train=True), **loader),
+            train_cfg=dict(type="IterBasedTrainLoop", max_iters=total,
+                           val_interval=sched["val_interval"] * plan["accum"] if sched["val_interval"] else total + 1),
+            optim_wrapper=optim_cfg(cfg, wrapper),
+            param_scheduler=schedulers(cfg, plan["accum"]))
+        if sched["val_interval"]:
+            kwargs.update(val_dataloader=test_loader, val_evaluator=evaluator, val_cfg=dict(type="ValLoop"))
+    return kwargs, plan
+
+
+def run(cfg: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(cfg) - set(CONFIG_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown detection config keys: {', '.join(unknown)}")
+    work_dir, data, test = Path(cfg["work_dir"]), cfg["data"], cfg["test"]
+    eval_only = bool(cfg.get("eval_only"))
+    info = evaluator_info(test["evaluator"])
+    if not eval_only:
+        engine.check_work_dir(work_dir, need_bytes=64 * 2**20)
+    prep = dict(root=data["root"], num_classes=data["num_classes"], skip_bad=data["skip_bad"], work_dir=work_dir,
+                deep=data["verify"] == "deep")
+    train = None if eval_only else prepare_split(split=data["train_split"], **prep)
+    val = prepare_split(split=data["val_split"], **prep)
+    if train is not None and (train.classes, train.cat_ids) != (val.classes, val.cat_ids):
+        raise UserFacingError(f"{train.ann_file} and {val.ann_file} list different categories; use one release")
+    world_size = _world_size(cfg.get("launcher", "none"))
+    if eval_only:
+        cfg = {**cfg, "model": {**cfg["model"], "pretrained": None}}  # the trained weights come from load_from
+    kwargs, plan = runner_kwargs(cfg, train, val, world_size)
+    engine.allow_mmengine_checkpoints()
+    if eval_only:
+        load_from = cfg.get("load_from")
+        if not load_from:
+            raise UserFacingError(f"{work_dir}: no trained checkpoint to evaluate; pass --resume PATH or train first")
+        kwargs.update(load_from=load_from, resume=False)
+    else:
+        resume_from = engine.resolve_resume(cfg.get("resume"), work_dir)
+        kwargs.update(load_from=resume_from, resume=resume_from is not None)
+    full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
+    full_cfg.update(work_dir=str(work_dir), maebench=cfg)
+    if cfg.get("launcher", "none") != "none" and torch.cuda.is_available():
+        full_cfg["sync_bn"] = "torch"  # MIMDet's SyncBN in the FPN and heads (torch's needs CUDA)
+    runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
+    skipped = {s.name: s.skipped for s in (train, val) if s is not None and s.skipped}
+    runner.logger.info(
+        f"COCO Mask R-CNN ({cfg['protocol']}): {len(val.classes)} classes; global batch {plan['global_batch']} = "
+        f"{data['batch_size']} x {world_size} processes x {plan['accum']} accumulation; evaluator {info['name']} "
+        f"{info['version']}, {test['max_per_img']} detections per image"
+        + (f"; skipped (--skip-bad): {skipped}" if skipped else ""))
+    train_loss = None
+    if train is not None:
+        runner.train()
+        train_loss = _loss_summary(runner)
+    runner.test()
+    stats = runner.test_evaluator.metrics[0].stats
+    metrics: dict[str, Any] = {t: {k: round(100 * v, 3) if v >= 0 else v for k, v in stats[t].items()}
+                               for t in ("bbox", "segm")}
+    metrics.update(iters=None if eval_only else runner.iter // plan["accum"], **(train_loss or {}))
+    if runner.rank == 0:
+        write_metrics(work_dir, metrics, task="detect", seed=cfg["seed"], world_size=runner.world_size,
+                      protocol=_protocol(cfg, train, val, plan, info))
+    return metrics
+
+
+def _protocol(cfg: dict[str, Any], train: Split | None, val: Split, plan: dict, info: dict) -> dict[str, Any]:
+    data, test = cfg["data"], cfg["test"]
+    splits = [s for s in (train, val) if s is not None]
+    return dict(
+        dataset=dict(name="COCO layout", num_classes=len(val.classes), category_ids=val.cat_ids,
+                     **{s.name: {**dataset_fingerprint(data["root"], s.files), "images": s.num_images,
+                                 "annotations": s.num_annotations, "skipped": s.skipped} for s in splits}),
+        evaluator=info, max_dets=test["max_per_img"], stats=list(STAT_NAMES), units="AP in percent",
+        test=dict(resize_longer_side=data["image_size"], pad_to=data["image_size"], flip=False,
+                  score_thr=test["score_thr"]),
+        protocol=cfg["protocol"], arch=cfg["arch"], image_size=data["image_size"],
+        global_batch=plan["global_batch"], pretrained=cfg["model"]["pretrained"], expected=cfg.get("expected"),
+        predictions=str(Path(cfg["work_dir"]) / PREDICTIONS) + ".{bbox,segm}.json", config=cfg)
+
+
+def _loss_summary(runner) -> dict[str, float] | None:
+    """Mean training loss over the first and last tenth of the logged iterations (did it learn?)."""
+    buf = runner.message_hub.log_scalars.get("train/loss")
+    if buf is None:
+        return None
+    losses = buf.data[0]
+    k = max(1, len(losses) // 10)
+    return {"train_loss_first": float(losses[:k].mean()), "train_loss_last": float(losses[-k:].mean())}
