@@ -124,3 +124,16 @@ def test_slide_inference_covers_every_pixel_with_crop_sized_windows(tmp_path):
     assert count.min() >= 1
     n_rows, n_cols = -(-(h - crop) // stride) + 1, -(-(w - crop) // stride) + 1
     assert len(windows) == n_rows * n_cols and len(set(windows)) == len(windows)
+
+
+def test_official_mae_pth_checkpoint_loads(tmp_path):
+    """The official release format: a .pth holding {'model': encoder + decoder state dict}, weights-only."""
+    mae = create_mae("vit_mini_patch16", img_size=64, **TINY)
+    path = tmp_path / "mae_pretrain_vit_tiny.pth"
+    torch.save({"model": mae.state_dict()}, path)
+    seg, _ = tiny_segmentor(tmp_path, f"model.pretrained='{path}'")
+    seg.init_weights()
+    vit = seg.backbone.vit
+    torch.testing.assert_close(vit.blocks[3].mlp.fc2.weight, mae.blocks[3].mlp.fc2.weight)
+    torch.testing.assert_close(vit.pos_embed, mae.pos_embed)  # same 64 px grid: nothing resampled
+    assert seg.backbone.load_report.resized == []
