@@ -26,11 +26,29 @@ def default_crop_pct(img_size: int) -> float:
 
 
 def finetune_train_transform(img_size: int, aug: dict[str, Any]) -> T.Compose:
-    return create_transform(
+    transform = create_transform(
         input_size=img_size, is_training=True, color_jitter=aug.get("color_jitter"),
         auto_augment=aug.get("auto_augment") or None, interpolation="bicubic",
         re_prob=aug.get("reprob", 0.0), re_mode=aug.get("remode", "pixel"), re_count=aug.get("recount", 1),
         mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    for t in transform.transforms:
+        for op in getattr(t, "ops", ()):
+            if op.name == "PosterizeIncreasing":
+                op.aug_fn = _posterize_keep_zero_ok
+    return transform
+
+
+def _posterize_keep_zero_ok(img: Image.Image, bits_to_keep: int, **_: Any) -> Image.Image:
+    """RandAugment `inc1` maps magnitude 10 (reached by m9 + mstd0.5 noise) to keeping 0 bits, which Pillow
+    >= 11 refuses ("bits must be between 1 and 8") in the middle of an epoch; the reference stack (old
+    Pillow) produced a black image there. Same result, without the crash."""
+    from PIL import ImageOps
+
+    if bits_to_keep >= 8:
+        return img
+    if bits_to_keep <= 0:
+        return Image.new(img.mode, img.size)
+    return ImageOps.posterize(img, bits_to_keep)
 
 
 def linprobe_train_transform(img_size: int) -> T.Compose:

@@ -83,3 +83,14 @@ def test_flat_val_folder_is_refused(tmp_path, demo_world):
     shutil.copy(src, tmp_path / "val" / "ILSVRC2012_val_00000001.JPEG")
     with pytest.raises(BadInputError, match="directly"):
         image_folder(tmp_path, "val")
+
+
+def test_randaugment_posterize_at_full_magnitude_does_not_crash():
+    from PIL import Image
+
+    from classification.transforms import finetune_train_transform
+
+    t = finetune_train_transform(64, dict(auto_augment="rand-m9-mstd0.5-inc1", reprob=0.25))
+    op = next(op for tt in t.transforms for op in getattr(tt, "ops", ()) if op.name == "PosterizeIncreasing")
+    op.prob, op.magnitude, op.magnitude_std = 1.0, 10, 0  # 0 bits kept: Pillow >= 11 would raise here
+    assert op(Image.new("RGB", (64, 64), (200, 100, 50))).getpixel((0, 0)) == (0, 0, 0)
