@@ -44,6 +44,8 @@ def ade150_meta() -> dict[str, Any]:
 def resolve_classes(root: str | Path, num_classes: int, classes: Sequence[str] | None) -> list[str]:
     """Class names for labels 1..K: the config's, else the dataset's own list, else ADE's 150 names."""
     root = Path(root)
+    if not root.is_dir():
+        raise BadInputError(f"{root}: no such folder; --data (data.root) must be the ADEChallengeData2016 folder")
     listed = root / CLASSES_FILE
     found: list[str] | None = None
     if listed.is_file():

@@ -76,5 +76,7 @@ def test_image_without_annotation_and_mismatched_pair(ade_copy):
 
 
 def test_wrong_root(tmp_path):
+    with pytest.raises(BadInputError, match="no such folder"):
+        resolve_classes(tmp_path / "nothing", 150, None)
     with pytest.raises(BadInputError, match="ADEChallengeData2016"):
         validate_split(tmp_path, "train", 11)
