@@ -132,3 +132,12 @@ def test_unpicklable_checkpoint_is_refused_not_executed(tmp_path):
     (tmp_path / "trunc.safetensors").write_bytes(b"\x00\x01garbage")
     with pytest.raises(CheckpointError, match="safetensors"):
         read_checkpoint(tmp_path / "trunc.safetensors")
+
+
+def test_new_batchnorm_head_is_new_by_design(tmp_path, mae):
+    from torch import nn
+
+    vit = create_vit("vit_tiny_patch16", img_size=64, global_pool="token", **TINY)
+    vit.head = nn.Sequential(nn.BatchNorm1d(64, affine=False), nn.Linear(64, 3))  # the linear-probe head
+    report = load_checkpoint(vit, official_full(tmp_path, mae))
+    assert "head.0.num_batches_tracked" in report.new_by_design and "head.1.weight" in report.new_by_design
