@@ -135,3 +135,20 @@ def test_a_failing_stage_is_recorded_blocks_its_dependents_and_the_rest_still_ru
 
 def test_registered_in_the_cli():
     assert COMMANDS["suite"][0] == "tools.suite.command" and COMMANDS["report"][0] == "tools.report.command"
+
+
+@pytest.mark.parametrize("name,arch", [("paper_vit_b", "vit_base_patch16"), ("paper_vit_l", "vit_large_patch16")])
+def test_paper_scale_suites_resolve_to_the_paper_recipes(name, arch, tmp_path):
+    ckpt = tmp_path / "mae_official.safetensors"
+    ckpt.write_bytes(b"")  # only its sidecar is read when the suite is planned
+    ckpt.with_suffix(".json").write_text(json.dumps({"arch_name": arch, "img_size": 224}))
+    suite = load_suite(str(CONFIG_DIR / f"{name}.py"), [f"backbones.mae_official.path={str(ckpt)!r}"])
+    assert {b["arch"] for b in suite["backbones"].values()} == {arch}
+    assert suite["demo"] is None and suite["data"]["imagenet"] == "data/imagenet"
+    for proto, opts in suite["protocols"].items():
+        if proto != "robustness":
+            assert opts["config"] and Path(opts["config"]).is_file(), proto
+    stages = build_plan(suite)
+    assert len(stages) == 1 + 3 * len(PROTOCOLS)
+    official = next(s for s in stages if s.name == "mae_official/finetune").argv(0, "slurm")
+    assert official[official.index("--pretrained") + 1] == str(ckpt) and "--launcher" in official

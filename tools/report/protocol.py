@@ -16,7 +16,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
 # top-level protocol keys that together are the test mode: how the evaluated images are presented
 # (segmentation: `test` = slide/whole, crop, stride; classification: input size, resize, crop; robustness:
 # transform and label space)
-TEST_KEYS = ("test_mode", "test", "input_size", "eval_resize", "eval_crop_pct", "transform", "label_space")
+TEST_KEYS = ("test_mode", "test", "input_size", "eval_resize", "eval_crop_pct", "max_dets", "transform",
+             "label_space")
 EVALUATOR_PACKAGES = {"mmseg": "mmsegmentation", "mmdet": "mmdet", "pycocotools": "pycocotools",
                       "faster": "faster-coco-eval", "faster-coco-eval": "faster-coco-eval"}
 REQUIRED = ("fingerprint", "test_mode", "evaluator")  # without these a number is not comparable to anything
@@ -55,6 +56,9 @@ def summary(record: dict[str, Any]) -> dict[str, Any]:
     test = [f"{k}={_compact(protocol[k])}" for k in TEST_KEYS if protocol.get(k) not in (None, "", {})]
     out["test_mode"] = "; ".join(test) or None
     evaluator = protocol.get("evaluator") or protocol.get("backend")
+    if isinstance(evaluator, dict):  # e.g. detection: {"evaluator": "fast", "name": "faster-coco-eval", "version": ..}
+        out["evaluator_version"] = evaluator.get("version")
+        evaluator = evaluator.get("name") or evaluator.get("evaluator")
     out["evaluator"] = _compact(evaluator) if evaluator else None
     versions = record.get("versions") or {}
     if out["evaluator"] and not out["evaluator_version"]:  # the installed version of the package that evaluated

@@ -62,7 +62,9 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
         counts = (suite.get("metrics") or {}).get("stages", {})
         done = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
         parts.append(f"Suite `{path.parent}` (config `{(suite.get('protocol') or {}).get('config')}`): {done}; "
-                     f"{(suite.get('metrics') or {}).get('seconds', '?')} s this run, finished "
+                     f"{(suite.get('metrics') or {}).get('seconds', '?')} s wall time this run "
+                     f"({(suite.get('metrics') or {}).get('cpu_seconds', '?')} CPU s; load average at the end "
+                     f"{(suite.get('metrics') or {}).get('load_average', '?')}), finished "
                      f"{suite.get('finished_at', '?')} on {(suite.get('machine') or {}).get('cpu_count', '?')} CPUs.")
     parts += ["", "Each number is followed by its protocol footnote [pN] (listed below: data fingerprint, test mode, "
               "evaluator and version, seed, world size). Δ rows: the pre-trained backbone minus the from-scratch "
@@ -73,6 +75,13 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
         for title, path in figures.items():
             parts.append(f"![{title}]({path.relative_to(out_dir).as_posix() if path.is_relative_to(out_dir) else path})")
         parts.append("")
+    for path, suite in coll.suites:
+        stages = suite.get("stages") or {}
+        if stages:
+            parts += [f"## Stages of `{path.parent}`", "", "| stage | status | wall s | CPU s |", "|---|---|---|---|"]
+            parts += [f"| {n} | {i.get('status')} | {i.get('seconds') or '—'} | {i.get('cpu_seconds') or '—'} |"
+                      for n, i in stages.items()]
+            parts.append("")
     bad = [s for s in coll.stages if s.status != "not run"]
     if bad:
         parts += ["## Stages without numbers", "", "| stage | status | why |", "|---|---|---|"]

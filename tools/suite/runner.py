@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import json
 import os
+import resource
 import shutil
 import sys
 import threading
@@ -88,7 +89,7 @@ class Progress:
             self._thread.join()
             self._thread = None
             self.out.write("\r")
-        if status == "done":
+        if status == "done" and name not in ("demo-data", "report"):  # training stages calibrate the estimate
             self.measured.append((self.estimates.get(name, 30.0), seconds))
         shown = status if status != "failed" else "FAILED"
         self.line(f"[{self.count:>2}/{self.total}] {name:<22} {shown:<13} {fmt_time(seconds):>6} | elapsed "
@@ -158,6 +159,13 @@ def run_stage(stage: Stage, seed: int | None, launcher: str) -> None:
                 os.environ["MAEBENCH_NO_PROGRESS"] = saved_env
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads) and its finished children (data-loader workers): the compute a
+    stage used, which unlike wall time does not grow when other jobs share the machine."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _rank() -> int:
     return int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", 0)))
 
@@ -194,7 +202,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
     progress = Progress(len(names), estimates, out, enabled=_rank() == 0)
     progress.line(f"maebench suite: {len(names)} stages -> {root}  (config {suite['config_path']}; "
                   f"log of each stage in <stage>/stage.log)")
-    t_suite = time.perf_counter()
+    t_suite, c_suite = time.perf_counter(), cpu_seconds()
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
     def save() -> None:
@@ -202,7 +210,9 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
             return
         counts = {k: sum(1 for v in info.values() if v["status"] == k)
                   for k in ("done", "cached", "failed", "blocked", "not available", "not run")}
-        write_metrics(root, {"stages": counts, "seconds": round(time.perf_counter() - t_suite, 1)},
+        write_metrics(root, {"stages": counts, "seconds": round(time.perf_counter() - t_suite, 1),
+                             "cpu_seconds": round(cpu_seconds() - c_suite, 1),
+                             "load_average": [round(x, 2) for x in os.getloadavg()]},
                       protocol=dict(config=suite["config_path"], data=suite["data"], demo=demo,
                                     launcher=launcher), task="suite", seed=suite.get("seed"),
                       extra=dict(stages=info, started_at=started_at, backbones={
@@ -229,7 +239,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
             continue
         missing = [n for n in stage.needs if not by_name[n].done_path.is_file()]
         progress.start(stage.name, pending)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         if missing:
             why = ", ".join(f"{n} ({info.get(n, {}).get('status', 'not selected')})" for n in missing)
             rec.update(status="blocked", error=f"needs {why}", seconds=None)
@@ -243,7 +253,8 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
                     run_stage(stage, suite.get("seed"), launcher)
                     if _rank() == 0 and not stage.done_path.is_file():
                         raise RuntimeError(f"finished without writing {stage.done_path}")
-                    rec.update(status="done", error=None, seconds=round(time.perf_counter() - t0, 1))
+                    rec.update(status="done", error=None, seconds=round(time.perf_counter() - t0, 1),
+                               cpu_seconds=round(cpu_seconds() - c0, 1))
                 except KeyboardInterrupt:
                     rec.update(status="failed", error="interrupted")
                     save()

@@ -19,14 +19,25 @@ backbones = dict(
 )
 # Protocols in run order. `config=None` uses the subcommand's default (its demo config); overrides use
 # the task config's own keys and are checked strictly by the task.
+# Schedules are the task demo configs' (same recipes) with fewer epochs / iterations so that both
+# backbones go through everything within the budget; the same overrides apply to MAE and scratch.
+_cls = ["data.num_workers=2"]
 protocols = dict(
-    finetune=dict(config=None, overrides=[]),
-    linprobe=dict(config=None, overrides=[]),
-    partial=dict(config=None, overrides=[]),
-    inat=dict(config=None, overrides=[]),
-    places=dict(config=None, overrides=[]),
-    detect=dict(config=None, overrides=[]),
-    segment=dict(config=None, overrides=[]),
+    finetune=dict(config=None, overrides=_cls + ["schedule.epochs=6", "schedule.warmup_epochs=1",
+                                                 "schedule.checkpoint_interval=3"]),
+    linprobe=dict(config=None, overrides=_cls + ["schedule.epochs=8", "schedule.warmup_epochs=1",
+                                                 "schedule.checkpoint_interval=4"]),
+    # Fig. 9: k = 0 is the linear probe above and k = depth the fine-tune; the sweep adds the points between
+    partial=dict(config=None, overrides=_cls + ["schedule.epochs=4", "schedule.warmup_epochs=1",
+                                                "schedule.checkpoint_interval=2"], args=["--blocks", "mlp,1,2"]),
+    inat=dict(config=None, overrides=_cls + ["data.format='inat'", "data.year=2019", "schedule.epochs=5",
+                                             "schedule.warmup_epochs=1", "schedule.checkpoint_interval=5"]),
+    places=dict(config=None, overrides=_cls + ["data.format='places'", "data.version=365", "schedule.epochs=5",
+                                               "schedule.warmup_epochs=1", "schedule.checkpoint_interval=5"]),
+    detect=dict(config=None, overrides=["schedule.iters=60", "schedule.warmup_iters=10",
+                                        "schedule.checkpoint_interval=60", "schedule.log_interval=10"]),
+    segment=dict(config=None, overrides=["schedule.iters=60", "schedule.warmup_iters=10",
+                                         "schedule.checkpoint_interval=30", "schedule.log_interval=10"]),
     robustness=dict(config=None, overrides=[]),
 )
 # `maebench report` options: reconstruction figures of the pre-trained model on demo and COCO-style images.
