@@ -101,7 +101,8 @@ def model_cfg(cfg: dict[str, Any], num_classes: int) -> dict[str, Any]:
                                    add_gt_as_proposals=True),
                       mask_size=28, pos_weight=-1, debug=False)),
         test_cfg=dict(
-            rpn=dict(nms_pre=1000, max_per_img=m["rpn_proposals"], nms=dict(type="nms", iou_threshold=0.7), min_bbox_size=0),
+            rpn=dict(nms_pre=1000, max_per_img=m["rpn_proposals"], nms=dict(type="nms", iou_threshold=0.7),
+                     min_bbox_size=0),
             rcnn=dict(score_thr=t["score_thr"], nms=dict(type="nms", iou_threshold=0.5),
                       max_per_img=t["max_per_img"], mask_thr_binary=0.5)),
     )
