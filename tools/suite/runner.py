@@ -193,8 +193,8 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
                             backbone=s.backbone, work_dir=str(s.work_dir.relative_to(root)), anchor=s.anchor,
                             arch=backbones[s.backbone]["arch"] if s.backbone else pretrained_arch, needs=s.needs)
         info[s.name].setdefault("status", "not run")
-    estimates = {s.name: float(old.get(s.name, {}).get("seconds") or s.spec.weight)
-                 if old.get(s.name, {}).get("status") == "done" else s.spec.weight for s in stages}
+    # a stage's last measured duration (kept while it is cached) or its weight
+    estimates = {s.name: float(old.get(s.name, {}).get("seconds") or s.spec.weight) for s in stages}
     by_name = {s.name: s for s in planned}
     demo = suite.get("demo")
     names = (["demo-data"] if demo else []) + [s.name for s in stages] + ["report"]
