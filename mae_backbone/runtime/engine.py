@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -136,8 +137,22 @@ def latest_complete_checkpoint(work_dir: str | Path) -> Path | None:
     return next((p for p in candidates if _checkpoint_step(p) >= 0 and is_complete_checkpoint(p)), None)
 
 
+_RUNS = itertools.count()
+
+
 class AtomicRunner(Runner):
-    """mmengine Runner whose checkpoints appear atomically (temp file, fsync, rename)."""
+    """mmengine Runner whose checkpoints appear atomically (temp file, fsync, rename).
+
+    Each runner also gets a unique experiment name. mmengine keys its logger, message hub, visualizer and
+    default registry scope by that name, which defaults to a one-second timestamp: two runs started within
+    a second in one process (the suite does that) would share them, the second silently inheriting the
+    first one's registry scope ("DetLocalVisualizer is not in the mmengine registry") and loss history.
+    """
+
+    def __init__(self, *args: Any, experiment_name: str | None = None, **kwargs: Any) -> None:
+        if experiment_name is None:
+            experiment_name = f"{Path(str(kwargs.get('work_dir', 'run'))).name}_{os.getpid()}_{next(_RUNS)}"
+        super().__init__(*args, experiment_name=experiment_name, **kwargs)
 
     def save_checkpoint(self, out_dir: str, filename: str, *args: Any, **kwargs: Any) -> None:
         tmp_name = f".{filename}.tmp"
