@@ -156,7 +156,11 @@ def inaturalist(root: str | Path, year: int, split: str) -> Split:
     names = {int(c["id"]): c.get("name", str(c["id"])) for c in cats}
     label_of = {}
     for ann in data["annotations"]:
-        label_of[ann["image_id"]] = int(ann["category_id"])
+        if ann.get("category_id") not in names:
+            raise BadInputError(
+                f"{ann_path}: annotation {ann.get('id')} has category_id {ann.get('category_id')!r}, not one of the "
+                f"file's categories 0..{len(ids) - 1}; use a listed id, or the train and val files of one release")
+        label_of[ann["image_id"]] = ann["category_id"]
     files, labels = [], []
     for img in data["images"]:
         if img["id"] not in label_of:

@@ -69,9 +69,9 @@ def _check_classes(path: Path, data: dict[str, Any], num_classes: int) -> tuple[
     return [c.get("name") for c in cats], [c.get("id") for c in cats]
 
 
-def _missing_images(data: dict[str, Any], img_dir: Path) -> set[Any]:
-    """Ids of images whose file is absent (one stat per image: seconds for COCO's 118k)."""
-    return {im.get("id") for im in data["images"] if isinstance(im, dict)
+def _missing_images(data: dict[str, Any], img_dir: Path) -> dict[Any, str]:
+    """Id -> file name of the images whose file is absent (one stat per image: seconds for COCO's 118k)."""
+    return {im.get("id"): im["file_name"] for im in data["images"] if isinstance(im, dict)
             and isinstance(im.get("file_name"), str) and not (img_dir / im["file_name"]).is_file()}
 
 
@@ -104,7 +104,7 @@ def annotation_problem(ann: Any, images: dict[Any, dict], cat_ids: set[int]) -> 
     return None
 
 
-def _clean(data: dict[str, Any], missing: set[Any]) -> tuple[dict[str, Any], dict[str, int]]:
+def _clean(data: dict[str, Any], missing: dict[Any, str]) -> tuple[dict[str, Any], dict[str, int]]:
     images = {im["id"]: im for im in data["images"] if isinstance(im, dict) and im.get("id") not in missing
               and isinstance(im.get("width"), int) and isinstance(im.get("height"), int)}
     cat_ids = {c.get("id") for c in data["categories"] if isinstance(c, dict)}
@@ -131,7 +131,7 @@ def prepare_split(root: str | Path, split: str, num_classes: int, skip_bad: bool
     data = _load(ann_file)  # malformed JSON cannot be skipped around: always an error
     classes, cat_ids = _check_classes(ann_file, data, num_classes)
     problems = validate_coco_json(ann_file, img_dir, deep=deep)
-    missing = _missing_images(data, img_dir) if img_dir.is_dir() else set()
+    missing = _missing_images(data, img_dir) if img_dir.is_dir() else {}
     bad = errors(problems)
     skipped: dict[str, int] = {}
     if (bad or missing) and not skip_bad:
@@ -139,7 +139,8 @@ def prepare_split(root: str | Path, split: str, num_classes: int, skip_bad: bool
         if missing:
             ids = sorted(missing, key=str)
             lines += (f"\n  - {len(missing)} listed image(s) missing in {img_dir} (image ids "
-                      f"{', '.join(map(str, ids[:5]))}{' …' if len(ids) > 5 else ''})")
+                      f"{', '.join(map(str, ids[:5]))}{' …' if len(ids) > 5 else ''}; files "
+                      f"{', '.join(missing[i] for i in ids[:3])}{' …' if len(ids) > 3 else ''})")
         raise BadInputError(f"{lines}\nfix the files, or pass --skip-bad to drop bad annotations and images whose "
                             "file is missing (the counts are reported and stored in metrics.json)")
     if bad or missing:

@@ -168,7 +168,8 @@ def load_into(
     if mismatched:
         raise CheckpointError(
             f"{source}: {len(mismatched)} tensors disagree in shape with the model ({'; '.join(mismatched[:4])}). "
-            "The checkpoint is probably for another architecture: pick the matching --arch, or a matching checkpoint"
+            "The checkpoint is probably for another architecture: set the matching arch= (--arch for `maebench "
+            "convert`), or pick a matching checkpoint"
         )
     missing = [k for k in target if k not in to_load]
     unexplained = [k for k in missing if not _matches(k, new_by_design) and k not in report.reinitialised]
@@ -225,10 +226,11 @@ def _check_architecture(model: nn.Module, meta: dict[str, Any], path: str | Path
     arch = meta.get("architecture")
     if not arch:
         return
+    name = meta.get("arch_name", "<the checkpoint's architecture>")
     for key in ("patch_size", "embed_dim", "depth"):
         mine = getattr(model, key, None)
         if mine is not None and key in arch and arch[key] != mine:
             raise CheckpointError(
                 f"{path}: checkpoint architecture has {key}={arch[key]}, the model has {key}={mine}; "
-                f"build the model as {meta.get('arch_name', 'the checkpoint says')} or pick another checkpoint"
+                f"set arch={name} (the checkpoint's) or pick another checkpoint"
             )

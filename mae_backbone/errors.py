@@ -1,9 +1,30 @@
 """Errors meant for the user: one clear message naming the file and the fix, no traceback."""
 from __future__ import annotations
 
+import re
+
+# torch's DataLoader re-raises a worker's exception as `type(err)(text)`, with the worker's whole traceback
+# in `text`: "Caught X in DataLoader worker process N.\nOriginal Traceback ...\n<module>.X: <message>".
+_WORKER = re.compile(r"Caught (\w+) in DataLoader worker process \d+\.\nOriginal Traceback[^\n]*\n")
+
+
+def _original_message(text: str) -> str:
+    """The message a worker raised, without the traceback torch wrapped around it (other text unchanged)."""
+    wrapped = _WORKER.match(text)
+    if wrapped is None:
+        return text
+    rest = text[wrapped.end():]
+    last = re.search(rf"^(?:[\w.]+\.)?{wrapped.group(1)}: ", rest, re.M)
+    return rest[last.end():].rstrip("\n") if last else text
+
 
 class UserFacingError(Exception):
     """An expected failure (bad input, wrong checkpoint, bad config). The CLI prints only the message."""
+
+    def __init__(self, *args: object):
+        if len(args) == 1 and isinstance(args[0], str):
+            args = (_original_message(args[0]),)
+        super().__init__(*args)
 
 
 class BadInputError(UserFacingError):

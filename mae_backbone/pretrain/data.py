@@ -45,6 +45,13 @@ def load_rgb(path: str | Path) -> Image.Image:
         ) from None
 
 
+def _ends_with_eoi(path: Path) -> bool:
+    """A complete JPEG ends with the end-of-image marker FF D9; a truncated download does not."""
+    with open(path, "rb") as f:
+        f.seek(-2, 2)
+        return f.read(2) == b"\xff\xd9"
+
+
 def pretrain_transform(img_size: int, scale: tuple[float, float] = (0.2, 1.0)) -> transforms.Compose:
     """The paper's only augmentation: RandomResizedCrop (bicubic) + horizontal flip."""
     return transforms.Compose([
@@ -72,9 +79,12 @@ class UnlabeledImages(Dataset):
             raise BadInputError(f"{path}: empty file (0 bytes); re-copy it or delete it")
         try:
             with Image.open(path) as img:
+                fmt = img.format
                 img.verify()
         except Exception as err:  # PIL raises many types for damaged files
             raise BadInputError(f"{path}: not a valid image ({err}); re-copy it or delete it") from None
+        if fmt == "JPEG" and not _ends_with_eoi(path):  # verify() reads no JPEG data: a cut-off copy passes it
+            load_rgb(path)  # decode it (rare: valid files end with EOI): raises naming the file if truncated
 
     def __len__(self) -> int:
         return len(self.files)

@@ -77,7 +77,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     sched, epochs = cfg["schedule"], cfg["schedule"]["epochs"]
     warm = min(sched["warmup_epochs"], epochs)
     schedulers = [dict(type="LinearLR", start_factor=1e-4, by_epoch=True, begin=0, end=warm,
-                       convert_to_iter_based=True)]
+                       convert_to_iter_based=True)] if warm > 0 else []  # mmengine refuses an empty warmup
     if epochs > warm:
         schedulers.append(dict(type="CosineAnnealingLR", T_max=epochs - warm, eta_min=sched["min_lr"],
                                by_epoch=True, begin=warm, end=epochs, convert_to_iter_based=True))
