@@ -8,34 +8,14 @@ results are checked to cover `0..N-1` exactly once before any number is computed
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import torch
-from mmengine.dist import all_gather_object, get_dist_info
+from mmengine.dist import all_gather_object
 from mmengine.evaluator import BaseMetric
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
-
-class ExactShardSampler(Sampler[int]):
-    """Indices `rank::world_size` in order: shards may differ in length by one; nothing is padded.
-
-    Rank and world size are read when iterating (the runner initialises the process group after the
-    dataloader config, and this sampler, are built)."""
-
-    def __init__(self, dataset: Dataset, rank: int | None = None, world_size: int | None = None):
-        self.size, self._rank, self._world = len(dataset), rank, world_size
-
-    def _shard(self) -> range:
-        rank, world = get_dist_info()
-        rank = rank if self._rank is None else self._rank
-        world = world if self._world is None else self._world
-        return range(rank, self.size, world)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._shard())
-
-    def __len__(self) -> int:
-        return len(self._shard())
+from mae_backbone.runtime.distributed import ExactShardSampler  # shared with detection and segmentation
 
 
 class ClassificationMetric(BaseMetric):

@@ -11,6 +11,8 @@
   `cat_ids` (the annotation file's ids of the configured class names, in file order) back to the original,
   non-contiguous ids, and writes RLE counts as str (E6, E7). The JSON files stay in the work dir, so the
   numbers can be recomputed offline with either evaluator (`evaluate_files`).
+- Exact-once: the test loader shards with `ExactShardSampler` (no padded duplicates) and `compute_metrics`
+  refuses gathered results unless every image of the annotation file appears once.
 - Mask AP uses the mask area for the small/medium/large split (the `bbox` field is dropped from mask results,
   as mmdet does; otherwise pycocotools would use the box area).
 """
@@ -30,6 +32,7 @@ from mmdet.evaluation import CocoMetric
 from mmdet.registry import METRICS
 
 from mae_backbone.errors import ConfigError
+from mae_backbone.runtime.distributed import check_exact_once
 
 EVALUATORS = {"fast": ("faster-coco-eval", "faster_coco_eval"), "reference": ("pycocotools", "pycocotools")}
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR", "ARs", "ARm", "ARl")
@@ -150,6 +153,8 @@ class MAECocoMetric(CocoMetric):
             self.cat_ids = self._coco_api.get_cat_ids(cat_names=self.dataset_meta["classes"])
         if self.img_ids is None:
             self.img_ids = self._coco_api.get_img_ids()
+        # exact-once: every image of the annotation file scored once (a padded or lost shard fails here)
+        check_exact_once([p["img_id"] for p in preds], len(self.img_ids), self.img_ids, what="COCO evaluation")
         with tempfile.TemporaryDirectory() as tmp:
             prefix = self.outfile_prefix or str(Path(tmp) / "results")
             files = self.results2json(preds, prefix)

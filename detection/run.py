@@ -17,6 +17,8 @@ from mmengine.dist import get_dist_info
 
 from mae_backbone.errors import ConfigError, UserFacingError
 from mae_backbone.runtime import engine
+from mae_backbone.runtime.distributed import (cpu_model_wrapper_cfg, init_cpu_launch, sync_bn,  # + ExactShardSampler
+                                              sync_bn_notice)
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import evaluation as _evaluation  # noqa: F401  (registers MAECocoMetric)
@@ -44,7 +46,8 @@ def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_si
     train_pipe, test_pipe = pipelines(cfg)
     workers = data["num_workers"]
     loader = dict(num_workers=workers, persistent_workers=workers > 0)
-    test_loader = dict(batch_size=1, sampler=dict(type="DefaultSampler", shuffle=False), drop_last=False,
+    # exact-once: rank r scores images r, r + world, ... (DefaultSampler would pad the last shard with repeats)
+    test_loader = dict(batch_size=1, sampler=dict(type="ExactShardSampler"), drop_last=False,
                        dataset=dataset_cfg(val, test_pipe, train=False), **loader)
     evaluator = dict(type="MAECocoMetric", ann_file=str(val.ann_file), evaluator=test["evaluator"],
                      max_dets=test["max_per_img"], outfile_prefix=str(Path(cfg["work_dir"]) / PREDICTIONS))
@@ -115,9 +118,13 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         kwargs.update(load_from=resume_from, resume=resume_from is not None)
     full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
     full_cfg.update(work_dir=str(work_dir), maebench=cfg)
-    if cfg.get("launcher", "none") != "none" and torch.cuda.is_available():
-        full_cfg["sync_bn"] = "torch"  # MIMDet's SyncBN in the FPN and heads (torch's needs CUDA)
+    if sync_bn(world_size):
+        full_cfg["sync_bn"] = sync_bn(world_size)  # MIMDet's SyncBN in the FPN and heads (torch's needs CUDA)
+    if cpu_model_wrapper_cfg():
+        full_cfg["model_wrapper_cfg"] = cpu_model_wrapper_cfg()  # DDP on CPUs (gloo) takes no device ids
+    init_cpu_launch(cfg.get("launcher", "none"))  # torchrun without CUDA: gloo
     runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
+    runner.logger.info(sync_bn_notice(runner.model, runner.world_size))
     skipped = {s.name: s.skipped for s in (train, val) if s is not None and s.skipped}
     runner.logger.info(
         f"COCO Mask R-CNN ({cfg['protocol']}): {len(val.classes)} classes; global batch {plan['global_batch']} = "
@@ -128,8 +135,10 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     if train is not None:
         runner.train()
         train_loss = _loss_summary(runner)
-    runner.test()
-    stats = runner.test_evaluator.metrics[0].stats
+    results = runner.test()  # computed on rank 0 and broadcast: the same numbers on every rank
+    prefix = runner.test_evaluator.metrics[0].prefix
+    stats = {t: {k: results[f"{prefix}/{t}_{k}" if prefix else f"{t}_{k}"] for k in STAT_NAMES}
+             for t in ("bbox", "segm")}
     metrics: dict[str, Any] = {t: {k: round(100 * v, 3) if v >= 0 else v for k, v in stats[t].items()}
                                for t in ("bbox", "segm")}
     metrics.update(iters=None if eval_only else runner.iter // plan["accum"], **(train_loss or {}))

@@ -18,6 +18,7 @@ from mmseg.registry import DATASETS, METRICS
 from PIL import Image
 
 from mae_backbone.errors import BadInputError
+from mae_backbone.runtime.distributed import check_exact_once
 
 SPLITS = {"train": "training", "val": "validation"}
 CLASSES_FILE = "maebench_classes.json"  # written by the demo world; the real release has objectInfo150
@@ -138,9 +139,27 @@ def split_files(root: str | Path, split: str) -> list[Path]:
 
 @METRICS.register_module()
 class PerClassIoUMetric(IoUMetric):
-    """mmseg's IoUMetric (mIoU, mAcc, aAcc) that also keeps the per-class IoU for metrics.json."""
+    """mmseg's IoUMetric (mIoU, mAcc, aAcc) that also keeps the per-class IoU for metrics.json.
+
+    Exact-once: each result carries its image path, and the gathered results must name `size` distinct
+    images (a padded duplicate or a lost shard fails before any number is computed)."""
+
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        start = len(self.results)
+        super().process(data_batch, data_samples)
+        if len(self.results) - start == len(data_samples):  # one area tuple per image (not format_only)
+            for k, sample in zip(range(start, len(self.results)), data_samples):
+                self.results[k] = (*self.results[k], sample["img_path"])
+
+    def evaluate(self, size: int) -> dict[str, float]:
+        self._size = size
+        return super().evaluate(size)
 
     def compute_metrics(self, results: list) -> dict[str, float]:
+        if results and len(results[0]) == 5:
+            check_exact_once([r[4] for r in results], getattr(self, "_size", len(results)),
+                             what="ADE20K evaluation")
+            results = [r[:4] for r in results]
         metrics = super().compute_metrics(results)
         areas = [sum(a) for a in zip(*results)]
         iou = self.total_area_to_metrics(*areas, ["mIoU"], self.nan_to_num, self.beta)["IoU"]

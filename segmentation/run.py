@@ -12,10 +12,12 @@ from typing import Any
 
 import torch
 from mmengine.config import ConfigDict
-from mmengine.dist import get_dist_info
+from mmengine.dist import broadcast_object_list, get_dist_info
 
 from mae_backbone.errors import ConfigError, UserFacingError
 from mae_backbone.runtime import engine
+from mae_backbone.runtime.distributed import (cpu_model_wrapper_cfg, init_cpu_launch, sync_bn,  # + ExactShardSampler
+                                              sync_bn_notice)
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import model as _model  # noqa: F401  (registers the backbone, segmentor and lr-decay constructor)
@@ -39,7 +41,8 @@ def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int) -> t
     train_pipe, test_pipe = pipelines(cfg)
     workers = data["num_workers"]
     loader = dict(num_workers=workers, persistent_workers=workers > 0)
-    test_loader = dict(batch_size=1, sampler=dict(type="DefaultSampler", shuffle=False),
+    # exact-once: rank r scores images r, r + world, ... (DefaultSampler would pad the last shard with repeats)
+    test_loader = dict(batch_size=1, sampler=dict(type="ExactShardSampler"),
                        dataset=dataset_cfg(cfg, "val", classes, test_pipe), **loader)
     evaluator = dict(type=PerClassIoUMetric.__name__, iou_metrics=["mIoU"])
     wrapper = engine.optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
@@ -108,9 +111,13 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         kwargs.update(load_from=resume_from, resume=resume_from is not None)
     full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
     full_cfg.update(work_dir=str(work_dir), maebench=cfg)
-    if cfg.get("launcher", "none") != "none" and torch.cuda.is_available():
-        full_cfg["sync_bn"] = "torch"  # BEiT's SyncBN in the neck and heads (torch's needs CUDA)
+    if sync_bn(world_size):
+        full_cfg["sync_bn"] = sync_bn(world_size)  # BEiT's SyncBN in the neck and heads (torch's needs CUDA)
+    if cpu_model_wrapper_cfg():
+        full_cfg["model_wrapper_cfg"] = cpu_model_wrapper_cfg()  # DDP on CPUs (gloo) takes no device ids
+    init_cpu_launch(cfg.get("launcher", "none"))  # torchrun without CUDA: gloo
     runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
+    runner.logger.info(sync_bn_notice(runner.model, runner.world_size))
     runner.logger.info(
         f"ADE20K UperNet: {len(classes)} classes; global batch {plan['global_batch']} = {data['batch_size']} x "
         f"{world_size} processes x {plan['accum']} accumulation; test {protocol_eval}")
@@ -119,9 +126,10 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         runner.train()
         train_loss = _loss_summary(runner)
     results = runner.test()
-    metric = runner.test_evaluator.metrics[0]
+    per_class = [getattr(runner.test_evaluator.metrics[0], "per_class", None)]
+    broadcast_object_list(per_class)  # computed on rank 0 (as `results`, which mmengine broadcasts)
     metrics = {"mIoU": float(results["mIoU"]), "mAcc": float(results["mAcc"]), "aAcc": float(results["aAcc"]),
-               "per_class_IoU": getattr(metric, "per_class", None), "iters": None if eval_only else runner.iter // plan["accum"],
+               "per_class_IoU": per_class[0], "iters": None if eval_only else runner.iter // plan["accum"],
                **(train_loss or {})}
     if runner.rank == 0:
         root = data["root"]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from classification.datasets import LabelledImages, Split, image_folder
 from classification.evaluate import ClassificationMetric, ExactShardSampler, predict
 from classification.model import build_net
 from classification.transforms import eval_transform
+from tests.distributed import free_port
 
 ARCH = dict(img_size=64, embed_dim=64, depth=4, num_heads=2, global_pool="avg")
 
@@ -44,18 +44,12 @@ def _worker(rank: int, world: int, port: int, root: str, out: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_one_and_two_processes_give_identical_metrics(demo_world, tmp_path):
     single = _score(demo_world["imagenet"])
     assert single["num_samples"] == 17
     out = tmp_path / "two.json"
     # fork: the children inherit the imported modules (spawn would re-import torch, timm, mmengine: ~10 s each)
-    mp.start_processes(_worker, args=(2, _free_port(), demo_world["imagenet"], str(out)), nprocs=2, join=True,
+    mp.start_processes(_worker, args=(2, free_port(), demo_world["imagenet"], str(out)), nprocs=2, join=True,
                        start_method="fork")
     two = json.loads(out.read_text())
     assert two == json.loads(json.dumps(single))  # every number, per-class table included
