@@ -23,6 +23,7 @@ from mae_backbone.fileio import atomic_write_json, atomic_write_text
 from mae_backbone.optim import format_param_groups, param_groups_lrd
 from mae_backbone.pretrain.run import batch_plan
 from mae_backbone.runtime import engine
+from mae_backbone.runtime.distributed import prepare_launch
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from .datasets import LabelledImages, build_split
@@ -61,14 +62,6 @@ def schedulers(sched: dict[str, Any], lr: float) -> list[dict[str, Any]]:
     return out
 
 
-def _world_size(launcher: str) -> int:
-    import os
-
-    if launcher == "none":
-        return 1
-    return int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", 1)))
-
-
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
     work_dir, protocol, data = Path(cfg["work_dir"]), cfg["protocol"], cfg["data"]
     partial = cfg.get("partial_blocks")
@@ -87,18 +80,19 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     report = _load_weights(net, cfg, protocol)
     metric = ClassificationMetric(classes)
     engine.allow_mmengine_checkpoints()
+    world, launch_cfg = prepare_launch(cfg.get("launcher", "none"))  # torchrun / Slurm without CUDA: gloo
     common = dict(work_dir=str(work_dir), launcher=cfg.get("launcher", "none"), randomness=dict(seed=cfg["seed"]),
                   val_dataloader=dict(dataset=val_set, sampler=ExactShardSampler(val_set),
                                       batch_size=data.get("eval_batch_size", data["batch_size"]),
                                       num_workers=data["num_workers"], collate_fn=dict(type="default_collate")),
-                  val_cfg=dict(), val_evaluator=Evaluator([metric]), cfg=dict(cfg),
+                  val_cfg=dict(), val_evaluator=Evaluator([metric]), cfg=dict(cfg, **launch_cfg),
                   default_hooks=dict(logger=dict(type="LoggerHook", interval=cfg["schedule"]["log_interval"])))
     if cfg.get("eval_only"):
         runner = engine.AtomicRunner(model=Classifier(net, frozen), **common)
         runner.val()
         plan = None
     else:
-        runner, plan = _train(cfg, net, frozen, train_split, common, work_dir)
+        runner, plan = _train(cfg, net, frozen, train_split, common, work_dir, world)
     result = metric.last
     if runner.rank == 0:
         _write_outputs(cfg, work_dir, net, result, report, plan, train_split, val_split, crop_pct, runner)
@@ -136,10 +130,9 @@ def _load_weights(net: torch.nn.Module, cfg: dict[str, Any], protocol: str):
     return report
 
 
-def _train(cfg, net, frozen, train_split, common, work_dir):
+def _train(cfg, net, frozen, train_split, common, work_dir, world):
     optim, sched, data, aug = cfg["optim"], cfg["schedule"], cfg["data"], cfg.get("aug", {})
     protocol = cfg["protocol"]
-    world = _world_size(cfg.get("launcher", "none"))
     plan = batch_plan(data["batch_size"], world, optim.get("global_batch"), optim["blr"])
     train_set = LabelledImages(train_split, train_transform(protocol, cfg["model"]["img_size"], aug))
     steps = len(train_set) // (data["batch_size"] * world)

@@ -7,18 +7,15 @@ fingerprint, what was skipped, and the config. Detections are kept as COCO resul
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from mmengine.config import ConfigDict
-from mmengine.dist import get_dist_info
 
 from mae_backbone.errors import ConfigError, UserFacingError
 from mae_backbone.runtime import engine
-from mae_backbone.runtime.distributed import (cpu_model_wrapper_cfg, init_cpu_launch, sync_bn,  # + ExactShardSampler
-                                              sync_bn_notice)
+from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # + ExactShardSampler
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import evaluation as _evaluation  # noqa: F401  (registers MAECocoMetric)
@@ -31,12 +28,6 @@ from .evaluation import STAT_NAMES, evaluator_info
 CONFIG_KEYS = ("arch", "protocol", "model", "data", "optim", "schedule", "test", "expected", "seed", "work_dir",
                "launcher", "resume", "eval_only", "load_from")
 PREDICTIONS = "predictions/coco"  # <work_dir>/predictions/coco.{bbox,segm}.json
-
-
-def _world_size(launcher: str) -> int:
-    if launcher == "none":
-        return get_dist_info()[1]
-    return int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", 1)))
 
 
 def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_size: int) -> tuple[dict, dict]:
@@ -103,7 +94,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     val = prepare_split(split=data["val_split"], **prep)
     if train is not None and (train.classes, train.cat_ids) != (val.classes, val.cat_ids):
         raise UserFacingError(f"{train.ann_file} and {val.ann_file} list different categories; use one release")
-    world_size = _world_size(cfg.get("launcher", "none"))
+    world_size, launch_cfg = prepare_launch(cfg.get("launcher", "none"))  # torchrun / Slurm without CUDA: gloo
     if eval_only:
         cfg = {**cfg, "model": {**cfg["model"], "pretrained": None}}  # the trained weights come from load_from
     kwargs, plan = runner_kwargs(cfg, train, val, world_size)
@@ -120,9 +111,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     full_cfg.update(work_dir=str(work_dir), maebench=cfg)
     if sync_bn(world_size):
         full_cfg["sync_bn"] = sync_bn(world_size)  # MIMDet's SyncBN in the FPN and heads (torch's needs CUDA)
-    if cpu_model_wrapper_cfg():
-        full_cfg["model_wrapper_cfg"] = cpu_model_wrapper_cfg()  # DDP on CPUs (gloo) takes no device ids
-    init_cpu_launch(cfg.get("launcher", "none"))  # torchrun without CUDA: gloo
+    full_cfg.update(launch_cfg)  # DDP on CPUs (gloo) takes no device ids
     runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
     runner.logger.info(sync_bn_notice(runner.model, runner.world_size))
     skipped = {s.name: s.skipped for s in (train, val) if s is not None and s.skipped}

@@ -6,18 +6,16 @@ per-class IoU and the protocol (test mode, crop/stride, dataset fingerprint, con
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from mmengine.config import ConfigDict
-from mmengine.dist import broadcast_object_list, get_dist_info
+from mmengine.dist import broadcast_object_list
 
 from mae_backbone.errors import ConfigError, UserFacingError
 from mae_backbone.runtime import engine
-from mae_backbone.runtime.distributed import (cpu_model_wrapper_cfg, init_cpu_launch, sync_bn,  # + ExactShardSampler
-                                              sync_bn_notice)
+from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # + ExactShardSampler
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import model as _model  # noqa: F401  (registers the backbone, segmentor and lr-decay constructor)
@@ -26,12 +24,6 @@ from .data import PerClassIoUMetric, resolve_classes, split_files, validate_spli
 
 CONFIG_KEYS = ("arch", "model", "data", "optim", "schedule", "test", "expected", "seed", "work_dir", "launcher",
                "resume", "eval_only", "load_from")
-
-
-def _world_size(launcher: str) -> int:
-    if launcher == "none":
-        return get_dist_info()[1]
-    return int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", 1)))
 
 
 def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int) -> tuple[dict[str, Any], dict]:
@@ -93,7 +85,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         for split in splits:
             validate_split(data["root"], split, data["num_classes"])
     protocol_eval = evaluation_protocol(cfg)
-    world_size = _world_size(cfg.get("launcher", "none"))
+    world_size, launch_cfg = prepare_launch(cfg.get("launcher", "none"))  # torchrun / Slurm without CUDA: gloo
     if eval_only:
         cfg = {**cfg, "model": {**cfg["model"], "pretrained": None}}  # the trained weights come from load_from
     kwargs, plan = runner_kwargs(cfg, classes, world_size)
@@ -113,9 +105,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     full_cfg.update(work_dir=str(work_dir), maebench=cfg)
     if sync_bn(world_size):
         full_cfg["sync_bn"] = sync_bn(world_size)  # BEiT's SyncBN in the neck and heads (torch's needs CUDA)
-    if cpu_model_wrapper_cfg():
-        full_cfg["model_wrapper_cfg"] = cpu_model_wrapper_cfg()  # DDP on CPUs (gloo) takes no device ids
-    init_cpu_launch(cfg.get("launcher", "none"))  # torchrun without CUDA: gloo
+    full_cfg.update(launch_cfg)  # DDP on CPUs (gloo) takes no device ids
     runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
     runner.logger.info(sync_bn_notice(runner.model, runner.world_size))
     runner.logger.info(

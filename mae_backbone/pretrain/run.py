@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mmengine.dist import get_dist_info
 from mmengine.model import BaseModel
 from mmengine.runner.utils import set_random_seed
 
@@ -21,6 +20,7 @@ from ..errors import ConfigError
 from ..factory import architecture_of
 from ..optim import format_param_groups, simple_param_groups
 from ..runtime import engine
+from ..runtime.distributed import prepare_launch
 from ..runtime.records import dataset_fingerprint, package_versions, write_metrics
 from .data import UnlabeledImages
 
@@ -57,7 +57,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     work_dir = Path(cfg["work_dir"])
     dataset = UnlabeledImages(cfg["data"]["root"], cfg["model"]["img_size"], tuple(cfg["data"]["scale"]),
                               cfg["data"].get("verify", True))
-    _, world_size = get_dist_info() if cfg.get("launcher", "none") == "none" else (0, _world_size_hint())
+    world_size, launch_cfg = prepare_launch(cfg.get("launcher", "none"))  # torchrun / Slurm without CUDA: gloo
     plan = batch_plan(cfg["data"]["batch_size"], world_size, cfg["optim"]["global_batch"], cfg["optim"]["blr"])
     iters_per_epoch = len(dataset) // (cfg["data"]["batch_size"] * world_size)
     if iters_per_epoch < plan["accum_iter"]:
@@ -103,7 +103,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         randomness=dict(seed=cfg["seed"]),
         resume=resume_from is not None,
         load_from=resume_from,
-        cfg=dict(cfg),
+        cfg=dict(cfg, **launch_cfg),
     )
     runner.logger.info(
         f"effective batch {plan['global_batch']} = {cfg['data']['batch_size']} x {world_size} processes x "
@@ -111,12 +111,6 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         f"{plan['lr']:.4g}\n" + format_param_groups(groups))
     runner.train()
     return _export(runner, mae, cfg, dataset, plan)
-
-
-def _world_size_hint() -> int:
-    import os
-
-    return int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", 1)))
 
 
 def _export(runner, mae, cfg: dict[str, Any], dataset: UnlabeledImages, plan: dict[str, Any]) -> dict[str, Any]:

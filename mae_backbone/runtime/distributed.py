@@ -6,9 +6,16 @@
   relies on `collect_results` cutting the gathered list back to the dataset size; with this sampler no
   sample is computed twice and the cut removes nothing.
 - `check_exact_once`: refuses gathered per-sample results unless they cover the dataset once each.
-- `init_cpu_launch`: `--launcher pytorch` (torchrun's environment) on a machine without CUDA. mmengine's
-  pytorch launcher calls `torch.cuda.set_device(LOCAL_RANK)` first, which fails there; the gloo group is
-  started here from the same variables, and mmengine's runner then uses it (it initialises none when one exists).
+- `init_cpu_launch`: `--launcher pytorch` (torchrun's environment) or `--launcher slurm` (inside a Slurm job)
+  on a machine without CUDA. mmengine's launchers call `torch.cuda.set_device(LOCAL_RANK)` first, which fails
+  there (its slurm launcher also divides by `torch.cuda.device_count()` when SLURM_LOCALID is unset); the gloo
+  group is started here from the same variables (for Slurm: SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID become
+  RANK / WORLD_SIZE / LOCAL_RANK, as mmengine's slurm launcher exports them), and mmengine's runner then uses
+  it (it initialises none when one exists).
+- `launch_world_size`: the number of processes a launch will have, read before the runner exists (the batch
+  plan needs it): the process group's size once one exists, else the launcher's variables.
+- `prepare_launch`: the one call each command makes before building its runner: the CPU group where
+  needed, the world size, and the runner-cfg entries (`model_wrapper_cfg`) that go with it.
 - `cpu_model_wrapper_cfg`: the runner wraps with DDP(device_ids=[LOCAL_RANK]), which torch refuses for a CPU
   module; `CpuDistributedDataParallel` is mmengine's wrapper without device ids.
 - `sync_bn`, `sync_bn_notice`: SyncBN only where it can run (several processes with CUDA); the one-line
@@ -16,14 +23,19 @@
 """
 from __future__ import annotations
 
+import os
+import subprocess
 from collections import Counter
 from typing import Any, Hashable, Iterable, Iterator, Sequence
 
 import torch
+import torch.distributed as dist
 from mmengine.dist import get_dist_info
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import DATA_SAMPLERS, MODEL_WRAPPERS
 from torch.utils.data import Dataset, Sampler
+
+from ..errors import UserFacingError
 
 
 @DATA_SAMPLERS.register_module(force=True)
@@ -65,11 +77,58 @@ def check_exact_once(ids: Sequence[Hashable], size: int, expected: Iterable[Hash
 
 
 def init_cpu_launch(launcher: str) -> None:
-    """Start the gloo process group from torchrun's variables when `launcher == "pytorch"` and CUDA is absent."""
-    import torch.distributed as dist
+    """Start the gloo process group when `launcher` is "pytorch" (torchrun's variables) or "slurm" (the
+    SLURM_* variables of a job step) and CUDA is absent; otherwise leave the launch to mmengine's runner."""
+    if launcher not in ("pytorch", "slurm") or torch.cuda.is_available() or dist.is_initialized():
+        return
+    if launcher == "slurm":
+        _export_slurm_env()
+    dist.init_process_group("gloo", init_method="env://")
 
-    if launcher == "pytorch" and not torch.cuda.is_available() and not dist.is_initialized():
-        dist.init_process_group("gloo", init_method="env://")
+
+def _export_slurm_env() -> None:
+    """torch's env:// variables from a Slurm job step's, as mmengine's slurm launcher sets them: MASTER_ADDR
+    kept if set (else the first host of SLURM_NODELIST), MASTER_PORT kept if set (else 29500)."""
+    env = os.environ
+    missing = [k for k in ("SLURM_PROCID", "SLURM_NTASKS") if k not in env]
+    if missing:
+        raise UserFacingError(f"--launcher slurm outside a Slurm job step: {', '.join(missing)} not set "
+                              "(run it under srun, or without --launcher slurm to submit with submitit)")
+    if "MASTER_ADDR" not in env:
+        env["MASTER_ADDR"] = _first_slurm_host(env.get("SLURM_NODELIST", ""))
+    env.setdefault("MASTER_PORT", "29500")
+    env.update(RANK=env["SLURM_PROCID"], WORLD_SIZE=env["SLURM_NTASKS"], LOCAL_RANK=env.get("SLURM_LOCALID", "0"))
+
+
+def _first_slurm_host(nodelist: str) -> str:
+    out: list[str] = []
+    if nodelist:
+        try:
+            out = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True,
+                                 check=True).stdout.split()
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    if not out:
+        raise UserFacingError(f"--launcher slurm: MASTER_ADDR is not set and `scontrol show hostnames "
+                              f"{nodelist or '$SLURM_NODELIST'}` gave no host; export MASTER_ADDR (the first node)")
+    return out[0]
+
+
+def launch_world_size(launcher: str) -> int:
+    """How many processes the launch has: the process group's size if one exists, else WORLD_SIZE (pytorch) or
+    SLURM_NTASKS (slurm; mmengine's slurm launcher overwrites WORLD_SIZE with it), else 1."""
+    if launcher == "none" or dist.is_initialized():
+        return get_dist_info()[1]
+    return int(os.environ.get("SLURM_NTASKS" if launcher == "slurm" else "WORLD_SIZE", 1))
+
+
+def prepare_launch(launcher: str) -> tuple[int, dict[str, Any]]:
+    """Call once before building the runner: starts the CPU process group where mmengine cannot
+    (`init_cpu_launch`), and returns the world size and the entries to add to the runner's `cfg`
+    (the DDP wrapper without device ids when there is no CUDA)."""
+    init_cpu_launch(launcher)
+    wrapper = cpu_model_wrapper_cfg()
+    return launch_world_size(launcher), ({"model_wrapper_cfg": wrapper} if wrapper else {})
 
 
 @MODEL_WRAPPERS.register_module(force=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper
 from mmengine.registry import HOOKS, OPTIM_WRAPPERS
@@ -154,6 +155,7 @@ class AtomicRunner(Runner):
             experiment_name = f"{Path(str(kwargs.get('work_dir', 'run'))).name}_{os.getpid()}_{next(_RUNS)}"
         super().__init__(*args, experiment_name=experiment_name, **kwargs)
 
+    @master_only  # as Runner.save_checkpoint: other ranks write nothing, so there is nothing to rename
     def save_checkpoint(self, out_dir: str, filename: str, *args: Any, **kwargs: Any) -> None:
         tmp_name = f".{filename}.tmp"
         super().save_checkpoint(out_dir, tmp_name, *args, **kwargs)

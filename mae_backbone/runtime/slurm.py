@@ -2,7 +2,8 @@
 
 As in the official MAE repo (submitit_pretrain.py), one task per GPU; every task re-enters the same
 command with `--resume auto`, so a preempted or timed-out job requeues itself and continues from its
-newest complete checkpoint. mmengine's `init_dist("slurm")` then reads the SLURM_* variables.
+newest complete checkpoint. mmengine's `init_dist("slurm")` then reads the SLURM_* variables (on nodes without
+CUDA, where it would call `torch.cuda.set_device`, `runtime.distributed.init_cpu_launch` starts a gloo group from them).
 """
 from __future__ import annotations
 
