@@ -38,7 +38,8 @@ data = dict(
     scale_range=(0.1, 2.0),      # large-scale jitter
     batch_size=2,                # per process; 32 GPUs x 2 = the global batch
     num_workers=4,
-    verify=True,                 # True: every annotation + every image file's presence; "deep": decode all
+    verify=True,                 # checks always run (every annotation, every image file's presence: seconds
+                                 # for COCO); "deep" also decodes every image
     skip_bad=False,              # drop bad annotations / missing images instead of stopping; --skip-bad
 )
 optim = dict(lr=8e-5, betas=(0.9, 0.999), weight_decay=0.1, layer_decay=1.0,

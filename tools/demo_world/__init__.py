@@ -37,7 +37,7 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 STAMP = ".maebench_demo_world.json"
 PARTIAL = ".maebench_demo_world.partial"  # present while a generation is under way (or was cut off)
-VERSION = 2
+VERSION = 3
 FOLDERS = ("pretrain", "imagenet", "coco", "ade", "inat", "places", "robustness")
 
 

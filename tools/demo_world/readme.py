@@ -33,8 +33,9 @@ reproduce every file byte for byte.
 ## How the demo maps to the real data
 
 - Difficulty ({difficulty}, a generator parameter in [0, 1]) scales the number and size of distractors,
-  how much of the main shape they may hide (at most 15% + 30% x difficulty), colour similarity to the
-  background and pixel noise. A quarter of the shapes are filled with a texture instead of a colour.
+  how much of the main shape they may hide (at most 15% + 30% x difficulty), background contrast, colour
+  similarity to the background, the share of shapes filled with a texture (difficulty / 2) and pixel
+  noise. `maebench demo-data --difficulty D` sets it.
 - ImageNet-C: imagecorruptions 1.1.2's `glass_blur` passes `multichannel=True` to scikit-image's
   `gaussian`, a keyword newer scikit-image removed. While corrupting, that keyword is translated to
   `channel_axis=-1` (the same per-channel blur). Its `impulse_noise` calls scikit-image's `random_noise`

@@ -40,8 +40,11 @@ class Scene:
         return sem
 
 
-def _texture(rng: np.random.Generator, family: int, size: int) -> np.ndarray:
+def _texture(rng: np.random.Generator, family: int, size: int, amplitude: float = 1.0) -> np.ndarray:
+    """A texture of a family between two random colours; amplitude < 1 moves the second colour toward the
+    first (a softer background, whose edges compete less with the shapes')."""
     c1, c2 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    c2 = c1 + (c2 - c1) * amplitude
     yy, xx = np.mgrid[0:size, 0:size] / size
     if TEXTURES[family] == "stripes":
         angle, freq = rng.uniform(0, np.pi), rng.uniform(4, 12)
@@ -94,11 +97,15 @@ def _shape_mask(kind: int, size: int, cx: float, cy: float, r: float, rot: float
 
 
 def _paint(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, base: np.ndarray,
-           difficulty: float) -> None:
-    """Fill a shape with a colour pulled toward the background's mean as difficulty grows, and in a quarter
-    of the cases with a texture of that colour, so colour and texture alone never give the class away."""
-    colour = rng.integers(0, 256, 3) * (1 - 0.4 * difficulty) + base * 0.4 * difficulty
-    if rng.random() < 0.25:
+           difficulty: float, min_contrast: float = 0.0) -> None:
+    """Fill a shape with a colour pulled toward the background's mean as difficulty grows (redrawn a few
+    times to stand `min_contrast` RGB units away from it), and with probability difficulty / 2 with a
+    texture of that colour, so colour and texture alone never give the class away."""
+    for _attempt in range(8):
+        colour = rng.integers(0, 256, 3) * (1 - 0.4 * difficulty) + base * 0.4 * difficulty
+        if np.linalg.norm(colour - base) >= min_contrast:
+            break
+    if rng.random() < 0.5 * difficulty:
         tex = _texture(rng, int(rng.integers(len(TEXTURES))), image.shape[0]).astype(np.float64)
         image[mask] = (0.5 * tex[mask] + 0.5 * colour).astype(np.uint8)
     else:
@@ -121,7 +128,7 @@ def _clutter_mask(rng: np.random.Generator, size: int) -> np.ndarray:
 def make_scene(rng: np.random.Generator, size: int = 128, difficulty: float = 0.5,
                main_shape: int | None = None, texture: int | None = None) -> Scene:
     """`difficulty` in [0, 1] scales distractors (count and size), occlusion, how far the main shape may
-    leave the frame, colour similarity to the background and pixel noise.
+    leave the frame, background contrast, colour similarity to the background, textured fills and noise.
 
     The label of a scene is its main shape: drawn first and kept the largest visible object (at least 1.5x
     the visible area of any distractor, and at most 15% + 30% * difficulty of it hidden); a distractor
@@ -129,12 +136,12 @@ def make_scene(rng: np.random.Generator, size: int = 128, difficulty: float = 0.
     """
     texture = int(rng.integers(len(TEXTURES))) if texture is None else texture
     main_shape = int(rng.integers(len(SHAPES))) if main_shape is None else main_shape
-    image = _texture(rng, texture, size)
+    image = _texture(rng, texture, size, amplitude=rng.uniform(0.3, 0.6) + 0.4 * difficulty)
     base = image.reshape(-1, 3).mean(0)
     r = rng.uniform(0.22, 0.34) * size
     cx, cy = rng.uniform(r * (1 - difficulty * 0.5), size - r * (1 - difficulty * 0.5), size=2)
     main = _shape_mask(main_shape, size, cx, cy, r, rng.uniform(0, 2 * np.pi))
-    _paint(image, main, rng, base, difficulty)
+    _paint(image, main, rng, base, difficulty, min_contrast=60 + 60 * (1 - difficulty))
     instances = [Instance(main_shape, main.copy())]
     keep = (0.85 - 0.3 * difficulty) * main.sum()  # visible main pixels that must remain
     largest = 0  # largest visible distractor area so far
