@@ -57,9 +57,11 @@ def main(args: argparse.Namespace) -> int:
     submitted = maybe_submit(args, main, cfg["work_dir"])
     if submitted is not None:
         return submitted
+    from mae_backbone.runtime.engine import run_with_nan_retry
+
     from .run import run
 
-    metrics = run(cfg)
+    metrics = run_with_nan_retry(run, cfg, args.nan_retry)
     summary = {k: v for k, v in metrics.items() if k != "per_class_IoU"}
     print(json.dumps({"work_dir": cfg["work_dir"], **summary}, indent=2))
     return 0

@@ -54,8 +54,10 @@ def run_command(args: argparse.Namespace, protocol: str, main) -> int:
     submitted = maybe_submit(args, main, cfg["work_dir"])
     if submitted is not None:
         return submitted
+    from mae_backbone.runtime.engine import run_with_nan_retry
+
     from ..engine import run
 
-    metrics = run(cfg)
+    metrics = run_with_nan_retry(run, cfg, args.nan_retry)
     print(json.dumps({"work_dir": cfg["work_dir"], **metrics}, indent=2))
     return 0

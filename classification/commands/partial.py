@@ -31,6 +31,9 @@ def main(args: argparse.Namespace) -> int:
     cfg = build_cfg(args, "partial")
     depth = variant_args(cfg["arch"])["depth"]  # each run checks k again against its built backbone
     blocks = parse_blocks(args.blocks, depth)
-    summary = run_sweep(cfg, blocks, lambda path: load_protocol_config(path, [], "linprobe").to_dict(), run)
+    from mae_backbone.runtime.engine import run_with_nan_retry
+
+    summary = run_sweep(cfg, blocks, lambda path: load_protocol_config(path, [], "linprobe").to_dict(),
+                        lambda sub: run_with_nan_retry(run, sub, args.nan_retry))
     print(json.dumps({"work_dir": cfg["work_dir"], "top1": summary["top1"]}, indent=2))
     return 0

@@ -43,8 +43,9 @@ def main(args: argparse.Namespace) -> int:
     submitted = maybe_submit(args, main, cfg["work_dir"])
     if submitted is not None:
         return submitted
+    from ..runtime.engine import run_with_nan_retry
     from .run import run
 
-    metrics = run(cfg)
+    metrics = run_with_nan_retry(run, cfg, args.nan_retry)
     print(json.dumps({"work_dir": cfg["work_dir"], **metrics}, indent=2))
     return 0

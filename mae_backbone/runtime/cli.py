@@ -16,6 +16,9 @@ def add_common_args(parser: argparse.ArgumentParser, default_config: str | None 
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
                         help="distributed launcher: pytorch under torchrun, slurm under srun/submitit")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: the config's)")
+    parser.add_argument("--nan-retry", type=int, default=0, metavar="N",
+                        help="on a non-finite loss, resume from the last good checkpoint with half the lr, "
+                             "at most N times (default 0: stop and say where)")
     from .slurm import add_slurm_args
 
     add_slurm_args(parser)

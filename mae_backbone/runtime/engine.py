@@ -6,6 +6,7 @@
   few non-tensor types (message hub buffers, numpy RNG state). They are allow-listed here, in one place.
 - `BF16CpuOptimWrapper`: bf16 autocast on CPUs (AMX), where mmengine's AmpOptimWrapper refuses to run.
 - `NonFiniteLossHook`, `ProgressBarHook`: stop on NaN/inf naming the step; a tqdm bar on the console.
+- `run_with_nan_retry`: `--nan-retry N`: on NaN/inf resume from the last good checkpoint with half the lr.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from ..errors import UserFacingError
 
 
 class NonFiniteLossError(UserFacingError):
-    pass
+    lr_scale = 1.0  # the lr (x the config's) of the run that failed
 
 
 def allow_mmengine_checkpoints() -> None:
@@ -53,16 +54,13 @@ class ResumableStateHook(Hook):
 
     mmengine pickles its message hub's HistoryBuffers (with bound methods, i.e. `getattr`, which a safe
     loader must refuse). We store them as tensors instead, plus the python / numpy / torch RNG states, so
-    a resumed run draws the same masks and augmentations as an uninterrupted one.
+    a resumed run draws the same masks and augmentations as an uninterrupted one: restored once an
+    iteration-based loop has replayed the trained batches, and left unchanged by validation.
     """
 
     priority = "VERY_HIGH"
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        import random
-
-        import numpy as np
-
         hub = checkpoint.get("message_hub", {})
         scalars = {}
         for key, buf in hub.get("log_scalars", {}).items():
@@ -72,33 +70,79 @@ class ResumableStateHook(Hook):
         # Plain Python scalars only (np.float64 is a float subclass, but it pickles as a numpy global).
         hub["runtime_info"] = {k: _builtin(v) for k, v in hub.get("runtime_info", {}).items()
                                if isinstance(v, (int, float, str, bool, type(None), list, dict))}
-        np_state = np.random.get_state()
-        checkpoint["rng"] = {
-            "python": _plain(random.getstate()),
-            "numpy": [np_state[0], torch.as_tensor(np_state[1]), *[int(v) if isinstance(v, (int, np.integer))
-                                                                   else float(v) for v in np_state[2:]]],
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        }
+        checkpoint["rng"] = _rng_state()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        import random
-
-        import numpy as np
         from mmengine.logging import HistoryBuffer
 
         hub = checkpoint.get("message_hub", {})
         for key, val in list(hub.get("log_scalars", {}).items()):
             if isinstance(val, dict):
                 hub["log_scalars"][key] = HistoryBuffer(val["log"].numpy(), val["count"].numpy(), val["max_length"])
-        rng = checkpoint.get("rng")
-        if rng:
-            random.setstate(_tuple(rng["python"]))
-            name, keys, *rest = rng["numpy"]
-            np.random.set_state((name, keys.numpy(), *rest))
-            torch.set_rng_state(rng["torch"])
-            if rng["cuda"] and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(rng["cuda"])
+        self._resumed_rng = checkpoint.get("rng")
+        if self._resumed_rng:
+            _set_rng_state(self._resumed_rng)
+
+    def before_train_epoch(self, runner) -> None:
+        # mmengine's IterBasedTrainLoop resumes by replaying `iter` batches through the data pipeline, which
+        # draws the augmentations' randomness again: restore the checkpoint's RNG once those are skipped.
+        from mmengine.runner import IterBasedTrainLoop
+
+        rng, self._resumed_rng = getattr(self, "_resumed_rng", None), None
+        loop = runner.train_loop
+        if rng and isinstance(loop, IterBasedTrainLoop) and loop.iter > 0:
+            loop.dataloader_iterator = _RestoreRngAfter(loop.dataloader_iterator, loop.iter, rng)
+
+    # Validation leaves the training RNG streams as it found them (its DataLoader draws a base seed): a run
+    # that validates after a checkpoint then continues exactly as one resumed from that checkpoint.
+    def before_val(self, runner) -> None:
+        self._rng_before_val = _rng_state()
+
+    def after_val(self, runner) -> None:
+        _set_rng_state(self._rng_before_val)
+
+
+class _RestoreRngAfter:
+    """A train-loop data iterator that sets the RNG state once `skip` batches have been drawn from it."""
+
+    def __init__(self, inner: Any, skip: int, rng: dict) -> None:
+        self.inner, self.skip, self.rng = inner, skip, rng
+
+    def __next__(self) -> Any:
+        if self.skip == 0 and self.rng is not None:
+            _set_rng_state(self.rng)
+            self.rng = None
+        self.skip -= 1
+        return next(self.inner)
+
+
+def _rng_state() -> dict[str, Any]:
+    """The python / numpy / torch (/ cuda) RNG states, as weights-only-loadable builtins and tensors."""
+    import random
+
+    import numpy as np
+
+    np_state = np.random.get_state()
+    return {
+        "python": _plain(random.getstate()),
+        "numpy": [np_state[0], torch.as_tensor(np_state[1]), *[int(v) if isinstance(v, (int, np.integer))
+                                                               else float(v) for v in np_state[2:]]],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _set_rng_state(rng: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+
+    random.setstate(_tuple(rng["python"]))
+    name, keys, *rest = rng["numpy"]
+    np.random.set_state((name, keys.numpy(), *rest))
+    torch.set_rng_state(rng["torch"])
+    if rng["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
 
 
 def _builtin(v: Any) -> Any:
@@ -220,21 +264,80 @@ def cpu_has_fast_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+_retry_lr_scale: float | None = None  # set by `run_with_nan_retry` for the run it restarts
+
+
 @HOOKS.register_module(force=True)
 class NonFiniteLossHook(Hook):
-    """Stops training at the first non-finite loss, before any checkpoint of the broken weights is saved."""
+    """Stops training at the first non-finite loss, before any checkpoint of the broken weights is saved.
+
+    It also makes the lr of a resumed run the config's (x `lr_scale`): resuming loads the optimizer and
+    scheduler states, whose lr would otherwise silently win over a lowered one. `lr_scale` (1 unless
+    `--nan-retry` halved it) is kept in each checkpoint, so a later plain resume keeps the reduced lr.
+    """
 
     priority = "ABOVE_NORMAL"
+
+    def before_run(self, runner) -> None:
+        self.lr_scale = 1.0 if _retry_lr_scale is None else _retry_lr_scale
+        self.config_lr = [g.get("initial_lr", g["lr"]) for g in getattr(runner.optim_wrapper, "param_groups", [])]
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if _retry_lr_scale is None:
+            self.lr_scale = float(checkpoint.get("lr_scale", 1.0))
+
+    def before_train(self, runner) -> None:
+        groups = runner.optim_wrapper.param_groups
+        loaded = [g.get("initial_lr", g["lr"]) for g in groups]
+        factors = [lr * self.lr_scale / now if now else 1.0 for lr, now in zip(self.config_lr, loaded)]
+        if all(f == 1.0 for f in factors):
+            return
+        was = groups[0]["lr"]
+        for g, f in zip(groups, factors):
+            g["lr"] *= f
+            if "initial_lr" in g:
+                g["initial_lr"] *= f
+        schedulers = runner.param_schedulers or []
+        for s in itertools.chain(*schedulers.values()) if isinstance(schedulers, dict) else schedulers:
+            s.base_values = [v * f for v, f in zip(s.base_values, factors)]
+        runner.logger.warning(f"lr = the config's x {self.lr_scale:g}: {groups[0]['lr']:.4g} now in the first "
+                              f"parameter group (was {was:.4g})")
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint["lr_scale"] = float(self.lr_scale)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         loss = (outputs or {}).get("loss")
         if loss is not None and not torch.isfinite(loss).all():
             last = latest_complete_checkpoint(runner.work_dir)
-            raise NonFiniteLossError(
+            err = NonFiniteLossError(
                 f"loss became {loss.item()} at iteration {runner.iter + 1} (epoch {runner.epoch + 1}). "
-                f"Last good checkpoint: {last or 'none yet'}. Resume from it with a lower lr "
-                "(e.g. --resume auto optim.lr=...), or with precision=fp32 / gradient clipping"
+                f"Last good checkpoint: {last or 'none yet'}. Resume from it with a lower lr (--resume auto and "
+                "a lower optim.lr / optim.blr), or let --nan-retry N do that; or try precision=fp32 / gradient clipping"
             )
+            err.lr_scale = self.lr_scale
+            raise err
+
+
+def run_with_nan_retry(run: Any, cfg: dict[str, Any], retries: int = 0) -> Any:
+    """`run(cfg)`; on a non-finite loss, up to `retries` times: resume from the last good checkpoint in the
+    work dir (or start again) with half the lr of the run that failed."""
+    global _retry_lr_scale
+    scale = None
+    for attempt in range(retries + 1):
+        _retry_lr_scale = scale
+        try:
+            return run(cfg)
+        except NonFiniteLossError as err:
+            if attempt == retries:
+                raise
+            scale = err.lr_scale * 0.5
+            last = latest_complete_checkpoint(cfg["work_dir"])
+            print(f"NOTICE: {str(err).split('. Last')[0]}; --nan-retry {attempt + 1}/{retries}: "
+                  f"{f'resuming from {last}' if last else 'starting again'} with lr x {scale:g}", flush=True)
+            cfg = {**cfg, "resume": "auto" if last else cfg.get("resume")}
+        finally:
+            _retry_lr_scale = None
 
 
 @HOOKS.register_module(force=True)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -19,6 +20,45 @@ import torch
 from PIL import Image
 
 from mae_backbone.runtime.engine import is_complete_checkpoint, latest_complete_checkpoint
+
+# One intra-op thread: steadier on a shared machine, and the same numbers as an in-process run on one thread.
+ENV = {**os.environ, "MAEBENCH_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+
+
+def cli(*args: str) -> list[str]:
+    """A real `maebench` process."""
+    return [sys.executable, "-m", "tools.cli", *args]
+
+
+def sigkill_when(argv: list[str], ready: Callable[[], bool], log: Path | None = None) -> bool:
+    """Start `argv`, SIGKILL it once `ready()` holds (polled every millisecond); False if it ended first.
+
+    At `ready()` the process is frozen (SIGSTOP) and `ready()` asked again: only a state that still holds
+    while nothing runs is killed in (a checkpoint caught mid-write stays mid-write); otherwise it runs on.
+    """
+    out = open(log, "w") if log else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=ENV)
+        while proc.poll() is None:
+            if ready():
+                proc.send_signal(signal.SIGSTOP)
+                if ready():
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    return True
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(0.001)
+        return False
+    finally:
+        if log:
+            out.close()
+
+
+def assert_no_torn_checkpoint_visible(work: Path) -> None:
+    """Whatever is visible under a checkpoint's final name is complete (a torn write stays a `.*.tmp`)."""
+    for ckpt in work.glob("*_*.pth"):
+        assert is_complete_checkpoint(ckpt), f"torn checkpoint visible: {ckpt}"
+
 
 EPOCHS = 4
 
@@ -33,15 +73,13 @@ def images(tmp_path_factory):
 
 
 def command(images: Path, work_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "tools.cli", "pretrain", "--data", str(images), "--work-dir", str(work_dir),
-            "--resume", "auto", "model.img_size=32", "data.batch_size=8", "data.num_workers=0",
-            f"schedule.epochs={EPOCHS}", "schedule.warmup_epochs=1", "schedule.checkpoint_interval=1",
-            "optim.precision='fp32'", "seed=7"]
+    return cli("pretrain", "--data", str(images), "--work-dir", str(work_dir), "--resume", "auto", "model.img_size=32",
+               "data.batch_size=8", "data.num_workers=0", f"schedule.epochs={EPOCHS}", "schedule.warmup_epochs=1",
+               "schedule.checkpoint_interval=1", "optim.precision='fp32'", "seed=7")
 
 
 def run_to_end(images: Path, work_dir: Path) -> None:
-    env = {**os.environ, "MAEBENCH_NO_PROGRESS": "1"}
-    subprocess.run(command(images, work_dir), check=True, capture_output=True, env=env, timeout=300)
+    subprocess.run(command(images, work_dir), check=True, capture_output=True, env=ENV, timeout=300)
 
 
 def final_weights(work_dir: Path) -> dict[str, torch.Tensor]:
@@ -53,18 +91,12 @@ def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(image
     reference = final_weights(tmp_path / "straight")
     rng = random.Random(0)
     work = tmp_path / "killed"
-    env = {**os.environ, "MAEBENCH_NO_PROGRESS": "1"}
     kills = 0
     for _ in range(3):  # kill at several random moments: while starting, training, or writing a checkpoint
         before = latest_complete_checkpoint(work) if work.exists() else None
-        proc = subprocess.Popen(command(images, work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        time.sleep(rng.uniform(4.0, 9.0))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
-        for ckpt in work.glob("epoch_*.pth"):  # whatever is visible under a final name is complete
-            assert is_complete_checkpoint(ckpt), f"torn checkpoint visible: {ckpt}"
+        deadline = time.monotonic() + rng.uniform(4.0, 9.0)
+        kills += sigkill_when(command(images, work), lambda: time.monotonic() > deadline)
+        assert_no_torn_checkpoint_visible(work)
         after = latest_complete_checkpoint(work) if work.exists() else None
         if before is not None:  # progress is never lost: the newest good checkpoint never moves back
             assert after is not None and int(after.stem.split("_")[1]) >= int(before.stem.split("_")[1])
