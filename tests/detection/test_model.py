@@ -2,6 +2,9 @@
 neck widths from the backbone, and layer-wise lr decay as the optimizer sees it."""
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import pytest
 import torch
 
@@ -110,7 +113,7 @@ def test_layer_decay_groups_as_the_optimizer_sees_them():
 
 @pytest.mark.parametrize("protocol", ["benchmarking", "vitdet"])
 def test_every_parameter_learns_from_a_real_batch(protocol, demo_world):
-    """One Mask R-CNN loss on two demo-world training images (mmdet's own dataset and pipeline): every
+    """One Mask R-CNN loss on four demo-world training images (mmdet's own dataset and pipeline): every
     parameter, zero-initialised relative position tables included, gets a non-zero gradient."""
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import DefaultScope
@@ -128,7 +131,13 @@ def test_every_parameter_learns_from_a_real_batch(protocol, demo_world):
         dataset = DATASETS.build(dataset_cfg(split, pipelines(cfg)[0], train=True))
         model = _detector(f"protocol={protocol!r}", jitter_off)
         model.train()
-        batch = model.data_preprocessor(pseudo_collate([dataset[0], dataset[1]]), training=True)
+        # four images that keep objects, flips seeded: with a single object, the L1 box-regression gradients
+        # of its two or three positive RoIs can cancel exactly in a bias, which says nothing about the wiring
+        np.random.seed(0)
+        random.seed(0)
+        samples = [s for s in map(dataset.__getitem__, range(len(dataset))) if len(s["data_samples"].gt_instances)]
+        assert len(samples) >= 4
+        batch = model.data_preprocessor(pseudo_collate(samples[:4]), training=True)
         losses = model.loss(batch["inputs"], batch["data_samples"])
     loss, _ = model.parse_losses(losses)
     loss.backward()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.detection.conftest import _quiet_single_thread  # noqa: F401  (autouse: one thread, no progress bars)
 from tests.distributed import run_launched
 
 pytest.importorskip("mmdet")
@@ -19,20 +20,6 @@ pytest.importorskip("mmseg")
 
 N_IMAGES = 5  # odd: 2 processes hold 3 + 2 images
 MAX_DETS = 10
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _quiet_single_thread():
-    """No progress bars; one intra-op thread in the parent (the workers set their own), as in the task tests."""
-    env, threads = os.environ.get("MAEBENCH_NO_PROGRESS"), torch.get_num_threads()
-    os.environ["MAEBENCH_NO_PROGRESS"] = "1"
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    if env is None:
-        os.environ.pop("MAEBENCH_NO_PROGRESS")
-    else:
-        os.environ["MAEBENCH_NO_PROGRESS"] = env
 
 
 def _cli_worker(rank: int, world: int, argv: list[str], cwd: str) -> None:

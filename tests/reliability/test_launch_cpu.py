@@ -13,24 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.detection.conftest import _quiet_single_thread  # noqa: F401  (autouse: one thread, no progress bars)
 from tests.distributed import run_launched, slurm_env
 from tests.reliability.test_bad_inputs import CLASSIFY_TINY, PRETRAIN_TINY
 
 GLOBAL_BATCH = 16  # = data.batch_size 8 x 2 processes: one optimizer step per batch (1 process: 2 accumulated)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _quiet_single_thread():
-    """No progress bars; one intra-op thread in the parent (the workers set their own)."""
-    env, threads = os.environ.get("MAEBENCH_NO_PROGRESS"), torch.get_num_threads()
-    os.environ["MAEBENCH_NO_PROGRESS"] = "1"
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    if env is None:
-        os.environ.pop("MAEBENCH_NO_PROGRESS")
-    else:
-        os.environ["MAEBENCH_NO_PROGRESS"] = env
 
 
 def _cli_worker(rank: int, world: int, argv: list[str]) -> None:
