@@ -1,4 +1,4 @@
-# The two entry points of the README. Both set up .venv first (idempotent; ~12 min the first time).
+# The two entry points of the README. Both set up .venv first (idempotent; 12-30 min the first time, mmcv compiles).
 PY := .venv/bin/python
 export MAEBENCH_NO_PROGRESS ?= 0
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv in the repo and installs the pinned stack. Idempotent: a second run takes seconds.
-# mmcv 2.1.0 has no wheel for our torch, so it is built from source once (about 9 minutes on
+# mmcv 2.1.0 has no wheel for our torch, so it is built from source once (9-25 minutes on
 # 2 cores) into a wheel cache keyed by the torch version: pip's own cache would hand back a wheel
 # built against another torch, which then fails to import with "undefined symbol".
 set -euo pipefail
@@ -24,7 +24,7 @@ PYTAG=$($VENV/bin/python -c 'import sys; print(f"cp{sys.version_info[0]}{sys.ver
 WHEELS=${MAEBENCH_WHEEL_CACHE:-$HOME/.cache/maebench/wheels}/mmcv-2.1.0-torch$TORCH_VER-$PYTAG
 if ! $VENV/bin/python -c 'import mmcv.ops' 2>/dev/null; then
   if ! ls "$WHEELS"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
-    echo "setup: building mmcv 2.1.0 with ops against torch $TORCH_VER (about 9 minutes on 2 cores)"
+    echo "setup: building mmcv 2.1.0 with ops against torch $TORCH_VER (9-25 minutes on 2 cores)"
     mkdir -p "$WHEELS"
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP wheel -q --no-build-isolation --no-deps \
       --no-cache-dir -c constraints.txt -w "$WHEELS" mmcv==2.1.0
