@@ -370,7 +370,7 @@ def check_work_dir(work_dir: str | Path, need_bytes: int) -> None:
     work_dir = Path(work_dir)
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
-        probe = work_dir / ".write_probe"
+        probe = work_dir / f".write_probe.{os.getpid()}"  # one per process: ranks share the work dir
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as err:
