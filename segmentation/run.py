@@ -15,7 +15,7 @@ from mmengine.dist import broadcast_object_list
 
 from mae_backbone.errors import ConfigError, UserFacingError
 from mae_backbone.runtime import engine
-from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # + ExactShardSampler
+from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import model as _model  # noqa: F401  (registers the backbone, segmentor and lr-decay constructor)
@@ -103,8 +103,8 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         kwargs.update(load_from=resume_from, resume=resume_from is not None)
     full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
     full_cfg.update(work_dir=str(work_dir), maebench=cfg)
-    if sync_bn(world_size):
-        full_cfg["sync_bn"] = sync_bn(world_size)  # BEiT's SyncBN in the neck and heads (torch's needs CUDA)
+    if norm := sync_bn(world_size):
+        full_cfg["sync_bn"] = norm  # BEiT's SyncBN in the neck and heads (torch's needs CUDA)
     full_cfg.update(launch_cfg)  # DDP on CPUs (gloo) takes no device ids
     runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
     runner.logger.info(sync_bn_notice(runner.model, runner.world_size))

@@ -38,7 +38,9 @@ def test_state_dict_has_exactly_the_official_keys_and_shapes():
 def test_encoder_keys_load_strictly_into_the_vit():
     mae = tiny_mae()
     vit = create_vit("vit_tiny_patch16", img_size=64, global_pool="token", **TINY)
-    vit.load_state_dict(mae.encoder_state_dict(), strict=True)
+    result = vit.load_state_dict(mae.encoder_state_dict(), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    torch.testing.assert_close(vit.blocks[0].attn.qkv.weight, mae.blocks[0].attn.qkv.weight)
 
 
 def test_loss_equals_the_reference_implementation_for_the_same_noise():
