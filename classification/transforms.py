@@ -3,6 +3,8 @@
 - fine-tune / partial: timm `create_transform` with RandAugment `rand-m9-mstd0.5-inc1`, bicubic, random
   erasing 0.25 (pixel mode, 1 box), no colour jitter; timm `Mixup` 0.8 / CutMix 1.0 with label smoothing.
 - linear probe: RandomResizedCrop (bicubic) + flip, nothing else (regularisation hurts a linear probe).
+- both crop `crop_scale` = (0.08, 1) of the image area, as the official code; the demo world's single centred
+  shape is mostly cut away below about a third, so its configs crop less.
 - evaluation: resize the short side to size / crop_pct (crop_pct = 224/256 up to 224 px, else 1.0), centre crop.
 - ImageNet-C: no resize or crop at all (the released images are already cropped).
 """
@@ -27,7 +29,8 @@ def default_crop_pct(img_size: int) -> float:
 
 def finetune_train_transform(img_size: int, aug: dict[str, Any]) -> T.Compose:
     transform = create_transform(
-        input_size=img_size, is_training=True, color_jitter=aug.get("color_jitter"),
+        input_size=img_size, is_training=True, scale=tuple(aug.get("crop_scale", (0.08, 1.0))),
+        color_jitter=aug.get("color_jitter"),
         auto_augment=aug.get("auto_augment") or None, interpolation="bicubic",
         re_prob=aug.get("reprob", 0.0), re_mode=aug.get("remode", "pixel"), re_count=aug.get("recount", 1),
         mean=IMAGENET_MEAN, std=IMAGENET_STD)
@@ -51,9 +54,9 @@ def _posterize_keep_zero_ok(img: Image.Image, bits_to_keep: int, **_: Any) -> Im
     return ImageOps.posterize(img, bits_to_keep)
 
 
-def linprobe_train_transform(img_size: int) -> T.Compose:
+def linprobe_train_transform(img_size: int, crop_scale: tuple[float, float] = (0.08, 1.0)) -> T.Compose:
     return T.Compose([
-        T.RandomResizedCrop(img_size, interpolation=BICUBIC),
+        T.RandomResizedCrop(img_size, scale=tuple(crop_scale), interpolation=BICUBIC),
         T.RandomHorizontalFlip(),
         T.ToTensor(),
         T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
@@ -99,5 +102,5 @@ def build_mixup(aug: dict[str, Any], num_classes: int) -> Mixup | None:
 def train_transform(protocol: str, img_size: int, aug: dict[str, Any]) -> T.Compose:
     """The training transform of a protocol: linprobe (and partial k=0) use the probe's plain crops."""
     if protocol == "linprobe":
-        return linprobe_train_transform(img_size)
+        return linprobe_train_transform(img_size, aug.get("crop_scale", (0.08, 1.0)))
     return finetune_train_transform(img_size, aug)

@@ -94,3 +94,26 @@ def test_randaugment_posterize_at_full_magnitude_does_not_crash():
     op = next(op for tt in t.transforms for op in getattr(tt, "ops", ()) if op.name == "PosterizeIncreasing")
     op.prob, op.magnitude, op.magnitude_std = 1.0, 10, 0  # 0 bits kept: Pillow >= 11 would raise here
     assert op(Image.new("RGB", (64, 64), (200, 100, 50))).getpixel((0, 0)) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("protocol", ["finetune", "linprobe"])
+def test_crop_scale_bounds_the_random_crop_area(protocol):
+    """aug.crop_scale reaches the RandomResizedCrop of both recipes: every crop keeping >= 90% of the area
+    shows part of an 8-px frame round the image; many of the official (0.08, 1) crops fall inside it."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from classification.transforms import train_transform
+
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[:8], img[-8:], img[:, :8], img[:, -8:] = 255, 255, 255, 255
+    pil = Image.fromarray(img)
+
+    def frame_seen(scale) -> float:
+        t = train_transform(protocol, 64, dict(crop_scale=scale, auto_augment=None, reprob=0.0))
+        torch.manual_seed(0)
+        return float(np.mean([(t(pil) > 1.0).any().item() for _ in range(60)]))
+
+    assert frame_seen((0.9, 1.0)) == 1.0
+    assert frame_seen((0.08, 1.0)) <= 0.9

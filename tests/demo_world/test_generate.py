@@ -12,7 +12,7 @@ from PIL import Image
 
 from mae_backbone.errors import BadInputError
 from tools.cli import main as cli_main
-from tools.demo_world import PARTIAL, STAMP, _prepare, generate, generate_cached
+from tools.demo_world import DIFFICULTY, PARTIAL, STAMP, _prepare, generate, generate_cached
 from tools.demo_world.corruptions import CORRUPTIONS, corrupt_one_level
 from tools.demo_world.formats import WNIDS, rng_for, write_pretrain
 from tools.demo_world.scenes import SHAPES, TEXTURES, make_scene
@@ -54,8 +54,8 @@ def test_same_seed_same_bytes_in_another_folder_with_worker_processes(demo_world
 
 
 def test_other_seed_other_images(demo_world, tmp_path):
-    write_pretrain(tmp_path / "s0", 2, seed=0, size=128)
-    write_pretrain(tmp_path / "s1", 2, seed=1, size=128)
+    write_pretrain(tmp_path / "s0", 2, seed=0, size=128, difficulty=DIFFICULTY)
+    write_pretrain(tmp_path / "s1", 2, seed=1, size=128, difficulty=DIFFICULTY)
     ours = Path(demo_world["pretrain"]) / "img_00000.jpg"
     assert (tmp_path / "s0" / "img_00000.jpg").read_bytes() == ours.read_bytes()
     assert (tmp_path / "s1" / "img_00000.jpg").read_bytes() != ours.read_bytes()
@@ -99,7 +99,7 @@ def test_generate_cached_returns_at_once(demo_world):
     assert info == {k: v for k, v in demo_world.items() if k not in ("seconds", "files")}
     root = Path(demo_world["root"])
     assert json.loads((root / STAMP).read_text()) == {"size": "tiny", "seed": 0, "image_size": 128,
-                                                       "difficulty": 0.5, "version": info["version"]}
+                                                       "difficulty": DIFFICULTY, "version": info["version"]}
     assert not (root / PARTIAL).exists()
 
 
@@ -143,6 +143,36 @@ def test_main_shape_is_the_largest_visible_object(difficulty):
         assert (sem == 1 + len(SHAPES) + scene.texture).any()  # the background is its texture's stuff class
         if scene.other is not None:
             assert (sem == 0).any()
+
+
+@pytest.mark.parametrize("difficulty", [0.0, 0.5, 1.0])
+def test_object_centric_scenes_keep_the_main_shape_near_the_centre(difficulty):
+    jitter = (0.05 + 0.15 * difficulty) * 128
+    for i in range(30):
+        scene = make_scene(rng_for(5, "imagenet", 0, i), 128, difficulty, main_shape=i % len(SHAPES),
+                           object_centric=True)
+        ys, xs = np.nonzero(scene.instances[0].mask)
+        # the visible part's box centre: occluders may shift it, never by more than a shape radius
+        centre = np.array([(xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2])
+        assert np.all(np.abs(centre - 64) <= jitter + 0.34 * 128 * (0.3 + 0.3 * difficulty) + 1)
+
+
+def test_the_main_shape_stands_out_in_brightness():
+    """At difficulty 0 the main shape is >= 100 grey levels brighter or darker than the background under it;
+    measured against the ring of background just outside it (noise and gradients blur that a little)."""
+    from scipy import ndimage
+
+    luma = np.array([0.299, 0.587, 0.114])
+    gaps = []
+    for i in range(40):
+        scene = make_scene(rng_for(9, "imagenet", 0, i), 128, 0.0, main_shape=i % len(SHAPES), object_centric=True)
+        mask = scene.instances[0].mask
+        ring = ndimage.binary_dilation(mask, iterations=3) & ~mask
+        if scene.other is not None:
+            ring &= ~ndimage.binary_dilation(scene.other, iterations=3)
+        img = scene.image.astype(np.float64) @ luma
+        gaps.append(abs(img[mask].mean() - img[ring].mean()))
+    assert min(gaps) >= 60 and np.median(gaps) >= 100
 
 
 def test_difficulty_adds_distractors():

@@ -75,7 +75,10 @@ def test_the_whole_suite_fills_every_table_cell(finished):
     for name, info in stages.items():
         want = "done" if name == "pretrain" or available(info["protocol"]) else "not available"
         assert info["status"] == want, (name, info.get("error"))
+        if want == "done":  # each stage's compute and memory are measured
+            assert info["cpu_seconds"] > 0 and info["peak_rss_mib"]["process"] > 100, (name, info)
     md = (work_dir / "report" / "report.md").read_text()
+    assert "| pretrain | done |" in md and " MiB |" in md
     tables = md.split("\n### ")[1:]
     checked = 0
     for table in tables:

@@ -5,6 +5,8 @@ import argparse
 
 from mae_backbone.errors import UserFacingError
 
+from . import DIFFICULTY
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_data",
@@ -14,8 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", choices=["tiny", "small"], default="small",
                         help="tiny: for unit tests (seconds); small: for the demo suite (default)")
     parser.add_argument("--image-size", type=int, default=128, help="square image side in pixels (>= 32)")
-    parser.add_argument("--difficulty", type=float, default=0.5,
-                        help="0 = easy .. 1 = hard: distractors, occlusion, colour similarity, noise")
+    parser.add_argument("--difficulty", type=float, default=DIFFICULTY,
+                        help="0 = easy .. 1 = hard: distractors, occlusion, object position, textured fills, "
+                             f"noise (default {DIFFICULTY})")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes for the ImageNet-C corruptions (default: 2 for small, 1 for tiny)")
     parser.add_argument("--no-check", action="store_true", help="skip validating the written formats")

@@ -73,7 +73,7 @@ def load_corrupt():
 @functools.lru_cache(maxsize=2)
 def _clean_images(seed: int, size: int, per_class: int, classes: tuple[int, ...]) -> dict:
     """The clean scenes to corrupt, rendered once per process (a few ms each)."""
-    return {(c, i): make_scene(rng_for(seed, "robust", 9, c * 10000 + i), size, 0.5, c).image
+    return {(c, i): make_scene(rng_for(seed, "robust", 9, c * 10000 + i), size, 0.5, c, object_centric=True).image
             for c in classes for i in range(per_class)}
 
 

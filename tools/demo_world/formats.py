@@ -60,9 +60,11 @@ def write_json(obj, path: Path) -> None:
     path.write_text(json.dumps(obj, indent=1, sort_keys=True))
 
 
-def write_pretrain(root: Path, n: int, seed: int, size: int) -> None:
+def write_pretrain(root: Path, n: int, seed: int, size: int, difficulty: float) -> None:
+    """Unlabeled, object-centric like the ImageNet train images MAE pre-trains on (all classes, no labels)."""
     for i in range(n):
-        save_jpg(make_scene(rng_for(seed, "pretrain", 0, i), size).image, root / f"img_{i:05d}.jpg")
+        scene = make_scene(rng_for(seed, "pretrain", 0, i), size, difficulty, object_centric=True)
+        save_jpg(scene.image, root / f"img_{i:05d}.jpg")
 
 
 def write_imagenet(root: Path, per_class: dict[str, int], seed: int, size: int, difficulty: float) -> None:
@@ -70,7 +72,8 @@ def write_imagenet(root: Path, per_class: dict[str, int], seed: int, size: int, 
     for split_id, (split, n) in enumerate(per_class.items()):
         for c, wnid in enumerate(WNIDS):
             for i in range(n):
-                scene = make_scene(rng_for(seed, "imagenet", split_id, c * 10000 + i), size, difficulty, c)
+                rng = rng_for(seed, "imagenet", split_id, c * 10000 + i)
+                scene = make_scene(rng, size, difficulty, c, object_centric=True)
                 save_jpg(scene.image, root / split / wnid / f"{wnid}_{i:05d}.JPEG")
     write_json({str(i): [w, s] for i, (w, s) in enumerate(zip(WNIDS, SHAPES))}, root / "imagenet_class_index.json")
 
@@ -114,7 +117,8 @@ def write_inat(root: Path, per_class: dict[str, int], seed: int, size: int, diff
         for c in range(len(SHAPES)):
             for i in range(n):
                 img_id += 1
-                scene = make_scene(rng_for(seed, "inat", split_id, c * 10000 + i), size, difficulty, c)
+                rng = rng_for(seed, "inat", split_id, c * 10000 + i)
+                scene = make_scene(rng, size, difficulty, c, object_centric=True)
                 group = "Rounds" if cats[c]["class"] == "Curvata" else "Polygons"
                 name = hashlib.md5(f"{seed}/{split}/{c}/{i}".encode()).hexdigest()
                 rel = f"train_val2019/{group}/{c}/{name}.jpg"

@@ -33,9 +33,15 @@ reproduce every file byte for byte.
 ## How the demo maps to the real data
 
 - Difficulty ({difficulty}, a generator parameter in [0, 1]) scales the number and size of distractors,
-  how much of the main shape they may hide (at most 15% + 30% x difficulty), background contrast, colour
-  similarity to the background, the share of shapes filled with a texture (difficulty / 2) and pixel
-  noise. `maebench demo-data --difficulty D` sets it.
+  how much of the main shape they may hide (at most 15% + 30% x difficulty), background contrast, the
+  share of shapes filled with a texture (difficulty / 2), pixel noise, how far the main shape strays from
+  the centre and how little brighter or darker than the background it may be. `maebench demo-data
+  --difficulty D` sets it.
+- Object-centric like the real sets: in `pretrain/`, `imagenet/`, `inat/` and `robustness/` the main shape
+  sits near the centre (jitter up to 5% + 15% x difficulty of the side), as ImageNet photos frame their
+  object; in `coco/`, `ade/` and `places/` shapes go anywhere, as in scene photos. Shape colours have a
+  random hue; their brightness differs from the background under them by at least 40 + 60 x (1 -
+  difficulty) grey levels (distractors 20).
 - ImageNet-C: imagecorruptions 1.1.2's `glass_blur` passes `multichannel=True` to scikit-image's
   `gaussian`, a keyword newer scikit-image removed. While corrupting, that keyword is translated to
   `channel_axis=-1` (the same per-channel blur). Its `impulse_noise` calls scikit-image's `random_noise`

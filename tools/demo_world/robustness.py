@@ -57,9 +57,9 @@ def write_robustness(root: Path, per_class: int, seed: int, size: int) -> None:
             for i in range(per_class):
                 rng = rng_for(seed, "robust", split_id, c * 10000 + i)
                 if name == "a":  # adversarially hard: heavy clutter and occlusion, cropped
-                    img = hard_crop(make_scene(rng, size, difficulty=1.0, main_shape=c), rng)
+                    img = hard_crop(make_scene(rng, size, 1.0, c, object_centric=True), rng)
                 elif name == "r":
-                    img = rendition(make_scene(rng, size, 0.3, c), rng)
+                    img = rendition(make_scene(rng, size, 0.3, c, object_centric=True), rng)
                 else:
-                    img = sketch(make_scene(rng, size, 0.3, c))
+                    img = sketch(make_scene(rng, size, 0.3, c, object_centric=True))
                 save_jpg(img, root / name / WNIDS[c] / f"{name}_{c}_{i:04d}.jpg")

@@ -56,6 +56,14 @@ def table_markdown(t: Table) -> str:
     return "\n".join(lines + [""] + [f"- {n}" for n in notes] + ([""] if notes else []))
 
 
+def _rss(peak: dict | None) -> str:
+    """'1234 (+ 567 worker)': the stage's own peak and the largest data-loader worker's (since the suite start)."""
+    if not peak or peak.get("process") is None:
+        return "—"
+    kid = peak.get("largest_child")
+    return f"{peak['process']:.0f}" + (f" (+ {kid:.0f} worker)" if kid else "")
+
+
 def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], out_dir: Path) -> str:
     parts = ["# maebench report", ""]
     for path, suite in coll.suites:
@@ -78,9 +86,10 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
     for path, suite in coll.suites:
         stages = suite.get("stages") or {}
         if stages:
-            parts += [f"## Stages of `{path.parent}`", "", "| stage | status | wall s | CPU s |", "|---|---|---|---|"]
-            parts += [f"| {n} | {i.get('status')} | {i.get('seconds') or '—'} | {i.get('cpu_seconds') or '—'} |"
-                      for n, i in stages.items()]
+            parts += [f"## Stages of `{path.parent}`", "", "| stage | status | wall s | CPU s | peak RSS MiB |",
+                      "|---|---|---|---|---|"]
+            parts += [f"| {n} | {i.get('status')} | {i.get('seconds') or '—'} | {i.get('cpu_seconds') or '—'} | "
+                      f"{_rss(i.get('peak_rss_mib'))} |" for n, i in stages.items()]
             parts.append("")
     bad = [s for s in coll.stages if s.status != "not run"]
     if bad:

@@ -166,6 +166,28 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def reset_peak_rss() -> None:
+    """Start a new peak-RSS window for this process (Linux: writing 5 to /proc/self/clear_refs resets VmHWM)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # not Linux, or not allowed: the peak then counts from the process start
+
+
+def peak_rss_mib() -> dict[str, float | None]:
+    """Peak resident memory of this process since `reset_peak_rss` (VmHWM) and of its largest finished child
+    (data-loader workers, since the process start), in MiB."""
+    own = None
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                own = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        own = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"process": own, "largest_child": round(kids / 1024, 1) if kids else None}
+
+
 def _rank() -> int:
     return int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", 0)))
 
@@ -240,6 +262,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
         missing = [n for n in stage.needs if not by_name[n].done_path.is_file()]
         progress.start(stage.name, pending)
         t0, c0 = time.perf_counter(), cpu_seconds()
+        reset_peak_rss()
         if missing:
             why = ", ".join(f"{n} ({info.get(n, {}).get('status', 'not selected')})" for n in missing)
             rec.update(status="blocked", error=f"needs {why}", seconds=None)
@@ -254,7 +277,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
                     if _rank() == 0 and not stage.done_path.is_file():
                         raise RuntimeError(f"finished without writing {stage.done_path}")
                     rec.update(status="done", error=None, seconds=round(time.perf_counter() - t0, 1),
-                               cpu_seconds=round(cpu_seconds() - c0, 1))
+                               cpu_seconds=round(cpu_seconds() - c0, 1), peak_rss_mib=peak_rss_mib())
                 except KeyboardInterrupt:
                     rec.update(status="failed", error="interrupted")
                     save()

@@ -37,12 +37,12 @@ _io = ["model.img_size=64", "data.num_workers=1"]
 _cls = _io + ["aug.mixup=0.0", "aug.cutmix=0.0", "optim.blr=2e-3"]
 _iters = ["schedule.iters=20", "schedule.warmup_iters=4", "schedule.checkpoint_interval=20", "schedule.log_interval=5"]
 protocols = dict(
-    finetune=dict(config=None, overrides=_cls + _epochs(10)),
-    linprobe=dict(config=None, overrides=_io + _epochs(10)),
+    finetune=dict(config=None, overrides=_cls + _epochs(30, 2)),
+    linprobe=dict(config=None, overrides=_io + _epochs(20)),
     # Fig. 9: k = 0 is the linear probe above and k = depth the fine-tune; the sweep adds the points between
-    partial=dict(config=None, overrides=_cls + _epochs(4), args=["--blocks", "mlp,2"]),
-    inat=dict(config=None, overrides=_cls + ["data.format='inat'", "data.year=2019"] + _epochs(10)),
-    places=dict(config=None, overrides=_cls + ["data.format='places'", "data.version=365"] + _epochs(10)),
+    partial=dict(config=None, overrides=_cls + _epochs(10), args=["--blocks", "mlp,2"]),
+    inat=dict(config=None, overrides=_cls + ["data.format='inat'", "data.year=2019"] + _epochs(30, 2)),
+    places=dict(config=None, overrides=_cls + ["data.format='places'", "data.version=365"] + _epochs(20)),
     # 20 detections per image (model cap = evaluator maxDets): an untrained detector's 100 low-score masks per
     # image made its evaluation the slowest stage (91 s vs 45 s for the pre-trained one, measured)
     detect=dict(config=None, overrides=_iters + ["test.max_per_img=20"]),
