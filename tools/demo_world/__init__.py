@@ -32,7 +32,7 @@ SIZES: dict[str, dict[str, Any]] = {
                  robust=2, c=1, c_classes=2),
     # the demo suite: a few hundred images per format
     "small": dict(pretrain=600, cls=dict(train=80, val=25), coco=dict(train=160, val=40),
-                  ade=dict(training=160, validation=40), inat=dict(train=40, val=15),
+                  ade=dict(training=160, validation=40), inat=dict(train=60, val=15),
                   places=dict(train=50, val=15), robust=10, c=2, c_classes=None),
 }
 STAMP = ".maebench_demo_world.json"

@@ -220,7 +220,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
     by_name = {s.name: s for s in planned}
     demo = suite.get("demo")
     names = (["demo-data"] if demo else []) + [s.name for s in stages] + ["report"]
-    estimates.update({"demo-data": 60.0, "report": 10.0})
+    estimates.update({"demo-data": 20.0, "report": 10.0})
     progress = Progress(len(names), estimates, out, enabled=_rank() == 0)
     progress.line(f"maebench suite: {len(names)} stages -> {root}  (config {suite['config_path']}; "
                   f"log of each stage in <stage>/stage.log)")

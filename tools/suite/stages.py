@@ -28,24 +28,24 @@ class Protocol:
 # Order = run order. `finetune` comes before `robustness`, which evaluates the fine-tuned classifier.
 PROTOCOLS: dict[str, Protocol] = {
     "finetune": Protocol("finetune", "finetune", ("--data", "{imagenet}"), ("--pretrained", "{checkpoint}"),
-                         weight=30),
+                         weight=55),
     "linprobe": Protocol("linprobe", "linprobe", ("--data", "{imagenet}"), ("--pretrained", "{checkpoint}"),
-                         weight=17),
+                         weight=16),
     # a sweep (`--blocks`) writes one metrics.json per k in k<k>/ and partial_sweep.json when all are done
     "partial": Protocol("partial", "partial", ("--data", "{imagenet}"), ("--pretrained", "{checkpoint}"),
-                        weight=40, done_file="partial_sweep.json"),
+                        weight=22, done_file="partial_sweep.json"),
     "inat": Protocol("finetune", "finetune", ("--data", "{inat}"), ("--pretrained", "{checkpoint}"),
-                     weight=16, anchor="inat2019"),
+                     weight=35, anchor="inat2019"),
     "places": Protocol("finetune", "finetune", ("--data", "{places}"), ("--pretrained", "{checkpoint}"),
-                       weight=16, anchor="places365"),
+                       weight=18, anchor="places365"),
     "detect": Protocol("detect", "detect", ("--data", "{coco}"), ("--pretrained", "{checkpoint}"),
-                       weight=40),
+                       weight=45),
     "segment": Protocol("segment", "segment", ("--data", "{ade}"), ("--pretrained", "{checkpoint}"),
-                        weight=40),
+                        weight=30),
     "robustness": Protocol("robustness", "robustness", ("{finetuned}", "--data", "{robustness}"),
-                           overrides=(), needs=("finetune",), weight=21),
+                           overrides=(), needs=("finetune",), weight=16),
 }
-PRETRAIN = Protocol("pretrain", "pretrain", ("--data", "{pretrain}"), weight=75)
+PRETRAIN = Protocol("pretrain", "pretrain", ("--data", "{pretrain}"), weight=31)
 FINETUNED_CHECKPOINT = "classifier.safetensors"  # what `maebench finetune` leaves in its work dir
 
 
