@@ -47,7 +47,9 @@ def training_curves(coll: Collection, out: Path) -> Path | None:
     for r in coll.results:
         log = scalar_log(r.path.parent)
         if log:
-            runs.setdefault(r.kind, []).append((r.backbone, log))
+            # a partial sweep has one run per k (its folder k<k>/): label which line is which
+            label = f"{r.backbone} {r.path.parent.name}" if r.kind == "partial" else r.backbone
+            runs.setdefault(r.kind, []).append((label, log))
     if not runs:
         return None
     plt = _plt()
