@@ -99,7 +99,9 @@ def test_randaugment_posterize_at_full_magnitude_does_not_crash():
 @pytest.mark.parametrize("protocol", ["finetune", "linprobe"])
 def test_crop_scale_bounds_the_random_crop_area(protocol):
     """aug.crop_scale reaches the RandomResizedCrop of both recipes: every crop keeping >= 90% of the area
-    shows part of an 8-px frame round the image; many of the official (0.08, 1) crops fall inside it."""
+    shows part of an 8-px frame round the image; a third of the crops keeping 8-20% fall inside it."""
+    import random
+
     import numpy as np
     import torch
     from PIL import Image
@@ -112,8 +114,9 @@ def test_crop_scale_bounds_the_random_crop_area(protocol):
 
     def frame_seen(scale) -> float:
         t = train_transform(protocol, 64, dict(crop_scale=scale, auto_augment=None, reprob=0.0))
+        random.seed(0)  # torchvision's and timm's crops draw from torch and from `random`
         torch.manual_seed(0)
-        return float(np.mean([(t(pil) > 1.0).any().item() for _ in range(60)]))
+        return float(np.mean([(t(pil) > 1.0).any().item() for _ in range(100)]))
 
     assert frame_seen((0.9, 1.0)) == 1.0
-    assert frame_seen((0.08, 1.0)) <= 0.9
+    assert frame_seen((0.08, 0.2)) < 0.8  # measured 0.55-0.68 over seeds
