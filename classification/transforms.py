@@ -20,6 +20,7 @@ from mae_backbone.errors import BadInputError
 from mae_backbone.pretrain.data import IMAGENET_MEAN, IMAGENET_STD
 
 BICUBIC = T.InterpolationMode.BICUBIC
+CROP_SCALE = (0.08, 1.0)  # RandomResizedCrop area range of the official recipes (aug.crop_scale)
 
 
 def default_crop_pct(img_size: int) -> float:
@@ -29,7 +30,7 @@ def default_crop_pct(img_size: int) -> float:
 
 def finetune_train_transform(img_size: int, aug: dict[str, Any]) -> T.Compose:
     transform = create_transform(
-        input_size=img_size, is_training=True, scale=tuple(aug.get("crop_scale", (0.08, 1.0))),
+        input_size=img_size, is_training=True, scale=tuple(aug.get("crop_scale", CROP_SCALE)),
         color_jitter=aug.get("color_jitter"),
         auto_augment=aug.get("auto_augment") or None, interpolation="bicubic",
         re_prob=aug.get("reprob", 0.0), re_mode=aug.get("remode", "pixel"), re_count=aug.get("recount", 1),
@@ -54,7 +55,7 @@ def _posterize_keep_zero_ok(img: Image.Image, bits_to_keep: int, **_: Any) -> Im
     return ImageOps.posterize(img, bits_to_keep)
 
 
-def linprobe_train_transform(img_size: int, crop_scale: tuple[float, float] = (0.08, 1.0)) -> T.Compose:
+def linprobe_train_transform(img_size: int, crop_scale: tuple[float, float] = CROP_SCALE) -> T.Compose:
     return T.Compose([
         T.RandomResizedCrop(img_size, scale=tuple(crop_scale), interpolation=BICUBIC),
         T.RandomHorizontalFlip(),
@@ -102,5 +103,5 @@ def build_mixup(aug: dict[str, Any], num_classes: int) -> Mixup | None:
 def train_transform(protocol: str, img_size: int, aug: dict[str, Any]) -> T.Compose:
     """The training transform of a protocol: linprobe (and partial k=0) use the probe's plain crops."""
     if protocol == "linprobe":
-        return linprobe_train_transform(img_size, aug.get("crop_scale", (0.08, 1.0)))
+        return linprobe_train_transform(img_size, aug.get("crop_scale", CROP_SCALE))
     return finetune_train_transform(img_size, aug)

@@ -122,7 +122,7 @@ def generate(out_dir: str | Path, seed: int = 0, size: str = "small", image_size
              difficulty: float = DIFFICULTY, progress: bool = False, workers: int | None = None) -> dict[str, Any]:
     """Write the demo world to `out_dir` and return `summary(...)` plus "seconds" and "files".
 
-    difficulty in [0, 1] scales distractors, occlusion and colour similarity (see scenes.make_scene).
+    difficulty in [0, 1] scales distractors, occlusion, object position and contrast (see scenes.make_scene).
     workers: processes that share the work (formats and ImageNet-C levels); default min(2, CPUs) for
     `small`, 1 for `tiny` (starting processes costs more than it saves there). Output is the same.
     """

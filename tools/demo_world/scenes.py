@@ -107,11 +107,10 @@ def _paint(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, diffic
     contrast is what makes the outline visible to a small model that has seen only a few hundred images
     (measured: with random colours of any brightness a 6-block ViT stayed at chance for 600 steps)."""
     local = float(image[mask].reshape(-1, 3).mean(0) @ _LUMA) if mask.any() else 128.0
-    colour = rng.integers(0, 256, 3).astype(np.float64)
-    for _attempt in range(8):
+    for _attempt in range(9):
+        colour = rng.integers(0, 256, 3).astype(np.float64)
         if abs(colour @ _LUMA - local) >= min_luma:
             break
-        colour = rng.integers(0, 256, 3).astype(np.float64)
     if abs(colour @ _LUMA - local) < min_luma:  # move the brightness to the side of the background with room
         target = local + min_luma if local < 128 else local - min_luma
         colour = np.clip(colour + (target - colour @ _LUMA), 0, 255)
@@ -138,7 +137,8 @@ def _clutter_mask(rng: np.random.Generator, size: int) -> np.ndarray:
 def make_scene(rng: np.random.Generator, size: int = 128, difficulty: float = 0.5,
                main_shape: int | None = None, texture: int | None = None, object_centric: bool = False) -> Scene:
     """`difficulty` in [0, 1] scales distractors (count and size), occlusion, how far the main shape may
-    leave the frame, background contrast, colour similarity to the background, textured fills and noise.
+    leave the frame (or, `object_centric`, stray from the centre), background contrast, how little its
+    brightness may differ from the background's, textured fills and noise.
 
     The label of a scene is its main shape: drawn first and kept the largest visible object (at least 1.5x
     the visible area of any distractor, and at most 15% + 30% * difficulty of it hidden); a distractor
