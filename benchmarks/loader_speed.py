@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.pretrain_speed import time_steps  # noqa: E402
 from mae_backbone import create_mae  # noqa: E402
 from mae_backbone.pretrain.data import UnlabeledImages  # noqa: E402
-from mae_backbone.runtime.engine import cpu_has_fast_bf16  # noqa: E402
+from mae_backbone.runtime.cpu import cpu_has_fast_bf16  # noqa: E402
 
 
 def loader_rate(dataset, batch: int, workers: int, batches: int) -> float:

@@ -3,7 +3,9 @@
 1. design ratio: our MAE (encoder on visible tokens only) vs the same model with mask tokens in the
    encoder, next to the analytic FLOP ratio of the two designs;
 2. ours (default precision) vs an independent re-implementation of the official training step
-   (timm `Block`s, explicit attention as in timm 0.3.2, fp32, AdamW), same shapes, same optimizer.
+   (timm `Block`s, explicit attention as in timm 0.3.2, fp32, AdamW), same shapes, same optimizer;
+3. ours after `torch.compile` (what the full-size pre-training configs run; skip with --no-compile).
+The process keeps its freed heap as the maebench command does (runtime/cpu.py), for both sides alike.
 
 Prints a table and writes benchmarks/results/pretrain_speed.json. Not a test: nothing asserts on time.
 Example: python benchmarks/pretrain_speed.py --arch vit_base_patch16 --batch 32 --steps 3
@@ -13,8 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,7 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.reference_mae import ReferenceMAE  # noqa: E402
 from mae_backbone import VARIANTS, create_mae  # noqa: E402
-from mae_backbone.runtime.engine import cpu_has_fast_bf16  # noqa: E402
+from mae_backbone.runtime.engine import compile_in_place  # noqa: E402
+from mae_backbone.runtime.cpu import cpu_description, cpu_has_fast_bf16, keep_freed_memory  # noqa: E402
 
 
 def block_flops(tokens: int, dim: int) -> float:
@@ -65,7 +66,7 @@ class MaskTokensInEncoder(torch.nn.Module):
         return m.forward_loss(imgs, pred, mask), pred, mask
 
 
-def time_steps(model, batch: int, img: int, steps: int, precision: str, warmup: int = 1, fused: bool = True) -> float:
+def time_steps(model, batch: int, img: int, steps: int, precision: str, warmup: int = 2, fused: bool = True) -> float:
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, betas=(0.9, 0.95),
                             fused=fused)
     imgs = torch.randn(batch, 3, img, img)
@@ -90,11 +91,15 @@ def main() -> None:
     ap.add_argument("--img-size", type=int, default=224)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    ap.add_argument("--no-compile", dest="compile", action="store_false",
+                    help="skip the torch.compile measurement (it compiles for a minute or two first)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "pretrain_speed.json"))
     args = ap.parse_args()
     precision = args.precision if args.precision != "auto" else ("bf16" if cpu_has_fast_bf16() else "fp32")
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, " \
-              f"threads {torch.get_num_threads()}"
+    # The maebench command sets this for every job; here it holds for both sides of every ratio.
+    malloc = "heap kept (maebench default)" if keep_freed_memory() else "glibc default"
+    machine = f"{cpu_description()}, torch {torch.__version__}, " \
+              f"threads {torch.get_num_threads()}, malloc {malloc}"
     print(f"machine: {machine}; batch {args.batch}, {args.img_size}px, 75% masking, our precision {precision}")
     results = []
     for name in args.arch:
@@ -108,12 +113,18 @@ def main() -> None:
         t_ours32 = t_ours if precision == "fp32" else time_steps(ours, args.batch, args.img_size, args.steps, "fp32")
         t_tok = time_steps(MaskTokensInEncoder(ours), args.batch, args.img_size, args.steps, "fp32")
         t_ref = time_steps(ref, args.batch, args.img_size, args.steps, "fp32", fused=False)  # official: plain AdamW
+        t_comp = None
+        if args.compile:  # last: compiling is in place (the full-size pre-training configs set optim.compile)
+            compile_in_place(ours, True)
+            t_comp = time_steps(ours, args.batch, args.img_size, args.steps, precision)
         flop_ratio = step_flops(a, args.img_size, 0.75, True) / step_flops(a, args.img_size, 0.75, False)
         row = dict(arch=name, batch=args.batch, img_size=args.img_size, precision=precision,
                    ours_img_s=args.batch / t_ours, ours_fp32_img_s=args.batch / t_ours32,
                    mask_tokens_fp32_img_s=args.batch / t_tok, reference_fp32_img_s=args.batch / t_ref,
                    design_ratio_fp32=t_tok / t_ours32, analytic_flop_ratio=flop_ratio,
-                   speedup_vs_reference=t_ref / t_ours)
+                   speedup_vs_reference=t_ref / t_ours,
+                   ours_compiled_img_s=t_comp and args.batch / t_comp,
+                   speedup_vs_reference_compiled=t_comp and t_ref / t_comp)
         results.append(row)
         print(f"{name}: ours {row['ours_img_s']:.2f} img/s ({precision}), ours fp32 {row['ours_fp32_img_s']:.2f}, "
               f"mask tokens in encoder fp32 {row['mask_tokens_fp32_img_s']:.2f}, official-style reference fp32 "
@@ -121,6 +132,9 @@ def main() -> None:
         print(f"  design ratio (fp32) {row['design_ratio_fp32']:.2f}x vs analytic FLOP ratio {flop_ratio:.2f}x "
               f"({100 * row['design_ratio_fp32'] / flop_ratio:.0f}% of the bound); "
               f"ours vs reference {row['speedup_vs_reference']:.2f}x")
+        if t_comp:
+            print(f"  compiled (optim.compile=True): {row['ours_compiled_img_s']:.2f} img/s, "
+                  f"{row['speedup_vs_reference_compiled']:.2f}x the reference")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"maebench {name}", description=help_text)
     module.add_arguments(sub)
     args = sub.parse_args(rest)
+    keep_freed_memory()  # large CPU tensors reuse the heap instead of page-faulting every step (runtime/cpu.py)
     try:
         return int(module.main(args) or 0)
     except KeyboardInterrupt:
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-from mae_backbone.errors import UserFacingError  # noqa: E402  (tiny module, no heavy imports)
+from mae_backbone.errors import UserFacingError  # noqa: E402  (tiny modules, no heavy imports)
+from mae_backbone.runtime.cpu import keep_freed_memory  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

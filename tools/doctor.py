@@ -93,7 +93,7 @@ def environment_notes() -> list[str]:
 
     notes = [f"python {sys.version.split()[0]}"]
     notes.append("GPU: " + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU runs)"))
-    from mae_backbone.runtime.engine import cpu_has_fast_bf16
+    from mae_backbone.runtime.cpu import cpu_has_fast_bf16
 
     notes.append("CPU native bf16 (AMX / AVX-512 BF16): " + ("yes, precision=auto uses bf16 autocast"
                                                              if cpu_has_fast_bf16() else "no, precision=auto is fp32"))

@@ -70,6 +70,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     set_random_seed(cfg["seed"])  # the runner seeds too, but only after the model exists: seed its init here
     mae = create_mae(cfg["arch"], **model_kw)
     engine.check_work_dir(work_dir, need_bytes=4 * 4 * sum(p.numel() for p in mae.parameters()))
+    engine.compile_in_place(mae, cfg["optim"]["compile"])
     groups = simple_param_groups(mae, plan["lr"], cfg["optim"]["weight_decay"])
     optim_wrapper = engine.build_optim_wrapper(
         groups, "AdamW", cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum_iter"],
