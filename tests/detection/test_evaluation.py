@@ -115,3 +115,32 @@ def test_unknown_evaluator_is_a_config_error():
     assert evaluator_info("fast")["name"] == "faster-coco-eval"
     with pytest.raises(ConfigError, match="fast, reference"):
         evaluator_info("detectron2")
+
+
+def test_a_loaded_ground_truth_serves_every_evaluation_alike(demo_world):
+    """The metric loads the annotations once and evaluates boxes and masks against them, epoch after epoch."""
+    from pycocotools import mask as mask_utils
+    from pycocotools.coco import COCO
+
+    from detection.evaluation import evaluate, load_gt
+
+    ann_file = _val_json(demo_world)
+    coco, rng = COCO(str(ann_file)), np.random.default_rng(1)
+    dets = []
+    for d in _jittered(ann_file)[:400]:
+        img = coco.imgs[d["image_id"]]
+        m = np.zeros((img["height"], img["width"]), np.uint8)
+        x, y, w, h = (int(max(v, 0)) for v in d["bbox"])
+        m[y:y + max(h, 1), x:x + max(w, 1)] = 1
+        if rng.random() < 0.5:  # some masks are the shapes themselves, shifted by a pixel
+            same = [a for a in coco.imgToAnns[d["image_id"]] if a["category_id"] == d["category_id"]]
+            m = np.roll(coco.annToMask(same[0]), 1, axis=1) if same else m
+        rle = mask_utils.encode(np.asfortranarray(m))
+        dets.append({**d, "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()}})
+    for evaluator in ("fast", "reference"):
+        fresh = {t: evaluate(ann_file, dets, t, evaluator)[0] for t in ("bbox", "segm")}
+        assert 0 < fresh["segm"]["AP"] < 1 and 0 < fresh["bbox"]["AP"] < 1
+        gt = load_gt(ann_file, evaluator)
+        for _ in range(2):
+            for iou_type in ("segm", "bbox"):
+                assert evaluate(ann_file, dets, iou_type, evaluator, gt=gt)[0] == fresh[iou_type], iou_type
