@@ -175,6 +175,28 @@ def test_the_main_shape_stands_out_in_brightness():
     assert min(gaps) >= 60 and np.median(gaps) >= 100
 
 
+def test_scene_centric_scenes_show_the_background_in_full_contrast_behind_a_small_object():
+    """Places-style scenes: the label is the background texture, so it is drawn between two colours at least
+    SCENE_MIN_LUMA apart in brightness and the object covers less of the frame than in the other formats."""
+    from tools.demo_world.scenes import SCENE_MIN_LUMA, _LUMA
+
+    def stats(scene_centric: bool) -> tuple[float, float]:
+        spreads, areas = [], []
+        for i in range(30):
+            scene = make_scene(rng_for(4, "places", 0, i), 128, DIFFICULTY, texture=i % len(TEXTURES),
+                               scene_centric=scene_centric)
+            back = ~scene.instances[0].mask
+            luma = scene.image.astype(np.float64) @ _LUMA
+            lo, hi = np.percentile(luma[back], [5, 95])
+            spreads.append(hi - lo)
+            areas.append(scene.instances[0].mask.mean())
+        return float(np.median(spreads)), float(np.mean(areas))
+
+    (spread, area), (spread_default, area_default) = stats(True), stats(False)
+    assert spread >= SCENE_MIN_LUMA > spread_default  # gradients/blobs span the gap, noise adds to it
+    assert area < 0.5 * area_default
+
+
 def test_difficulty_adds_distractors():
     def mean_distractors(d: float) -> float:
         return np.mean([len(make_scene(rng_for(3, "coco", 0, i), 128, d).instances) - 1 for i in range(60)])

@@ -140,7 +140,8 @@ def write_places(root: Path, per_class: dict[str, int], seed: int, size: int, di
         lines = []
         for t in range(len(TEXTURES)):
             for i in range(n):
-                scene = make_scene(rng_for(seed, "places", split_id, t * 10000 + i), size, difficulty, texture=t)
+                scene = make_scene(rng_for(seed, "places", split_id, t * 10000 + i), size, difficulty, texture=t,
+                                   scene_centric=True)
                 if split == "train":
                     rel = f"{names[t]}/{i + 1:08d}.jpg"
                     save_jpg(scene.image, root / "data_256" / rel.lstrip("/"))

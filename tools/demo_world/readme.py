@@ -39,7 +39,9 @@ reproduce every file byte for byte.
   --difficulty D` sets it.
 - Object-centric like the real sets: in `pretrain/`, `imagenet/`, `inat/` and `robustness/` the main shape
   sits near the centre (jitter up to 5% + 15% x difficulty of the side), as ImageNet photos frame their
-  object; in `coco/`, `ade/` and `places/` shapes go anywhere, as in scene photos. Shape colours have a
+  object; in `coco/`, `ade/` and `places/` shapes go anywhere, as in scene photos. `places/` is
+  scene-centric: its label is the background, drawn in full contrast (two colours at least 60 grey levels
+  apart) behind a main shape of half the usual radius. Shape colours have a
   random hue; their brightness differs from the background under them by at least 40 + 60 x (1 -
   difficulty) grey levels (distractors 20).
 - ImageNet-C: imagecorruptions 1.1.2's `glass_blur` passes `multichannel=True` to scikit-image's

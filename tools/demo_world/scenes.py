@@ -14,6 +14,8 @@ from PIL import Image, ImageDraw
 
 SHAPES = ("circle", "square", "triangle", "star", "ring", "cross")
 TEXTURES = ("stripes", "checker", "noise", "gradient", "blobs")
+_LUMA = np.array([0.299, 0.587, 0.114])
+SCENE_MIN_LUMA = 60.0
 
 
 @dataclass
@@ -40,10 +42,16 @@ class Scene:
         return sem
 
 
-def _texture(rng: np.random.Generator, family: int, size: int, amplitude: float = 1.0) -> np.ndarray:
+def _texture(rng: np.random.Generator, family: int, size: int, amplitude: float = 1.0,
+             min_luma: float = 0.0) -> np.ndarray:
     """A texture of a family between two random colours; amplitude < 1 moves the second colour toward the
-    first (a softer background, whose edges compete less with the shapes')."""
+    first (a softer background, whose edges compete less with the shapes'); `min_luma` > 0 redraws the
+    second colour (a few tries) until the two differ that much in brightness."""
     c1, c2 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    for _attempt in range(8 if min_luma else 0):
+        if abs((c2 - c1) @ _LUMA) >= min_luma:
+            break
+        c2 = rng.integers(0, 256, 3)
     c2 = c1 + (c2 - c1) * amplitude
     yy, xx = np.mgrid[0:size, 0:size] / size
     if TEXTURES[family] == "stripes":
@@ -96,9 +104,6 @@ def _shape_mask(kind: int, size: int, cx: float, cy: float, r: float, rot: float
     return np.asarray(img) > 127
 
 
-_LUMA = np.array([0.299, 0.587, 0.114])
-
-
 def _paint(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, difficulty: float,
            min_luma: float = 0.0) -> None:
     """Fill a shape with a random colour whose brightness differs from the background under it by at least
@@ -135,7 +140,8 @@ def _clutter_mask(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def make_scene(rng: np.random.Generator, size: int = 128, difficulty: float = 0.5,
-               main_shape: int | None = None, texture: int | None = None, object_centric: bool = False) -> Scene:
+               main_shape: int | None = None, texture: int | None = None, object_centric: bool = False,
+               scene_centric: bool = False) -> Scene:
     """`difficulty` in [0, 1] scales distractors (count and size), occlusion, how far the main shape may
     leave the frame (or, `object_centric`, stray from the centre), background contrast, how little its
     brightness may differ from the background's, textured fills and noise.
@@ -146,8 +152,12 @@ def make_scene(rng: np.random.Generator, size: int = 128, difficulty: float = 0.
     """
     texture = int(rng.integers(len(TEXTURES))) if texture is None else texture
     main_shape = int(rng.integers(len(SHAPES))) if main_shape is None else main_shape
-    image = _texture(rng, texture, size, amplitude=rng.uniform(0.3, 0.6) + 0.4 * difficulty)
-    r = rng.uniform(0.22, 0.34) * size
+    if scene_centric:  # Places-style: the background is the subject, in full contrast; the object is small
+        image = _texture(rng, texture, size, amplitude=1.0, min_luma=SCENE_MIN_LUMA)
+        r = rng.uniform(0.11, 0.17) * size
+    else:
+        image = _texture(rng, texture, size, amplitude=rng.uniform(0.3, 0.6) + 0.4 * difficulty)
+        r = rng.uniform(0.22, 0.34) * size
     if object_centric:  # near the centre, as in ImageNet-style photos (jitter up to 5% + 15% * difficulty)
         cx, cy = size / 2 + rng.uniform(-1, 1, size=2) * (0.05 + 0.15 * difficulty) * size
     else:  # anywhere, possibly partly out of the frame as difficulty grows (detection / segmentation scenes)

@@ -28,7 +28,7 @@ class Protocol:
 # Order = run order. `finetune` comes before `robustness`, which evaluates the fine-tuned classifier.
 PROTOCOLS: dict[str, Protocol] = {
     "finetune": Protocol("finetune", "finetune", ("--data", "{imagenet}"), ("--pretrained", "{checkpoint}"),
-                         weight=55),
+                         weight=35),
     "linprobe": Protocol("linprobe", "linprobe", ("--data", "{imagenet}"), ("--pretrained", "{checkpoint}"),
                          weight=16),
     # a sweep (`--blocks`) writes one metrics.json per k in k<k>/ and partial_sweep.json when all are done
@@ -37,11 +37,11 @@ PROTOCOLS: dict[str, Protocol] = {
     "inat": Protocol("finetune", "finetune", ("--data", "{inat}"), ("--pretrained", "{checkpoint}"),
                      weight=35, anchor="inat2019"),
     "places": Protocol("finetune", "finetune", ("--data", "{places}"), ("--pretrained", "{checkpoint}"),
-                       weight=18, anchor="places365"),
+                       weight=23, anchor="places365"),
     "detect": Protocol("detect", "detect", ("--data", "{coco}"), ("--pretrained", "{checkpoint}"),
                        weight=45),
     "segment": Protocol("segment", "segment", ("--data", "{ade}"), ("--pretrained", "{checkpoint}"),
-                        weight=30),
+                        weight=66),
     "robustness": Protocol("robustness", "robustness", ("{finetuned}", "--data", "{robustness}"),
                            overrides=(), needs=("finetune",), weight=16),
 }
