@@ -39,7 +39,7 @@ PROTOCOLS: dict[str, Protocol] = {
     "places": Protocol("finetune", "finetune", ("--data", "{places}"), ("--pretrained", "{checkpoint}"),
                        weight=23, anchor="places365"),
     "detect": Protocol("detect", "detect", ("--data", "{coco}"), ("--pretrained", "{checkpoint}"),
-                       weight=45),
+                       weight=60),
     "segment": Protocol("segment", "segment", ("--data", "{ade}"), ("--pretrained", "{checkpoint}"),
                         weight=66),
     "robustness": Protocol("robustness", "robustness", ("{finetuned}", "--data", "{robustness}"),
