@@ -200,6 +200,32 @@ class AtomicRunner(Runner):
             experiment_name = f"{Path(str(kwargs.get('work_dir', 'run'))).name}_{os.getpid()}_{next(_RUNS)}"
         super().__init__(*args, experiment_name=experiment_name, **kwargs)
 
+    def train(self) -> Any:
+        try:
+            return super().train()
+        finally:
+            self.close_loader_workers()
+
+    def test(self) -> dict:
+        try:
+            return super().test()
+        finally:
+            self.close_loader_workers()
+
+    def close_loader_workers(self) -> None:
+        """Stop the loaders' persistent worker processes now, while they still answer.
+
+        Left to the garbage collector, a finished run's loader iterators were collected in the middle of a
+        later run in the same process (the suite), each waiting up to 5 s per worker to join: 11-51 s of a
+        detection stage went there (py-spy: `_shutdown_workers` under yapf's config formatting).
+        """
+        for name in ("_train_loop", "_val_loop", "_test_loop"):
+            loader = getattr(getattr(self, name, None), "dataloader", None)
+            iterator = getattr(loader, "_iterator", None)
+            if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+                iterator._shutdown_workers()
+                loader._iterator = None
+
     @master_only  # as Runner.save_checkpoint: other ranks write nothing, so there is nothing to rename
     def save_checkpoint(self, out_dir: str, filename: str, *args: Any, **kwargs: Any) -> None:
         tmp_name = f".{filename}.tmp"
