@@ -55,7 +55,8 @@ class MaskTokensInEncoder(torch.nn.Module):
         m = self.mae
         x, grid = m.patch_embed(imgs)
         _, mask, _ = m.random_masking(x, mask_ratio)
-        x = torch.lerp(x, self.enc_mask_token.expand_as(x), mask.unsqueeze(-1)) + m.pos_embed[:, 1:]
+        x = torch.lerp(x, self.enc_mask_token.to(x.dtype).expand_as(x), mask.unsqueeze(-1).to(x.dtype))
+        x = x + m.pos_embed[:, 1:]
         x = torch.cat([(m.cls_token + m.pos_embed[:, :1]).expand(x.shape[0], -1, -1), x], 1)
         for blk in m.blocks:
             x = blk(x, grid)
