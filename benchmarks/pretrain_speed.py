@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.reference_mae import ReferenceMAE  # noqa: E402
 from mae_backbone import VARIANTS, create_mae  # noqa: E402
-from mae_backbone.runtime.engine import compile_in_place  # noqa: E402
+from mae_backbone.runtime.optim_wrapper import compile_in_place  # noqa: E402
 from mae_backbone.runtime.cpu import cpu_description, cpu_has_fast_bf16, keep_freed_memory  # noqa: E402
 
 

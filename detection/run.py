@@ -15,6 +15,7 @@ from mmengine.config import ConfigDict
 
 from mae_backbone.errors import ConfigError, UserFacingError
 from mae_backbone.runtime import engine
+from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
@@ -42,7 +43,7 @@ def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_si
                        dataset=dataset_cfg(val, test_pipe, train=False), **loader)
     evaluator = dict(type="MAECocoMetric", ann_file=str(val.ann_file), evaluator=test["evaluator"],
                      max_dets=test["max_per_img"], outfile_prefix=str(Path(cfg["work_dir"]) / PREDICTIONS))
-    wrapper = engine.optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
+    wrapper = optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
     wrapper.pop("optimizer")
     total = sched["iters"] * plan["accum"]
     kwargs = dict(

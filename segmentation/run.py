@@ -15,6 +15,7 @@ from mmengine.dist import broadcast_object_list
 
 from mae_backbone.errors import ConfigError, UserFacingError
 from mae_backbone.runtime import engine
+from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
@@ -37,7 +38,7 @@ def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int) -> t
     test_loader = dict(batch_size=1, sampler=dict(type="ExactShardSampler"),
                        dataset=dataset_cfg(cfg, "val", classes, test_pipe), **loader)
     evaluator = dict(type=PerClassIoUMetric.__name__, iou_metrics=["mIoU"])
-    wrapper = engine.optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
+    wrapper = optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
     wrapper.pop("optimizer")
     total = sched["iters"] * plan["accum"]
     # val_interval 0: no validation during training (the final weights are tested once, after it)

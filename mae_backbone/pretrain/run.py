@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..factory import architecture_of
 from ..optim import format_param_groups, simple_param_groups
 from ..runtime import engine
+from ..runtime.optim_wrapper import build_optim_wrapper, compile_in_place
 from ..runtime.distributed import prepare_launch
 from ..runtime.records import dataset_fingerprint, package_versions, write_metrics
 from .data import UnlabeledImages
@@ -70,9 +71,9 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     set_random_seed(cfg["seed"])  # the runner seeds too, but only after the model exists: seed its init here
     mae = create_mae(cfg["arch"], **model_kw)
     engine.check_work_dir(work_dir, need_bytes=4 * 4 * sum(p.numel() for p in mae.parameters()))
-    engine.compile_in_place(mae, cfg["optim"]["compile"])
+    compile_in_place(mae, cfg["optim"]["compile"])
     groups = simple_param_groups(mae, plan["lr"], cfg["optim"]["weight_decay"])
-    optim_wrapper = engine.build_optim_wrapper(
+    optim_wrapper = build_optim_wrapper(
         groups, "AdamW", cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum_iter"],
         lr=plan["lr"], betas=tuple(cfg["optim"]["betas"]))
     sched, epochs = cfg["schedule"], cfg["schedule"]["epochs"]

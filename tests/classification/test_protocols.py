@@ -78,7 +78,7 @@ def test_layer_decay_groups_as_the_optimizer_and_scheduler_use_them():
 
     from classification.engine import schedulers
     from mae_backbone.optim import param_groups_lrd
-    from mae_backbone.runtime.engine import build_optim_wrapper
+    from mae_backbone.runtime.optim_wrapper import build_optim_wrapper
 
     net, _ = build_net("finetune", "vit_mini_patch16", 6, dict(img_size=64, embed_dim=64, depth=4, num_heads=2))
     wrapper = build_optim_wrapper(param_groups_lrd(net, 1e-3, 0.05, 0.5), "AdamW", "fp32", lr=1e-3)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mae_backbone import create_mae
 from mae_backbone.layers import CPU_BF16_EXPLICIT_MAX_TOKENS, Block, explicit_attention
 from mae_backbone.runtime.cpu import keep_freed_memory
-from mae_backbone.runtime.engine import compile_in_place
+from mae_backbone.runtime.optim_wrapper import compile_in_place
 
 
 def test_explicit_attention_equals_the_fused_kernel_with_and_without_a_bias():
