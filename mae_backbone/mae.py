@@ -82,33 +82,43 @@ class MaskedAutoencoderViT(nn.Module):
         return torch.einsum("nhwpqc->nchpwq", x).reshape(x.shape[0], self.in_chans, h * p, w * p)
 
     @staticmethod
-    def random_masking(
-        x: torch.Tensor, mask_ratio: float, noise: torch.Tensor | None = None
+    def shuffle(
+        n: int, length: int, mask_ratio: float, noise: torch.Tensor | None = None, device: torch.device | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-sample shuffle by argsorting uniform noise; keep the first int(L * (1 - ratio)) tokens.
 
-        Returns the visible tokens (N, keep, D), the binary mask (N, L; 1 = removed) in the original
-        order, and `ids_restore`, the inverse permutation that un-shuffles the decoder's input.
+        Returns `ids_keep` (N, keep), the binary mask (N, L; 1 = removed) in the original order, and
+        `ids_restore`, the inverse permutation that un-shuffles the decoder's input.
         """
-        n, length, dim = x.shape
         len_keep = int(length * (1 - mask_ratio))
         if noise is None:
-            noise = torch.rand(n, length, device=x.device)
+            noise = torch.rand(n, length, device=device)
         ids_shuffle = torch.argsort(noise, dim=1)  # ascending: small noise is kept
         ids_restore = torch.argsort(ids_shuffle, dim=1)
-        ids_keep = ids_shuffle[:, :len_keep]
-        x_visible = torch.gather(x, 1, ids_keep.unsqueeze(-1).expand(-1, -1, dim))
-        mask = torch.ones(n, length, device=x.device, dtype=x.dtype)
+        mask = torch.ones(n, length, device=noise.device)
         mask[:, :len_keep] = 0
-        mask = torch.gather(mask, 1, ids_restore)
-        return x_visible, mask, ids_restore
+        return ids_shuffle[:, :len_keep], torch.gather(mask, 1, ids_restore), ids_restore
+
+    @staticmethod
+    def take(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """x[i, ids[i]] for every sample i: (N, L, D) -> (N, len(ids[i]), D)."""
+        return torch.gather(x.expand(ids.shape[0], -1, -1), 1, ids.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+    def random_masking(
+        self, x: torch.Tensor, mask_ratio: float, noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The visible tokens (N, keep, D) of x, the mask and `ids_restore` (see `shuffle`)."""
+        ids_keep, mask, ids_restore = self.shuffle(x.shape[0], x.shape[1], mask_ratio, noise, x.device)
+        return self.take(x, ids_keep), mask.to(x.dtype), ids_restore
 
     def forward_encoder(
         self, imgs: torch.Tensor, mask_ratio: float, noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, grid = self.patch_embed(imgs)
-        x = x + self.pos_embed[:, 1:]  # position is added before masking, so the decoder can restore it
-        x, mask, ids_restore = self.random_masking(x, mask_ratio, noise)
+        pixels, grid = self.patch_embed.pixels(imgs)
+        ids_keep, mask, ids_restore = self.shuffle(pixels.shape[0], pixels.shape[1], mask_ratio, noise, imgs.device)
+        # Mask first, then embed: a removed patch is never computed, not even by the patch embedding. The
+        # position is added to the kept tokens, so the decoder can restore the order with ids_restore.
+        x = self.patch_embed.embed(self.take(pixels, ids_keep)) + self.take(self.pos_embed[:, 1:], ids_keep)
         cls = (self.cls_token + self.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
         x = torch.cat([cls, x], dim=1)
         for blk in self.blocks:  # no mask tokens here: the encoder sees only visible patches
