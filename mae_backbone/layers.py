@@ -13,12 +13,13 @@ from torch import nn
 
 
 class PatchEmbed(nn.Module):
-    """Image -> (B, h*w, D) tokens: each p x p patch times `proj`'s weight (`patch_embed.proj`, a Conv2d so
-    that checkpoint keys and shapes stay the official ones).
+    """Image -> (B, h*w, D) tokens with a strided convolution (`patch_embed.proj`).
 
-    A convolution whose stride is its kernel is one matmul over the cut-out patches, and is computed as
-    such: forward+backward at ViT-B/16, 224 px, batch 32, bf16, 2-core AMX Xeon: 45 ms as a conv, 15 ms as a
-    matmul. It also lets MAE embed only its visible patches (`pixels`, then `embed` on the kept ones).
+    A convolution whose stride is its kernel is one matmul over the cut-out patches: `pixels` + `embed`
+    compute it so (forward+backward at ViT-B/16, 224 px, batch 32, bf16, 2-core AMX Xeon: 15 ms vs 45 as a
+    conv), which lets MAE embed only its visible patches. `forward` keeps the conv: trained through the
+    matmul form, the demo Mask R-CNN ended at box AP 0.0 in 5 of 5 runs (seeds, lrs) against 0.8-1.8 with the
+    conv in 3 of 3, although outputs and gradients agree to 1e-6 -- not understood yet, so not taken there.
     """
 
     def __init__(self, patch_size: int = 16, in_chans: int = 3, embed_dim: int = 768):
@@ -40,8 +41,12 @@ class PatchEmbed(nn.Module):
         return F.linear(pixels, self.proj.weight.flatten(1), self.proj.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        pixels, grid = self.pixels(x)
-        return self.embed(pixels), grid
+        h, w = x.shape[-2:]
+        p = self.patch_size
+        if h % p or w % p:
+            raise ValueError(f"input {h}x{w} is not a multiple of the patch size {p}; resize or pad it")
+        x = self.proj(x)  # (B, D, h, w)
+        return x.flatten(2).transpose(1, 2), (x.shape[2], x.shape[3])
 
 
 class RelativePositionBias(nn.Module):
