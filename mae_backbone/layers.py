@@ -27,13 +27,17 @@ class PatchEmbed(nn.Module):
         self.patch_size = patch_size
         self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
 
-    def pixels(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        """(B, C, H, W) -> (B, h*w, C*p*p) patches, each in the conv weight's (C, p, p) order, and the grid."""
-        b, c, h, w = x.shape
+    def grid_of(self, x: torch.Tensor) -> tuple[int, int]:
+        h, w = x.shape[-2:]
         p = self.patch_size
         if h % p or w % p:
             raise ValueError(f"input {h}x{w} is not a multiple of the patch size {p}; resize or pad it")
-        grid = (h // p, w // p)
+        return h // p, w // p
+
+    def pixels(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """(B, C, H, W) -> (B, h*w, C*p*p) patches, each in the conv weight's (C, p, p) order, and the grid."""
+        b, c = x.shape[:2]
+        p, grid = self.patch_size, self.grid_of(x)
         x = x.reshape(b, c, grid[0], p, grid[1], p).permute(0, 2, 4, 1, 3, 5)
         return x.reshape(b, grid[0] * grid[1], c * p * p), grid
 
@@ -41,12 +45,8 @@ class PatchEmbed(nn.Module):
         return F.linear(pixels, self.proj.weight.flatten(1), self.proj.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        h, w = x.shape[-2:]
-        p = self.patch_size
-        if h % p or w % p:
-            raise ValueError(f"input {h}x{w} is not a multiple of the patch size {p}; resize or pad it")
-        x = self.proj(x)  # (B, D, h, w)
-        return x.flatten(2).transpose(1, 2), (x.shape[2], x.shape[3])
+        grid = self.grid_of(x)
+        return self.proj(x).flatten(2).transpose(1, 2), grid
 
 
 class RelativePositionBias(nn.Module):
