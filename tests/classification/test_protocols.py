@@ -127,3 +127,15 @@ def test_no_optimizer_step_per_epoch_is_refused(demo_world, tmp_path):
     cfg = tiny_cfg("finetune", demo_world, tmp_path / "x", optim=dict(global_batch=64))  # 36 images, batch 8
     with pytest.raises(ConfigError, match="no update would ever happen"):
         run(cfg)
+
+
+def test_partial_with_global_pooling_trains_fc_norm_and_every_trainable_tensor_learns():
+    """partial_demo.py pools the patch tokens: the sub-block, fc_norm and head train, and each gets a gradient."""
+    arch = dict(img_size=64, embed_dim=64, depth=4, num_heads=2, global_pool="avg")
+    net, frozen = build_net("partial", "vit_mini_patch16", 6, arch, partial="mlp")
+    names = set(trainable_names(net))
+    assert {n.split(".")[2] if n.startswith("blocks") else n.split(".")[0] for n in names} == \
+        {"norm2", "mlp", "fc_norm", "head"}
+    torch.manual_seed(0)
+    torch.nn.functional.cross_entropy(net(torch.randn(4, 3, 64, 64)), torch.tensor([0, 1, 2, 3])).backward()
+    assert {n for n, p in net.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0} == names
