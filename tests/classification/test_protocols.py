@@ -132,7 +132,7 @@ def test_no_optimizer_step_per_epoch_is_refused(demo_world, tmp_path):
 def test_partial_with_global_pooling_trains_fc_norm_and_every_trainable_tensor_learns():
     """partial_demo.py pools the patch tokens: the sub-block, fc_norm and head train, and each gets a gradient."""
     arch = dict(img_size=64, embed_dim=64, depth=4, num_heads=2, global_pool="avg")
-    net, frozen = build_net("partial", "vit_mini_patch16", 6, arch, partial="mlp")
+    net, _ = build_net("partial", "vit_mini_patch16", 6, arch, partial="mlp")
     names = set(trainable_names(net))
     assert {n.split(".")[2] if n.startswith("blocks") else n.split(".")[0] for n in names} == \
         {"norm2", "mlp", "fc_norm", "head"}

@@ -33,7 +33,7 @@ PROTOCOLS: dict[str, Protocol] = {
                          weight=16),
     # a sweep (`--blocks`) writes one metrics.json per k in k<k>/ and partial_sweep.json when all are done
     "partial": Protocol("partial", "partial", ("--data", "{imagenet}"), ("--pretrained", "{checkpoint}"),
-                        weight=45, done_file="partial_sweep.json"),
+                        weight=55, done_file="partial_sweep.json"),
     "inat": Protocol("finetune", "finetune", ("--data", "{inat}"), ("--pretrained", "{checkpoint}"),
                      weight=35, anchor="inat2019"),
     "places": Protocol("finetune", "finetune", ("--data", "{places}"), ("--pretrained", "{checkpoint}"),

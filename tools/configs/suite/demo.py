@@ -34,7 +34,8 @@ def _epochs(n: int, warmup: int = 1) -> list[str]:
 
 
 _io = ["model.img_size=64", "data.num_workers=1"]
-_cls = _io + ["aug.mixup=0.0", "aug.cutmix=0.0", "optim.blr=2e-3"]
+_no_mix = ["aug.mixup=0.0", "aug.cutmix=0.0"]
+_cls = _io + _no_mix + ["optim.blr=2e-3"]
 
 
 def _iters(n: int, warmup: int) -> list[str]:
@@ -48,7 +49,7 @@ protocols = dict(
     # Fig. 9: k = 0 is the linear probe above and k = depth the fine-tune; the sweep adds the points between
     # partial_demo.py's own lr (blr 1e-2) and pooling, and as many epochs as fine-tuning (the paper gives fewer
     # tuned blocks longer schedules): at 10 epochs and blr 2e-3 every point sat at chance, below the probe
-    partial=dict(config=None, overrides=_io + ["aug.mixup=0.0", "aug.cutmix=0.0"] + _epochs(30),
+    partial=dict(config=None, overrides=_io + _no_mix + _epochs(30),
                  args=["--blocks", "mlp,2"]),
     inat=dict(config=None, overrides=_cls + ["data.format='inat'", "data.year=2019"] + _epochs(30, 2)),
     places=dict(config=None, overrides=_cls + ["data.format='places'", "data.version=365"] + _epochs(20)),
