@@ -15,6 +15,7 @@ from tools.cli import main as cli
 from tools.suite.config import CONFIG_DIR, load_suite
 from tools.suite.runner import load_command
 from tools.suite.stages import PROTOCOLS, build_plan, select
+from tools.suite.workers import resolve_jobs
 
 TINY_SUITE = str(CONFIG_DIR / "tiny.py")
 
@@ -43,9 +44,10 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def finished(demo_world, tmp_path_factory):
-    """The whole tiny suite, run once for this module (the repo's most expensive test: keep it lean)."""
+    """The whole tiny suite, run once for this module (the repo's most expensive test: keep it lean), two
+    stages at a time in worker processes; the later runs here use this process (jobs=1)."""
     work_dir = tmp_path_factory.mktemp("suite")
-    return cli(suite_args(demo_world, work_dir)), work_dir
+    return cli(suite_args(demo_world, work_dir, "--jobs", "2")), work_dir
 
 
 def test_plan_compares_mae_with_a_same_architecture_scratch_baseline(demo_world, tmp_path):
@@ -77,6 +79,11 @@ def test_the_whole_suite_fills_every_table_cell(finished):
         assert info["status"] == want, (name, info.get("error"))
         if want == "done":  # each stage's compute and memory are measured
             assert info["cpu_seconds"] > 0 and info["peak_rss_mib"]["process"] > 100, (name, info)
+        for need in info["needs"]:  # two at a time, yet no stage started before what it needs had finished
+            assert info["started_s"] >= stages[need]["ended_s"], (name, need)
+    assert rec["protocol"]["jobs"] == 2
+    spans = sorted((s["started_s"], s["ended_s"]) for s in stages.values() if s["status"] == "done")
+    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:]))  # and some stages did run side by side
     md = (work_dir / "report" / "report.md").read_text()
     assert "| pretrain | done |" in md and " MiB |" in md
     tables = md.split("\n### ")[1:]
@@ -107,6 +114,7 @@ def test_the_whole_suite_fills_every_table_cell(finished):
 def test_second_run_skips_finished_stages_and_force_redoes_one(finished, demo_world, capsys):
     _, work_dir = finished
     before = record(work_dir)["stages"]
+    in_worker = json.loads((work_dir / "mae" / "linprobe" / "metrics.json").read_text())["metrics"]
     stamp = (work_dir / "mae" / "finetune" / "metrics.json").stat().st_mtime_ns
     quick = ["report.visualize=False"]  # the reconstruction figures were checked above
     assert cli(suite_args(demo_world, work_dir, "--skip", "robustness", overrides=quick)) == 0
@@ -117,14 +125,19 @@ def test_second_run_skips_finished_stages_and_force_redoes_one(finished, demo_wo
     assert "cached" in capsys.readouterr().out
     assert cli(suite_args(demo_world, work_dir, "--only", "mae/linprobe", "--force", overrides=quick)) == 0
     assert record(work_dir)["stages"]["mae/linprobe"]["status"] == "done"
+    assert record(work_dir)["protocol"]["jobs"] == 1  # auto, with this module's one thread
+    # one thread in a worker and one in this process: the same numbers, bit for bit
+    assert json.loads((work_dir / "mae" / "linprobe" / "metrics.json").read_text())["metrics"] == in_worker
 
 
-def test_a_failing_stage_is_recorded_blocks_its_dependents_and_the_rest_still_runs(finished, demo_world, tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_failing_stage_is_recorded_blocks_its_dependents_and_the_rest_still_runs(finished, demo_world, tmp_path,
+                                                                                   jobs):
     _, done_dir = finished
     work_dir = tmp_path / "suite"
     shutil.copytree(done_dir, work_dir)
     args = suite_args(demo_world, work_dir, "--only", "scratch/finetune,scratch/robustness,scratch/linprobe", "--force",
-                      overrides=["protocols.finetune.overrides=['schedule.epohcs=1']", "report.visualize=False"])
+                      "--jobs", jobs, overrides=["protocols.finetune.overrides=['schedule.epohcs=1']", "report.visualize=False"])
     assert cli(args) == 1
     stages = record(work_dir)["stages"]
     assert stages["scratch/finetune"]["status"] == "failed"
@@ -134,6 +147,22 @@ def test_a_failing_stage_is_recorded_blocks_its_dependents_and_the_rest_still_ru
     assert stages["scratch/linprobe"]["status"] == "done"
     md = (work_dir / "report" / "report.md").read_text()
     assert "| scratch/finetune | failed | ConfigError:" in md
+
+
+def test_jobs_auto_runs_the_backbones_side_by_side_only_on_a_cpu_without_a_launcher(capsys):
+    assert resolve_jobs(None, "none", backbones=2, threads=2, cuda=False) == 2
+    assert resolve_jobs(None, "none", backbones=3, threads=2, cuda=False) == 2  # never more jobs than threads
+    assert resolve_jobs(None, "none", backbones=2, threads=1, cuda=False) == 1
+    assert resolve_jobs(None, "none", backbones=2, threads=16, cuda=True) == 1
+    assert resolve_jobs(None, "pytorch", backbones=2, threads=16, cuda=False) == 1
+    assert resolve_jobs(3, "none", backbones=2, threads=2, cuda=False) == 3
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match="jobs must be"):
+            resolve_jobs(bad, "none", backbones=2, threads=2, cuda=False)
+    with pytest.raises(ConfigError, match="distributed suite"):
+        resolve_jobs(2, "slurm", backbones=2, threads=2, cuda=False)
+    assert cli(["suite", "--jobs", "two", "--list"]) == 2
+    assert "--jobs: give a positive integer or 'auto', got 'two'" in capsys.readouterr().err
 
 
 def test_registered_in_the_cli():

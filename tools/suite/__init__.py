@@ -2,6 +2,8 @@
 
 - `config`: the suite config (an mmengine Python file, strict overrides) resolved into data roots and backbones.
 - `stages`: the protocols as data (which `maebench` subcommand, which data, what it needs) and the stage plan.
-- `runner`: runs the plan in-process, stage by stage: resumable, failures recorded, progress with ETA.
+- `runner`: runs the plan, `jobs` stages at a time once what each needs has finished: resumable, failures
+  recorded. `workers`: where stages run (this process, or worker processes sharing the CPU threads).
+  `progress`: the console lines and the ETA.
 - `command`: the CLI.
 """

@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run only these: stage names (mae/finetune), protocols (finetune) or backbones (mae)")
     parser.add_argument("--skip", default="", metavar="STAGE,...", help="do not run these (same names as --only)")
     parser.add_argument("--list", action="store_true", help="print the stages and their command lines, run nothing")
+    parser.add_argument("--jobs", default=None, metavar="N|auto",
+                        help="stages run at once, each in a worker process with its share of the CPU threads "
+                             "(default: the config's `jobs`; auto: one per backbone on a CPU, 1 with a GPU "
+                             "or a distributed launcher)")
     parser.add_argument("--seed", type=int, default=None, help="seed of every stage (default: the config's)")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
                         help="passed to every stage: pytorch under torchrun; slurm submits the whole suite as one job")
@@ -33,12 +37,22 @@ def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        from mae_backbone.errors import ConfigError
+
+        raise ConfigError(f"--jobs: give a positive integer or 'auto', got {text!r}")
+    return int(text)
+
+
 def main(args: argparse.Namespace) -> int:
     config, overrides = args.config, list(args.overrides)
     if config and "=" in config and not config.endswith(".py"):  # `maebench suite key=value`: no config given
         config, overrides = str(DEFAULT_CONFIG), [config, *overrides]
     extra = [f"work_dir={args.work_dir!r}"] if args.work_dir else []
     extra += [f"seed={args.seed}"] if args.seed is not None else []
+    if args.jobs is not None:
+        extra += [f"jobs={None if args.jobs == 'auto' else _positive(args.jobs)}"]
     suite = load_suite(config, overrides + extra)
     from .stages import build_plan, select
 
@@ -55,7 +69,12 @@ def main(args: argparse.Namespace) -> int:
     submitted = maybe_submit(args, main, suite["work_dir"])  # outside a Slurm job: submit the suite as one job
     if submitted is not None:
         return submitted
-    from .runner import run_suite
+    import torch
 
-    return run_suite(suite, stages, planned=planned, force=args.force, launcher=args.launcher)
+    from .runner import run_suite
+    from .workers import resolve_jobs
+
+    jobs = resolve_jobs(suite["jobs"], args.launcher, len(suite["backbones"]), torch.get_num_threads(),
+                        torch.cuda.is_available())
+    return run_suite(suite, stages, planned=planned, force=args.force, launcher=args.launcher, jobs=jobs)
 

@@ -1,7 +1,8 @@
 """The suite config: an mmengine Python file (the project's one config system) with strict overrides.
 
 Keys (see tools/configs/suite/demo.py for a commented example):
-- `work_dir`: where every stage gets its folder; `seed`: passed to every stage.
+- `work_dir`: where every stage gets its folder; `seed`: passed to every stage; `jobs`: stages run at once
+  (an integer, or None: one per backbone on a CPU, 1 with a GPU or a distributed launcher).
 - `data`: `demo=dict(root, size, seed)` generates the demo world when absent (None: real data only), and
   one root per format (`pretrain`, `imagenet`, `coco`, `ade`, `inat`, `places`, `robustness`); a root
   left None is taken from the demo world.
@@ -29,7 +30,7 @@ from .stages import PROTOCOLS
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / "tools" / "configs" / "suite"
 DEFAULT_CONFIG = CONFIG_DIR / "demo.py"
-CONFIG_KEYS = ("work_dir", "seed", "data", "pretrain", "backbones", "protocols", "report")
+CONFIG_KEYS = ("work_dir", "seed", "jobs", "data", "pretrain", "backbones", "protocols", "report")
 DATA_KEYS = ("pretrain", "imagenet", "coco", "ade", "inat", "places", "robustness")
 SOURCES = ("pretrain", "scratch", "checkpoint")
 
@@ -140,4 +141,5 @@ def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
                 b["arch"], b["img_size"] = reference
     suite["backbones"] = backbones
     suite.setdefault("report", {})
+    suite.setdefault("jobs", None)
     return suite

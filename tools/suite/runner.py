@@ -1,10 +1,11 @@
-"""Runs the stage plan in this process, one stage at a time, and keeps the suite's own record.
+"""Runs the stage plan, `jobs` stages at a time (tools/suite/workers.py), and keeps the suite's own record.
 
 - A stage whose `metrics.json` exists is skipped (the suite resumes stage by stage); `force` redoes it.
   An interrupted stage resumes from its newest complete checkpoint (`--resume auto`).
-- A stage runs its subcommand's `main` in-process with stdout/stderr (mmengine's console logger, warnings,
-  tracebacks) sent to `<stage>/stage.log`; child progress bars are off. The console shows one line per
-  stage: which one, how many are done, elapsed time and an estimate of the time left.
+- A stage runs its subcommand's `main` in-process (the suite's process, or a worker's) with stdout/stderr
+  (mmengine's console logger, warnings, tracebacks) sent to `<stage>/stage.log`; child progress bars are off.
+  A stage starts once the selected stages it needs have finished, in plan order otherwise. The console
+  shows one line per finished stage (tools/suite/progress.py).
 - A failing stage is recorded with its error and the others still run; stages that need it are marked
   blocked. A subcommand that this install does not have is "not available", never silently dropped.
 - The suite's record is `<work_dir>/metrics.json` (task "suite"): per-stage status, error, duration and
@@ -21,80 +22,19 @@ import os
 import resource
 import shutil
 import sys
-import threading
 import time
 import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any, TextIO
 
 from mae_backbone.runtime.records import METRICS_FILE, write_metrics
 
+from .progress import Progress
 from .stages import Stage
+from .workers import make_executor
 
 OK = ("done", "cached")
-
-
-def fmt_time(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
-
-
-class Progress:
-    """One console line per stage, plus a ticking line while a stage runs (on a terminal)."""
-
-    def __init__(self, total: int, estimates: dict[str, float], out: TextIO, enabled: bool = True):
-        self.total, self.estimates, self.out, self.enabled = total, estimates, out, enabled
-        self.started, self.count = time.perf_counter(), 0
-        self.measured: list[tuple[float, float]] = []  # (estimate, actual) of stages run now: calibrates the rest
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def left(self, pending: list[str], running: tuple[str, float] | None = None) -> float:
-        est, act = sum(e for e, _ in self.measured), sum(a for _, a in self.measured)
-        scale = act / est if est > 0 else 1.0
-        total = sum(self.estimates.get(n, 30.0) for n in pending) * scale
-        if running:
-            name, spent = running
-            total += max(self.estimates.get(name, 30.0) * scale - spent, 0.0)
-        return total
-
-    def line(self, text: str) -> None:
-        if self.enabled:
-            self.out.write(text + "\n")
-            self.out.flush()
-
-    def start(self, name: str, pending: list[str]) -> None:
-        self.count += 1
-        head = f"[{self.count:>2}/{self.total}] {name:<22}"
-        if not (self.enabled and getattr(self.out, "isatty", lambda: False)()):
-            return
-        t0 = time.perf_counter()
-
-        def tick() -> None:
-            while not self._stop.wait(1.0):
-                spent = time.perf_counter() - t0
-                self.out.write(f"\r{head} running {fmt_time(spent):>6} | elapsed "
-                               f"{fmt_time(time.perf_counter() - self.started)}, "
-                               f"~{fmt_time(self.left(pending, (name, spent)))} left  ")
-                self.out.flush()
-
-        self._stop.clear()
-        self._thread = threading.Thread(target=tick, daemon=True)
-        self._thread.start()
-
-    def end(self, name: str, status: str, seconds: float, pending: list[str], note: str = "") -> None:
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._thread = None
-            self.out.write("\r")
-        if status == "done" and name not in ("demo-data", "report"):  # training stages calibrate the estimate
-            self.measured.append((self.estimates.get(name, 30.0), seconds))
-        shown = status if status != "failed" else "FAILED"
-        self.line(f"[{self.count:>2}/{self.total}] {name:<22} {shown:<13} {fmt_time(seconds):>6} | elapsed "
-                  f"{fmt_time(time.perf_counter() - self.started)}, ~{fmt_time(self.left(pending))} left"
-                  + (f"\n        {note}" if note else ""))
 
 
 def _release_loggers(stream: TextIO) -> None:
@@ -200,9 +140,23 @@ def previous_record(work_dir: Path) -> dict[str, Any]:
         return {}  # an unreadable old record only costs the time estimates
 
 
+def measured_run(stage: Stage, seed: int | None, launcher: str) -> dict[str, Any]:
+    """Run one stage in this process (the suite's or a worker) and measure it: wall and CPU seconds, peak RSS."""
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    reset_peak_rss()
+    run_stage(stage, seed, launcher)
+    if _rank() == 0 and not stage.done_path.is_file():
+        raise RuntimeError(f"finished without writing {stage.done_path}")
+    return dict(seconds=round(time.perf_counter() - t0, 1), cpu_seconds=round(cpu_seconds() - c0, 1),
+                peak_rss_mib=peak_rss_mib())
+
+
 def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage] | None = None, force: bool = False,
-              launcher: str = "none", out: TextIO | None = None) -> int:
-    """Run `stages` (a selection of the full plan `planned`), then the report. Returns the exit status."""
+              launcher: str = "none", jobs: int = 1, out: TextIO | None = None) -> int:
+    """Run `stages` (a selection of the full plan `planned`), `jobs` at a time, then the report.
+    Returns the exit status. A stage starts once the selected stages it needs have finished."""
+    import torch
+
     out = out or sys.stdout
     root = Path(suite["work_dir"])
     planned = planned or stages
@@ -221,9 +175,12 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
     demo = suite.get("demo")
     names = (["demo-data"] if demo else []) + [s.name for s in stages] + ["report"]
     estimates.update({"demo-data": 20.0, "report": 10.0})
-    progress = Progress(len(names), estimates, out, enabled=_rank() == 0)
+    threads = torch.get_num_threads()
+    jobs = min(jobs, max(len(stages), 1))
+    progress = Progress(len(names), estimates, out, enabled=_rank() == 0, jobs=jobs)
     progress.line(f"maebench suite: {len(names)} stages -> {root}  (config {suite['config_path']}; "
-                  f"log of each stage in <stage>/stage.log)")
+                  f"log of each stage in <stage>/stage.log"
+                  + (f"; {jobs} at a time, {max(1, threads // jobs)} thread(s) each)" if jobs > 1 else ")"))
     t_suite, c_suite = time.perf_counter(), cpu_seconds()
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -236,59 +193,84 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
                              "cpu_seconds": round(cpu_seconds() - c_suite, 1),
                              "load_average": [round(x, 2) for x in os.getloadavg()]},
                       protocol=dict(config=suite["config_path"], data=suite["data"], demo=demo,
-                                    launcher=launcher), task="suite", seed=suite.get("seed"),
+                                    launcher=launcher, jobs=jobs), task="suite", seed=suite.get("seed"),
                       extra=dict(stages=info, started_at=started_at, backbones={
                           k: {f: v.get(f) for f in ("source", "arch", "img_size", "checkpoint")}
                           for k, v in backbones.items()}))
 
     if demo:
-        pending = names[1:]
-        progress.start("demo-data", pending)
+        progress.start("demo-data", names[1:])
         t0 = time.perf_counter()
         _demo_world(demo)
-        progress.end("demo-data", "done", time.perf_counter() - t0, pending)
+        progress.end("demo-data", "done", time.perf_counter() - t0)
 
+    queue = list(stages)
+    selected = {s.name for s in stages}
+    finished: set[str] = set()
+    running: dict[Future, tuple[Stage, float]] = {}
     failed = False
-    for i, stage in enumerate(stages):
-        pending = [s.name for s in stages[i + 1:]] + ["report"]
+
+    def ready() -> Stage | None:
+        """The first queued stage whose selected prerequisites have all finished (plan order)."""
+        for stage in queue:
+            if all(n not in selected or n in finished for n in stage.needs):
+                return stage
+        return queue[0] if queue and not running else None
+
+    def finish(stage: Stage, status: str, t0: float, error: str | None = None, **measured: Any) -> None:
+        nonlocal failed
         rec = info[stage.name]
-        if force and stage.work_dir.exists() and _rank() == 0:
-            shutil.rmtree(stage.work_dir)  # --force: redo from nothing (the dir is the suite's own)
-        if stage.done_path.is_file():
-            rec.update(status="cached", error=None)
-            progress.start(stage.name, pending)
-            progress.end(stage.name, "cached", 0.0, pending)
-            continue
-        missing = [n for n in stage.needs if not by_name[n].done_path.is_file()]
-        progress.start(stage.name, pending)
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        reset_peak_rss()
-        if missing:
-            why = ", ".join(f"{n} ({info.get(n, {}).get('status', 'not selected')})" for n in missing)
-            rec.update(status="blocked", error=f"needs {why}", seconds=None)
+        rec.update(status=status, error=error, **measured)
+        if status == "done":
+            rec.pop("log", None)
+        elif status in ("failed", "blocked"):
             failed = True
-        else:
+            rec["seconds"] = None
+            if status == "failed":
+                rec["log"] = str(stage.work_dir / "stage.log")
+        rec["started_s"], rec["ended_s"] = round(t0 - t_suite, 1), round(time.perf_counter() - t_suite, 1)
+        finished.add(stage.name)
+        progress.end(stage.name, status, time.perf_counter() - t0, "" if status in OK else (error or ""))
+        save()
+
+    executor = make_executor(jobs, threads)
+    try:
+        while queue or running:
+            stage = ready() if len(running) < jobs else None
+            if stage is None:  # every slot is busy, or what is queued waits for a running stage
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    stage, t0 = running.pop(future)
+                    try:
+                        finish(stage, "done", t0, **future.result())
+                    except (Exception, SystemExit) as err:  # recorded, and the other stages still run
+                        finish(stage, "failed", t0, f"{type(err).__name__}: {err}".strip())
+                continue
+            queue.remove(stage)
+            progress.start(stage.name, [s.name for s in queue] + ["report"])
+            t0 = time.perf_counter()
+            if force and stage.work_dir.exists() and _rank() == 0:
+                shutil.rmtree(stage.work_dir)  # --force: redo from nothing (the dir is the suite's own)
+            if stage.done_path.is_file():
+                finish(stage, "cached", t0)
+                continue
+            missing = [n for n in stage.needs if not by_name[n].done_path.is_file()]
+            if missing:
+                why = ", ".join(f"{n} ({info.get(n, {}).get('status', 'not selected')})" for n in missing)
+                finish(stage, "blocked", t0, f"needs {why}")
+                continue
             module, why = load_command(stage.spec.command)
             if module is None:
-                rec.update(status="not available", error=why, seconds=None)
-            else:
-                try:
-                    run_stage(stage, suite.get("seed"), launcher)
-                    if _rank() == 0 and not stage.done_path.is_file():
-                        raise RuntimeError(f"finished without writing {stage.done_path}")
-                    rec.update(status="done", error=None, seconds=round(time.perf_counter() - t0, 1),
-                               cpu_seconds=round(cpu_seconds() - c0, 1), peak_rss_mib=peak_rss_mib())
-                except KeyboardInterrupt:
-                    rec.update(status="failed", error="interrupted")
-                    save()
-                    raise
-                except Exception as err:  # recorded, and the other stages still run
-                    rec.update(status="failed", error=f"{type(err).__name__}: {err}".strip(), seconds=None,
-                               log=str(stage.work_dir / "stage.log"))
-                    failed = True
-        note = "" if rec["status"] == "done" else (rec.get("error") or "")
-        progress.end(stage.name, rec["status"], time.perf_counter() - t0, pending, note)
+                finish(stage, "not available", t0, why, seconds=None)
+                continue
+            running[executor.submit(measured_run, stage, suite.get("seed"), launcher)] = (stage, t0)
+    except KeyboardInterrupt:
+        for stage, _ in running.values():
+            info[stage.name].update(status="failed", error="interrupted")
+        executor.shutdown(wait=True, cancel_futures=True)
         save()
+        raise
+    executor.shutdown()
 
     progress.start("report", [])
     t0 = time.perf_counter()
@@ -302,7 +284,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
             note = f"{written['markdown']}"
         except Exception as err:
             status, note, failed = "failed", f"{type(err).__name__}: {err}", True
-    progress.end("report", status, time.perf_counter() - t0, [], note)
+    progress.end("report", status, time.perf_counter() - t0, note)
     unavailable = [n for n, v in info.items() if v["status"] == "not available"]
     if unavailable:
         progress.line(f"not available in this install: {', '.join(unavailable)}")

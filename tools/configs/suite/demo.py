@@ -5,6 +5,9 @@
 # scratch at toy scale; paper_vit_b.py / paper_vit_l.py are the paper-scale suites.
 work_dir = "work_dirs/suite"
 seed = 0
+# None (auto): on a CPU the two backbones' stages run side by side, one worker process each with half the threads
+# (a tiny ViT's step does not scale across threads: two stages at 1 thread took as long as one at 2, measured)
+jobs = None
 data = dict(
     demo=dict(root="demo_data", size="small", seed=0),  # generated when absent (`maebench demo-data`)
     # real dataset roots replace the demo world's, format by format (None: the demo world's)
