@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(module_name)
     sub = argparse.ArgumentParser(prog=f"maebench {name}", description=help_text)
     module.add_arguments(sub)
-    args = sub.parse_args(rest)
+    args = sub.parse_intermixed_args(rest)  # `maebench suite CFG --work-dir X key=value`: options anywhere
     keep_freed_memory()  # large CPU tensors reuse the heap instead of page-faulting every step (runtime/cpu.py)
     try:
         return int(module.main(args) or 0)

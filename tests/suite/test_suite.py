@@ -165,7 +165,10 @@ def test_jobs_auto_runs_the_backbones_side_by_side_only_on_a_cpu_without_a_launc
     assert "--jobs: give a positive integer or 'auto', got 'two'" in capsys.readouterr().err
 
 
-def test_registered_in_the_cli():
+def test_registered_in_the_cli(capsys):
+    # overrides may follow options (argparse's intermixed parsing): no "unrecognized arguments"
+    assert cli(["suite", TINY_SUITE, "--list", "--only", "mae/linprobe", "seed=3"]) == 0
+    assert "--seed 3" in capsys.readouterr().out
     assert COMMANDS["suite"][0] == "tools.suite.command" and COMMANDS["report"][0] == "tools.report.command"
 
 
