@@ -234,6 +234,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
         save()
 
     executor = make_executor(jobs, threads)
+    launching: Stage | None = None
     try:
         while queue or running:
             stage = ready() if len(running) < jobs else None
@@ -263,9 +264,11 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
             if module is None:
                 finish(stage, "not available", t0, why, seconds=None)
                 continue
+            launching = stage  # jobs=1 runs it inside submit: an interrupt there must still name it
             running[executor.submit(measured_run, stage, suite.get("seed"), launcher)] = (stage, t0)
+            launching = None
     except KeyboardInterrupt:
-        for stage, _ in running.values():
+        for stage in [s for s, _ in running.values()] + ([launching] if launching else []):
             info[stage.name].update(status="failed", error="interrupted")
         executor.shutdown(wait=True, cancel_futures=True)
         save()
