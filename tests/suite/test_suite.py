@@ -60,6 +60,9 @@ def test_plan_compares_mae_with_a_same_architecture_scratch_baseline(demo_world,
     mae_ft, scratch_ft = (next(s for s in stages if s.name == n) for n in ("mae/finetune", "scratch/finetune"))
     assert "--pretrained" in mae_ft.argv(0, "none") and "--pretrained" not in scratch_ft.argv(0, "none")
     assert "arch='vit_mini_patch16'" in scratch_ft.argv(0, "none")
+    # MAE's own lr (demo.py) comes after the protocol's shared overrides, so it wins; scratch keeps the shared one
+    assert mae_ft.overrides[-1] == "optim.blr=1e-2" and "optim.blr=1e-2" not in scratch_ft.overrides
+    assert mae_ft.overrides[:-1] == scratch_ft.overrides
     assert [s.name for s in select(stages, ["finetune"], ["scratch"])] == ["mae/finetune"]
     with pytest.raises(ConfigError, match="unknown stage"):
         select(stages, ["finetnue"], [])
@@ -67,6 +70,15 @@ def test_plan_compares_mae_with_a_same_architecture_scratch_baseline(demo_world,
         load_suite(TINY_SUITE, ["protocls.finetune.overrides=[]"])
     with pytest.raises(ConfigError, match="source must be one of"):
         load_suite(TINY_SUITE, ["backbones.scratch.source='random'"])
+    with pytest.raises(ConfigError, match=r"backbones.mae.overrides: unknown protocol\(s\) finetnue"):
+        load_suite(TINY_SUITE, ["backbones.mae.overrides={'finetnue': ['optim.blr=1e-3']}"])
+    # mistakes typed in a config file (command-line overrides are already checked against the config on loading)
+    for scratch, why in [("overides=dict()", r"backbones.scratch: unknown key\(s\) overides"),
+                         ("overrides=dict(finetune='optim.blr=1e-3')",
+                          r"backbones.scratch.overrides.finetune must be a list of 'KEY=VALUE'")]:
+        (tmp_path / "typo.py").write_text(f"_base_ = {TINY_SUITE!r}\nbackbones = dict(scratch=dict({scratch}))\n")
+        with pytest.raises(ConfigError, match=why):
+            load_suite(str(tmp_path / "typo.py"))
 
 
 def test_the_whole_suite_fills_every_table_cell(finished):
@@ -86,6 +98,7 @@ def test_the_whole_suite_fills_every_table_cell(finished):
     assert any(b[0] < a[1] for a, b in zip(spans, spans[1:]))  # and some stages did run side by side
     md = (work_dir / "report" / "report.md").read_text()
     assert "| pretrain | done |" in md and " MiB |" in md
+    assert "Recipes differ per backbone" in md and "mae: finetune `optim.blr=1e-2`" in md
     tables = md.split("\n### ")[1:]
     checked = 0
     for table in tables:
@@ -128,6 +141,24 @@ def test_second_run_skips_finished_stages_and_force_redoes_one(finished, demo_wo
     assert record(work_dir)["protocol"]["jobs"] == 1  # auto, with this module's one thread
     # one thread in a worker and one in this process: the same numbers, bit for bit
     assert json.loads((work_dir / "mae" / "linprobe" / "metrics.json").read_text())["metrics"] == in_worker
+
+
+def test_a_stage_run_with_another_recipe_is_redone_and_so_is_what_needs_it(finished, demo_world, capsys):
+    _, work_dir = finished
+    only = ["--only", "mae/finetune,mae/robustness"]
+    changed = ["report.visualize=False", "backbones.mae.overrides.finetune=['optim.blr=5e-3']"]
+    assert cli(suite_args(demo_world, work_dir, *only, overrides=changed)) == 0
+    stages = record(work_dir)["stages"]
+    assert stages["mae/finetune"]["status"] == "done"  # not "cached": its numbers came from blr 1e-2
+    assert stages["mae/robustness"]["status"] == ("done" if available("robustness") else "not available")
+    out = capsys.readouterr().out
+    assert "mae/finetune: its config, overrides or seed changed since it ran: redoing it" in out
+    if available("robustness"):
+        assert "mae/robustness: mae/finetune ran again: redoing it" in out
+    recipe = json.loads((work_dir / "mae" / "finetune" / "suite_recipe.json").read_text())
+    assert "optim.blr=5e-3" in recipe["argv"] and recipe["seed"] == 0
+    assert cli(suite_args(demo_world, work_dir, *only, overrides=changed)) == 0  # now it matches: cached
+    assert record(work_dir)["stages"]["mae/finetune"]["status"] == "cached"
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

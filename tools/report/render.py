@@ -74,6 +74,11 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
                      f"({(suite.get('metrics') or {}).get('cpu_seconds', '?')} CPU s; load average at the end "
                      f"{(suite.get('metrics') or {}).get('load_average', '?')}), finished "
                      f"{suite.get('finished_at', '?')} on {(suite.get('machine') or {}).get('cpu_count', '?')} CPUs.")
+        own = {label: b["overrides"] for label, b in (suite.get("backbones") or {}).items() if b.get("overrides")}
+        if own:  # the Δ rows then compare recipes too, not only initialisations: say so next to the tables
+            parts.append("Recipes differ per backbone (these overrides apply on top of the protocol's shared ones): "
+                         + "; ".join(f"{label}: " + ", ".join(f"{p} `{' '.join(o)}`" for p, o in protos.items())
+                                     for label, protos in own.items()) + ".")
     parts += ["", "Each number is followed by its protocol footnote [pN] (listed below: data fingerprint, test mode, "
               "evaluator and version, seed, world size). Δ rows: the pre-trained backbone minus the from-scratch "
               "one, when both numbers share a protocol.", ""]

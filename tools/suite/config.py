@@ -7,10 +7,11 @@ Keys (see tools/configs/suite/demo.py for a commented example):
   one root per format (`pretrain`, `imagenet`, `coco`, `ade`, `inat`, `places`, `robustness`); a root
   left None is taken from the demo world.
 - `pretrain`: the `maebench pretrain` config and overrides used when a backbone has `source="pretrain"`.
-- `backbones`: label -> `dict(source="pretrain" | "scratch" | "checkpoint", path=..., arch=...)`.
+- `backbones`: label -> `dict(source="pretrain" | "scratch" | "checkpoint", path=..., arch=..., overrides=...)`.
   `scratch` is the same architecture as the first pre-trained backbone, randomly initialised, on the
   same transfer schedule; `checkpoint` is an existing backbone (e.g. an official MAE one after
-  `maebench convert`).
+  `maebench convert`). `overrides`: protocol -> [KEY=VALUE, ...] applied after the protocol's own, for
+  this backbone only: its own recipe where the paper tunes one per backbone (A.2: scratch gets its own lr).
 - `protocols`: name -> `dict(config=None, overrides=[...], args=[...])`, in run order; names from
   tools.suite.stages.PROTOCOLS. Overrides are the task configs' own keys, applied strictly by the task.
 - `report`: options of the final `maebench report` (reconstruction figures).
@@ -33,6 +34,7 @@ DEFAULT_CONFIG = CONFIG_DIR / "demo.py"
 CONFIG_KEYS = ("work_dir", "seed", "jobs", "data", "pretrain", "backbones", "protocols", "report")
 DATA_KEYS = ("pretrain", "imagenet", "coco", "ade", "inat", "places", "robustness")
 SOURCES = ("pretrain", "scratch", "checkpoint")
+BACKBONE_KEYS = ("source", "path", "arch", "img_size", "overrides")
 
 
 def find_file(path: str | None, what: str, source: str) -> str | None:
@@ -77,6 +79,20 @@ def _checkpoint_arch(path: str, source: str) -> tuple[str, int | None]:
     return meta["arch_name"], meta.get("img_size")
 
 
+def _backbone_overrides(value: Any, where: str) -> dict[str, list[str]]:
+    """protocol -> KEY=VALUE strings; a protocol name that is not one (a typo) is an error, not ignored."""
+    value = value or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a dict protocol -> [KEY=VALUE, ...], got {value!r}")
+    unknown = [p for p in value if p not in PROTOCOLS]
+    if unknown:
+        raise ConfigError(f"{where}: unknown protocol(s) {', '.join(unknown)}; known: {', '.join(PROTOCOLS)}")
+    for proto, items in value.items():
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) and "=" in i for i in items):
+            raise ConfigError(f"{where}.{proto} must be a list of 'KEY=VALUE' strings, got {items!r}")
+    return {p: list(items) for p, items in value.items()}
+
+
 def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
     """Fill data roots from the demo world, find config files, fix each backbone's checkpoint and arch."""
     suite = copy.deepcopy(suite)
@@ -113,6 +129,11 @@ def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
     for label, b in backbones.items():
         if "/" in label or label == "pretrain":
             raise ConfigError(f"{source}: backbone label {label!r} cannot contain '/' or be 'pretrain'")
+        unknown = sorted(set(b) - set(BACKBONE_KEYS))
+        if unknown:
+            raise ConfigError(f"{source}: backbones.{label}: unknown key(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(BACKBONE_KEYS)}")
+        b["overrides"] = _backbone_overrides(b.get("overrides"), f"{source}: backbones.{label}.overrides")
         kind = b.get("source")
         if kind not in SOURCES:
             raise ConfigError(f"{source}: backbones.{label}.source must be one of {', '.join(SOURCES)}, got {kind!r}")

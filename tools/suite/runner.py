@@ -1,6 +1,9 @@
 """Runs the stage plan, `jobs` stages at a time (tools/suite/workers.py), and keeps the suite's own record.
 
 - A stage whose `metrics.json` exists is skipped (the suite resumes stage by stage); `force` redoes it.
+  So is it when its command line (config, overrides, flags, data) or the seed changed since it finished
+  (`suite_recipe.json` in its folder), or when a stage it needs ran again: cached numbers always answer
+  the config as it is now.
   An interrupted stage resumes from its newest complete checkpoint (`--resume auto`).
 - A stage runs its subcommand's `main` in-process (the suite's process, or a worker's) with stdout/stderr
   (mmengine's console logger, warnings, tracebacks) sent to `<stage>/stage.log`; child progress bars are off.
@@ -28,6 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any, TextIO
 
+from mae_backbone.fileio import atomic_write_json
 from mae_backbone.runtime.records import METRICS_FILE, write_metrics
 
 from .progress import Progress
@@ -151,6 +155,30 @@ def measured_run(stage: Stage, seed: int | None, launcher: str) -> dict[str, Any
                 peak_rss_mib=peak_rss_mib())
 
 
+RECIPE_FILE = "suite_recipe.json"  # what a finished stage was run with: a cached stage must still match it
+
+
+def _recipe(stage: Stage, seed: int | None) -> dict[str, Any]:
+    return dict(argv=stage.argv(None, "none", accepts=set()), seed=seed)
+
+
+def _stale(stage: Stage, seed: int | None, ran_now: set[str]) -> str | None:
+    """Why a finished stage's results no longer answer this config (None: they do, or it has not finished)."""
+    if not stage.done_path.is_file():
+        return None
+    redone = [n for n in stage.needs if n in ran_now]
+    if redone:
+        return f"{', '.join(redone)} ran again"
+    path = stage.work_dir / RECIPE_FILE
+    try:
+        recorded = json.loads(path.read_text()) if path.is_file() else None
+    except json.JSONDecodeError:
+        recorded = {}
+    if recorded is not None and recorded != _recipe(stage, seed):
+        return "its config, overrides or seed changed since it ran"
+    return None  # no record (a suite from before the check): trusted as finished
+
+
 def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage] | None = None, force: bool = False,
               launcher: str = "none", jobs: int = 1, out: TextIO | None = None) -> int:
     """Run `stages` (a selection of the full plan `planned`), `jobs` at a time, then the report.
@@ -195,7 +223,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
                       protocol=dict(config=suite["config_path"], data=suite["data"], demo=demo,
                                     launcher=launcher, jobs=jobs), task="suite", seed=suite.get("seed"),
                       extra=dict(stages=info, started_at=started_at, backbones={
-                          k: {f: v.get(f) for f in ("source", "arch", "img_size", "checkpoint")}
+                          k: {f: v.get(f) for f in ("source", "arch", "img_size", "checkpoint", "overrides")}
                           for k, v in backbones.items()}))
 
     if demo:
@@ -207,6 +235,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
     queue = list(stages)
     selected = {s.name for s in stages}
     finished: set[str] = set()
+    ran_now: set[str] = set()  # stages run (not cached) in this invocation: what needs them is stale
     running: dict[Future, tuple[Stage, float]] = {}
     failed = False
 
@@ -223,6 +252,9 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
         rec.update(status=status, error=error, **measured)
         if status == "done":
             rec.pop("log", None)
+            ran_now.add(stage.name)
+            if _rank() == 0:
+                atomic_write_json(stage.work_dir / RECIPE_FILE, _recipe(stage, suite.get("seed")))
         elif status in ("failed", "blocked"):
             failed = True
             rec["seconds"] = None
@@ -252,6 +284,10 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
             t0 = time.perf_counter()
             if force and stage.work_dir.exists() and _rank() == 0:
                 shutil.rmtree(stage.work_dir)  # --force: redo from nothing (the dir is the suite's own)
+            stale = _stale(stage, suite.get("seed"), ran_now)
+            if stale and _rank() == 0:
+                progress.line(f"{stage.name}: {stale}: redoing it")
+                shutil.rmtree(stage.work_dir)
             if stage.done_path.is_file():
                 finish(stage, "cached", t0)
                 continue

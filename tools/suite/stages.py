@@ -113,10 +113,12 @@ def build_plan(suite: dict[str, Any]) -> list[Stage]:
             if backbone["source"] == "pretrain":
                 needs.insert(0, "pretrain")
             work_dir = root / name / proto
+            # the backbone's own recipe goes last, so it wins over the protocol's shared overrides
+            overrides = list(opts.get("overrides", [])) + list((backbone.get("overrides") or {}).get(proto, []))
             context = dict(data, checkpoint=backbone.get("checkpoint"), arch=backbone["arch"],
                            finetuned=str(root / name / "finetune" / FINETUNED_CHECKPOINT))
             stages.append(Stage(f"{name}/{proto}", proto, spec, work_dir, backbone=name, needs=needs,
-                                config=opts.get("config"), overrides=list(opts.get("overrides", [])),
+                                config=opts.get("config"), overrides=overrides,
                                 extra_args=list(opts.get("args", [])), context=context,
                                 anchor=opts.get("anchor", spec.anchor)))
     return stages

@@ -19,15 +19,22 @@ data = dict(
 # keep the world's 128 px (their pyramids need the 8x8 grid; the position embedding is resampled on loading).
 pretrain = dict(config=None, overrides=["model.img_size=64", "schedule.epochs=20", "schedule.warmup_epochs=2",
                                         "schedule.checkpoint_interval=10", "data.num_workers=1"])
+# Each backbone fine-tunes at its own best learning rate, as the paper gives its from-scratch ViT its own recipe
+# (A.2). Measured on the demo world (2-core EPYC): MAE at blr 1e-2 vs 2e-3: fine-tune 43.3 vs 32.7, Places 71.0
+# vs 61.0, iNat (50 epochs) 37.8 vs 31.1; scratch at 1e-2 diverges (fine-tune 19.3, chance 16.7), so it keeps
+# 2e-3. The report lists these per-backbone overrides above its tables.
+_mae_lr = ["optim.blr=1e-2"]
 backbones = dict(
-    mae=dict(source="pretrain"),  # pre-trained by the pretrain stage above
-    scratch=dict(source="scratch"),  # same architecture, random init, same transfer recipes
+    mae=dict(source="pretrain",  # pre-trained by the pretrain stage above
+             overrides=dict(finetune=_mae_lr, inat=_mae_lr, places=_mae_lr)),
+    scratch=dict(source="scratch"),  # same architecture, random init, same transfer schedules
 )
 # Protocols in run order. `config=None` uses the subcommand's default (its demo config); overrides use
 # the task config's own keys and are checked strictly by the task.
 # Schedules are the task demo configs' (same recipes) with fewer epochs / iterations so that both backbones go
-# through everything within the budget; the same overrides apply to MAE and scratch. At a few hundred steps
-# mixup/cutmix keep even the training loss at chance, so they are off here (the demo configs keep them).
+# through everything within the budget; the same overrides apply to MAE and scratch (bar the lr above). At a
+# few hundred steps mixup/cutmix keep even the training loss at chance, so they are off here (the demo configs
+# keep them).
 # Validation runs once, after the last epoch (per-epoch validation cost a third of a stage).
 
 
@@ -54,7 +61,8 @@ protocols = dict(
     # tuned blocks longer schedules): at 10 epochs and blr 2e-3 every point sat at chance, below the probe
     partial=dict(config=None, overrides=_io + _no_mix + _epochs(30),
                  args=["--blocks", "mlp,2"]),
-    inat=dict(config=None, overrides=_cls + ["data.format='inat'", "data.year=2019"] + _epochs(30, 2)),
+    # 50 epochs: at 30 the from-scratch iNat classifier sat near chance (18.9, chance 16.7); 31.1 at 50 (+15 s)
+    inat=dict(config=None, overrides=_cls + ["data.format='inat'", "data.year=2019"] + _epochs(50, 2)),
     places=dict(config=None, overrides=_cls + ["data.format='places'", "data.version=365"] + _epochs(20)),
     # 20 detections per image (model cap = evaluator maxDets): an untrained detector's 100 low-score masks per
     # image made its evaluation the slowest stage (91 s vs 45 s for the pre-trained one, measured)
