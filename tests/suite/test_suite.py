@@ -3,7 +3,12 @@ a second run skips finished stages, --force redoes one, a failing stage is recor
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +23,7 @@ from tools.suite.stages import PROTOCOLS, build_plan, select
 from tools.suite.workers import resolve_jobs
 
 TINY_SUITE = str(CONFIG_DIR / "tiny.py")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def available(protocol: str) -> bool:
@@ -178,6 +184,32 @@ def test_a_failing_stage_is_recorded_blocks_its_dependents_and_the_rest_still_ru
     assert stages["scratch/linprobe"]["status"] == "done"
     md = (work_dir / "report" / "report.md").read_text()
     assert "| scratch/finetune | failed | ConfigError:" in md
+
+
+def test_ctrl_c_during_a_stage_records_it_as_interrupted(finished, demo_world, tmp_path):
+    _, done_dir = finished
+    work_dir = tmp_path / "suite"
+    shutil.copytree(done_dir, work_dir)
+    tiny = load_suite(TINY_SUITE, [f"data.demo.root={demo_world['root']!r}"])["protocols"]["finetune"]["overrides"]
+    long = [o for o in tiny if not o.startswith("schedule.epochs=")] + ["schedule.epochs=50"]  # still running at ^C
+    args = suite_args(demo_world, work_dir, "--only", "scratch/finetune", "--force", "--jobs", "1",
+                      overrides=["report.visualize=False", f"protocols.finetune.overrides={long!r}"])
+    env = dict(os.environ, MAEBENCH_NO_PROGRESS="1", OMP_NUM_THREADS="1")
+    # its own session, as a terminal's Ctrl-C reaches a foreground job (a background job ignores SIGINT)
+    shutil.rmtree(work_dir / "scratch" / "finetune")  # (as --force would) so that the log below is this run's
+    proc = subprocess.Popen([sys.executable, "-m", "tools.cli", *args], cwd=REPO, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = work_dir / "scratch" / "finetune" / "stage.log"
+    deadline = time.monotonic() + 300
+    while not (log.is_file() and "Epoch(train)" in log.read_text()) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the stage never started training"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out
+    stage = record(work_dir)["stages"]["scratch/finetune"]
+    assert (stage["status"], stage["error"]) == ("failed", "interrupted")
+    assert record(work_dir)["stages"]["scratch/linprobe"]["status"] == "done"  # the rest of the record is kept
 
 
 def test_jobs_auto_runs_the_backbones_side_by_side_only_on_a_cpu_without_a_launcher(capsys):
