@@ -149,7 +149,7 @@ def test_second_run_skips_finished_stages_and_force_redoes_one(finished, demo_wo
     assert json.loads((work_dir / "mae" / "linprobe" / "metrics.json").read_text())["metrics"] == in_worker
 
 
-def test_a_stage_run_with_another_recipe_is_redone_and_so_is_what_needs_it(finished, demo_world, capsys):
+def test_a_stage_run_with_another_recipe_is_redone_and_so_is_what_needs_it(finished, demo_world, tmp_path, capsys):
     _, work_dir = finished
     only = ["--only", "mae/finetune,mae/robustness"]
     changed = ["report.visualize=False", "backbones.mae.overrides.finetune=['optim.blr=5e-3']"]
@@ -165,6 +165,10 @@ def test_a_stage_run_with_another_recipe_is_redone_and_so_is_what_needs_it(finis
     assert "optim.blr=5e-3" in recipe["argv"] and recipe["seed"] == 0
     assert cli(suite_args(demo_world, work_dir, *only, overrides=changed)) == 0  # now it matches: cached
     assert record(work_dir)["stages"]["mae/finetune"]["status"] == "cached"
+    moved = tmp_path / "moved"  # paths inside the suite's folder are recorded relative to it
+    shutil.copytree(work_dir, moved)
+    assert cli(suite_args(demo_world, moved, *only, overrides=changed)) == 0
+    assert record(moved)["stages"]["mae/finetune"]["status"] == "cached"
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

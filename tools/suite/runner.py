@@ -158,11 +158,14 @@ def measured_run(stage: Stage, seed: int | None, launcher: str) -> dict[str, Any
 RECIPE_FILE = "suite_recipe.json"  # what a finished stage was run with: a cached stage must still match it
 
 
-def _recipe(stage: Stage, seed: int | None) -> dict[str, Any]:
-    return dict(argv=stage.argv(None, "none", accepts=set()), seed=seed)
+def _recipe(stage: Stage, seed: int | None, root: Path) -> dict[str, Any]:
+    # paths inside the suite's folder are kept relative to it: a copied or moved suite stays cached
+    inside = str(root) + os.sep
+    argv = [a.replace(inside, "{work_dir}" + os.sep) for a in stage.argv(None, "none", accepts=set())]
+    return dict(argv=argv, seed=seed)
 
 
-def _stale(stage: Stage, seed: int | None, ran_now: set[str]) -> str | None:
+def _stale(stage: Stage, seed: int | None, root: Path, ran_now: set[str]) -> str | None:
     """Why a finished stage's results no longer answer this config (None: they do, or it has not finished)."""
     if not stage.done_path.is_file():
         return None
@@ -174,7 +177,7 @@ def _stale(stage: Stage, seed: int | None, ran_now: set[str]) -> str | None:
         recorded = json.loads(path.read_text()) if path.is_file() else None
     except json.JSONDecodeError:
         recorded = {}
-    if recorded is not None and recorded != _recipe(stage, seed):
+    if recorded is not None and recorded != _recipe(stage, seed, root):
         return "its config, overrides or seed changed since it ran"
     return None  # no record (a suite from before the check): trusted as finished
 
@@ -254,7 +257,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
             rec.pop("log", None)
             ran_now.add(stage.name)
             if _rank() == 0:
-                atomic_write_json(stage.work_dir / RECIPE_FILE, _recipe(stage, suite.get("seed")))
+                atomic_write_json(stage.work_dir / RECIPE_FILE, _recipe(stage, suite.get("seed"), root))
         elif status in ("failed", "blocked"):
             failed = True
             rec["seconds"] = None
@@ -284,7 +287,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
             t0 = time.perf_counter()
             if force and stage.work_dir.exists() and _rank() == 0:
                 shutil.rmtree(stage.work_dir)  # --force: redo from nothing (the dir is the suite's own)
-            stale = _stale(stage, suite.get("seed"), ran_now)
+            stale = _stale(stage, suite.get("seed"), root, ran_now)
             if stale and _rank() == 0:
                 progress.line(f"{stage.name}: {stale}: redoing it")
                 shutil.rmtree(stage.work_dir)
