@@ -285,13 +285,13 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
             queue.remove(stage)
             progress.start(stage.name, [s.name for s in queue] + ["report"])
             t0 = time.perf_counter()
-            if force and stage.work_dir.exists() and _rank() == 0:
-                shutil.rmtree(stage.work_dir)  # --force: redo from nothing (the dir is the suite's own)
-            stale = _stale(stage, suite.get("seed"), root, ran_now)
-            if stale and _rank() == 0:
+            # decided before anything is removed, so that every rank of a distributed suite decides alike
+            stale = None if force else _stale(stage, suite.get("seed"), root, ran_now)
+            if stale:
                 progress.line(f"{stage.name}: {stale}: redoing it")
-                shutil.rmtree(stage.work_dir)
-            if stage.done_path.is_file():
+            if (force or stale) and stage.work_dir.exists() and _rank() == 0:
+                shutil.rmtree(stage.work_dir)  # redo from nothing (the dir is the suite's own)
+            elif not (force or stale) and stage.done_path.is_file():
                 finish(stage, "cached", t0)
                 continue
             missing = [n for n in stage.needs if not by_name[n].done_path.is_file()]
