@@ -26,8 +26,9 @@ pretrain = dict(config=None, overrides=["model.img_size=64", "schedule.epochs=20
 #   epochs) 37.8 vs 31.1; scratch at 1e-2 diverges (fine-tune 19.3, chance 16.7), so it keeps 2e-3.
 # - segmentation (300 iterations), scratch at lr 4e-4 / 1e-3 / 2e-3: mIoU 9.0 / 13.7 / 15.1 (seed 1 at 2e-3:
 #   17.6); MAE 10.0 / 10.3 / 9.1 (seed 1 at 1e-3: 11.2; without layer decay 8.8 at 4e-4, 5.8 at 2e-3), so MAE
-#   keeps 4e-4. At this scale MAE does not help segmentation; a likely reason (not tested): it was pre-trained
-#   on a 4x4 patch grid at 64 px and segments on an 8x8 grid at 128 px.
+#   keeps 4e-4. At this scale MAE does not help segmentation, and not because it was pre-trained on a 4x4 patch
+#   grid (64 px) and segments 96-px crops (6x6): on 64-px crops, its own grid, it still loses (8.0 vs 10.2 at
+#   4e-4; 8.6 at 1e-3 vs 14.2 at 2e-3). The features of a 375-step MAE do not carry over to dense labels here.
 _mae_lr = ["optim.blr=1e-2"]
 backbones = dict(
     mae=dict(source="pretrain",  # pre-trained by the pretrain stage above
