@@ -16,7 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="suite config overrides, e.g. protocols.finetune.overrides=\"['schedule.epochs=5']\"")
     parser.add_argument("--work-dir", default=None, help="suite work dir (default: the config's, work_dirs/suite)")
-    parser.add_argument("--force", action="store_true", help="redo the selected stages even if they finished")
+    parser.add_argument("--force", action="store_true",
+                        help="redo the selected stages even if they finished (without it, a finished stage is "
+                             "redone only when its command line or seed changed, or a stage it needs ran again)")
     parser.add_argument("--only", default="", metavar="STAGE,...",
                         help="run only these: stage names (mae/finetune), protocols (finetune) or backbones (mae)")
     parser.add_argument("--skip", default="", metavar="STAGE,...", help="do not run these (same names as --only)")
