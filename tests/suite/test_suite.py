@@ -153,6 +153,11 @@ def test_a_stage_run_with_another_recipe_is_redone_and_so_is_what_needs_it(finis
     _, work_dir = finished
     only = ["--only", "mae/finetune,mae/robustness"]
     changed = ["report.visualize=False", "backbones.mae.overrides.finetune=['optim.blr=5e-3']"]
+    assert cli(suite_args(demo_world, work_dir, "--list", overrides=changed)) == 0  # says what a run would do
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "[redo: its config, overrides or seed changed since it ran]" in listed["mae/finetune"]
+    assert "[redo: needs the new mae/finetune]" in listed["mae/robustness"]
+    assert "[cached]" in listed["mae/linprobe"] and "[cached]" in listed["scratch/finetune"]
     assert cli(suite_args(demo_world, work_dir, *only, overrides=changed)) == 0
     stages = record(work_dir)["stages"]
     assert stages["mae/finetune"]["status"] == "done"  # not "cached": its numbers came from blr 1e-2
@@ -160,7 +165,7 @@ def test_a_stage_run_with_another_recipe_is_redone_and_so_is_what_needs_it(finis
     out = capsys.readouterr().out
     assert "mae/finetune: its config, overrides or seed changed since it ran: redoing it" in out
     if available("robustness"):
-        assert "mae/robustness: mae/finetune ran again: redoing it" in out
+        assert "mae/robustness: needs the new mae/finetune: redoing it" in out
     recipe = json.loads((work_dir / "mae" / "finetune" / "suite_recipe.json").read_text())
     assert "optim.blr=5e-3" in recipe["argv"] and recipe["seed"] == 0
     assert cli(suite_args(demo_world, work_dir, *only, overrides=changed)) == 0  # now it matches: cached

@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", default="", metavar="STAGE,...",
                         help="run only these: stage names (mae/finetune), protocols (finetune) or backbones (mae)")
     parser.add_argument("--skip", default="", metavar="STAGE,...", help="do not run these (same names as --only)")
-    parser.add_argument("--list", action="store_true", help="print the stages and their command lines, run nothing")
+    parser.add_argument("--list", action="store_true",
+                        help="print the stages, whether a run would skip (cached), run or redo each (and why), and "
+                             "their command lines; run nothing")
     parser.add_argument("--jobs", default=None, metavar="N|auto",
                         help="stages run at once, each in a worker process with its share of the CPU threads "
                              "(default: the config's `jobs`; auto: one per backbone on a CPU, 1 with a GPU "
@@ -47,6 +49,23 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _list(suite: dict, stages: list, args: argparse.Namespace) -> None:
+    """Each selected stage, what a run would do with it (cached / run / redo and why) and its command line."""
+    from pathlib import Path
+
+    from .runner import stale_reason
+
+    will_run: set[str] = set()
+    for s in stages:
+        why = "--force" if args.force else stale_reason(s, suite.get("seed"), Path(suite["work_dir"]), will_run)
+        state = f"redo: {why}" if why else ("cached" if s.done_path.is_file() else "run")
+        if state != "cached":
+            will_run.add(s.name)
+        needs = f"  (after {', '.join(s.needs)})" if s.needs else ""
+        argv = " ".join(s.argv(suite.get("seed"), args.launcher, s.accepted_flags()))
+        print(f"{s.name:<22} [{state}] maebench {s.spec.command} {argv}{needs}")
+
+
 def main(args: argparse.Namespace) -> int:
     config, overrides = args.config, list(args.overrides)
     if config and "=" in config and not config.endswith(".py"):  # `maebench suite key=value`: no config given
@@ -61,10 +80,7 @@ def main(args: argparse.Namespace) -> int:
     planned = build_plan(suite)
     stages = select(planned, _split(args.only), _split(args.skip))
     if args.list:
-        for s in stages:
-            needs = f"  (after {', '.join(s.needs)})" if s.needs else ""
-            print(f"{s.name:<22} maebench {s.spec.command} {' '.join(s.argv(suite.get('seed'), args.launcher, s.accepted_flags()))}"
-                  f"{needs}")
+        _list(suite, stages, args)
         return 0
     from mae_backbone.runtime.slurm import maybe_submit
 

@@ -165,13 +165,14 @@ def _recipe(stage: Stage, seed: int | None, root: Path) -> dict[str, Any]:
     return dict(argv=argv, seed=seed)
 
 
-def _stale(stage: Stage, seed: int | None, root: Path, ran_now: set[str]) -> str | None:
-    """Why a finished stage's results no longer answer this config (None: they do, or it has not finished)."""
+def stale_reason(stage: Stage, seed: int | None, root: Path, rerun: set[str]) -> str | None:
+    """Why a finished stage's results no longer answer this config (None: they do, or it has not finished).
+    `rerun`: the stages (re)run in this invocation, whose dependents are stale."""
     if not stage.done_path.is_file():
         return None
-    redone = [n for n in stage.needs if n in ran_now]
+    redone = [n for n in stage.needs if n in rerun]
     if redone:
-        return f"{', '.join(redone)} ran again"
+        return f"needs the new {', '.join(redone)}"
     path = stage.work_dir / RECIPE_FILE
     try:
         recorded = json.loads(path.read_text()) if path.is_file() else None
@@ -286,7 +287,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
             progress.start(stage.name, [s.name for s in queue] + ["report"])
             t0 = time.perf_counter()
             # decided before anything is removed, so that every rank of a distributed suite decides alike
-            stale = None if force else _stale(stage, suite.get("seed"), root, ran_now)
+            stale = None if force else stale_reason(stage, suite.get("seed"), root, ran_now)
             if stale:
                 progress.line(f"{stage.name}: {stale}: redoing it")
             if (force or stale) and stage.work_dir.exists() and _rank() == 0:
