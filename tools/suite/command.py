@@ -53,13 +53,13 @@ def _list(suite: dict, stages: list, args: argparse.Namespace) -> None:
     """Each selected stage, what a run would do with it (cached / run / redo and why) and its command line."""
     from pathlib import Path
 
-    from .runner import stale_reason
+    from .runner import stage_action
 
     will_run: set[str] = set()
     for s in stages:
-        why = "--force" if args.force else stale_reason(s, suite.get("seed"), Path(suite["work_dir"]), will_run)
-        state = f"redo: {why}" if why else ("cached" if s.done_path.is_file() else "run")
-        if state != "cached":
+        action, why = stage_action(s, suite.get("seed"), Path(suite["work_dir"]), args.force, will_run)
+        state = f"redo: {why}" if why else action
+        if action != "cached":
             will_run.add(s.name)
         needs = f"  (after {', '.join(s.needs)})" if s.needs else ""
         argv = " ".join(s.argv(suite.get("seed"), args.launcher, s.accepted_flags()))

@@ -183,6 +183,15 @@ def stale_reason(stage: Stage, seed: int | None, root: Path, rerun: set[str]) ->
     return None  # no record (a suite from before the check): trusted as finished
 
 
+def stage_action(stage: Stage, seed: int | None, root: Path, force: bool, rerun: set[str]) -> tuple[str, str | None]:
+    """What a run does with a stage: ("cached", None), ("run", None) or ("redo", why). Decided before anything is
+    removed, so that every rank of a distributed suite decides alike (and `--list` says it beforehand)."""
+    why = "--force" if force and stage.work_dir.exists() else stale_reason(stage, seed, root, rerun)
+    if why:
+        return "redo", why
+    return ("cached" if stage.done_path.is_file() else "run"), None
+
+
 def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage] | None = None, force: bool = False,
               launcher: str = "none", jobs: int = 1, out: TextIO | None = None) -> int:
     """Run `stages` (a selection of the full plan `planned`), `jobs` at a time, then the report.
@@ -286,15 +295,15 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
             queue.remove(stage)
             progress.start(stage.name, [s.name for s in queue] + ["report"])
             t0 = time.perf_counter()
-            # decided before anything is removed, so that every rank of a distributed suite decides alike
-            stale = None if force else stale_reason(stage, suite.get("seed"), root, ran_now)
-            if stale:
-                progress.line(f"{stage.name}: {stale}: redoing it")
-            if (force or stale) and stage.work_dir.exists() and _rank() == 0:
-                shutil.rmtree(stage.work_dir)  # redo from nothing (the dir is the suite's own)
-            elif not (force or stale) and stage.done_path.is_file():
+            action, why = stage_action(stage, suite.get("seed"), root, force, ran_now)
+            if action == "cached":
                 finish(stage, "cached", t0)
                 continue
+            if action == "redo":
+                if not force:
+                    progress.line(f"{stage.name}: {why}: redoing it")
+                if _rank() == 0:
+                    shutil.rmtree(stage.work_dir)  # redo from nothing (the dir is the suite's own)
             missing = [n for n in stage.needs if not by_name[n].done_path.is_file()]
             if missing:
                 why = ", ".join(f"{n} ({info.get(n, {}).get('status', 'not selected')})" for n in missing)
