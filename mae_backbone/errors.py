@@ -37,3 +37,19 @@ class CheckpointError(UserFacingError):
 
 class ConfigError(UserFacingError):
     """A config or override that names an unknown key or has the wrong type."""
+
+
+def is_interrupt(err: BaseException) -> bool:
+    """Whether `err` is a Ctrl-C, also when a library caught it and raised another error from it.
+
+    mmengine formats a config with a bare `except:` that turns a KeyboardInterrupt landing there (every
+    checkpoint save formats it) into "SyntaxError: Failed to format the config file": a Ctrl-C would be
+    reported as a broken config, and a suite would go on to its next stage.
+    """
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False

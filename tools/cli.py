@@ -63,9 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserFacingError as err:  # a clear, expected failure: one message, no traceback wall
         print(f"maebench {name}: error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:
+        if not is_interrupt(err):  # a Ctrl-C that a library re-raised as another error (errors.is_interrupt)
+            raise
+        print("maebench: interrupted", file=sys.stderr)
+        return 130
 
 
-from mae_backbone.errors import UserFacingError  # noqa: E402  (tiny modules, no heavy imports)
+from mae_backbone.errors import UserFacingError, is_interrupt  # noqa: E402  (tiny modules, no heavy imports)
 from mae_backbone.runtime.cpu import keep_freed_memory  # noqa: E402
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from mae_backbone.errors import ConfigError
+from mae_backbone.errors import ConfigError, is_interrupt
 from tools.cli import COMMANDS
 from tools.cli import main as cli
 from tools.suite.config import CONFIG_DIR, load_suite
 from tools.suite.runner import load_command
 from tools.suite.stages import PROTOCOLS, build_plan, select
-from tools.suite.workers import resolve_jobs
+from tools.suite.workers import InlineExecutor, resolve_jobs
 
 TINY_SUITE = str(CONFIG_DIR / "tiny.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -220,6 +220,26 @@ def test_ctrl_c_during_a_stage_records_it_as_interrupted(finished, demo_world, t
     stage = record(work_dir)["stages"]["scratch/finetune"]
     assert (stage["status"], stage["error"]) == ("failed", "interrupted")
     assert record(work_dir)["stages"]["scratch/linprobe"] == before  # the rest of the record is kept
+
+
+def test_a_ctrl_c_that_mmengine_rewraps_as_a_syntax_error_still_stops_the_suite(monkeypatch):
+    """CI once caught the SIGINT above inside mmengine's config formatting (each checkpoint save runs it), whose
+    bare `except:` re-raised it as "SyntaxError: Failed to format the config file": the stage was recorded as a
+    broken config and the suite went on. Here the Ctrl-C lands in yapf on purpose."""
+    import mmengine.config.config as mm_config
+    from mmengine.config import Config
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mm_config, "FormatCode", ctrl_c)
+    with pytest.raises(SyntaxError, match="Failed to format") as wrapped:
+        Config(dict(seed=0)).pretty_text
+    assert is_interrupt(wrapped.value)
+    with pytest.raises(KeyboardInterrupt):
+        InlineExecutor().submit(lambda: Config(dict(seed=0)).pretty_text)
+    future = InlineExecutor().submit(lambda: Config(dict(seed=0)).non_existent_key)  # a real error: recorded
+    assert isinstance(future.exception(), AttributeError) and not is_interrupt(future.exception())
 
 
 def test_jobs_auto_runs_the_backbones_side_by_side_only_on_a_cpu_without_a_launcher(capsys):

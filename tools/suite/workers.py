@@ -13,7 +13,7 @@ import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable
 
-from mae_backbone.errors import ConfigError
+from mae_backbone.errors import ConfigError, is_interrupt
 
 
 def resolve_jobs(jobs: int | None, launcher: str, backbones: int, threads: int, cuda: bool) -> int:
@@ -52,6 +52,8 @@ class InlineExecutor:
         except KeyboardInterrupt:
             raise
         except BaseException as err:  # noqa: BLE001 -- recorded by the caller, as a pool would
+            if is_interrupt(err):  # a Ctrl-C a library wrapped in another error: still the user's stop
+                raise KeyboardInterrupt from err
             future.set_exception(err)
         return future
 
