@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mae_backbone.errors import ConfigError
+from mae_backbone.runtime.optim_wrapper import layer_decay_adamw_cfg
 
 from .data import Split
 
@@ -138,10 +139,7 @@ def dataset_cfg(split: Split, pipeline: list[dict], train: bool) -> dict[str, An
 
 
 def optim_cfg(cfg: dict[str, Any], wrapper: dict[str, Any]) -> dict[str, Any]:
-    o = cfg["optim"]
-    return dict(**wrapper, optimizer=dict(type="AdamW", lr=o["lr"], betas=tuple(o["betas"]),
-                                          weight_decay=o["weight_decay"]),
-                constructor="ViTLayerDecayConstructor", paramwise_cfg=dict(layer_decay=o["layer_decay"]))
+    return layer_decay_adamw_cfg(cfg["optim"], wrapper, "ViTLayerDecayConstructor")
 
 
 def schedulers(cfg: dict[str, Any], accum: int) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 - `optim_wrapper_cfg`: the mmengine optim-wrapper config for fp32 | bf16 | fp16 | auto.
 - `BF16CpuOptimWrapper`: bf16 autocast on CPUs (AMX), where mmengine's AmpOptimWrapper refuses to run.
 - `build_optim_wrapper`: a wrapper over explicit parameter groups (layer decay, no-decay sets).
+- `layer_decay_adamw_cfg`: the same AdamW as a config, for the dense tasks' layer-decay constructors.
 - `compile_in_place`: `torch.compile` that keeps checkpoint keys and falls back to eager code.
 """
 from __future__ import annotations
@@ -62,6 +63,15 @@ def optim_wrapper_cfg(optimizer: dict | None, precision: str = "auto", clip_grad
     else:
         raise UserFacingError(f"precision {precision!r} needs a GPU here; use bf16 or fp32 on a CPU")
     return cfg
+
+
+def layer_decay_adamw_cfg(optim: dict[str, Any], wrapper: dict[str, Any], constructor: str) -> dict[str, Any]:
+    """Detection's and segmentation's optim wrapper: AdamW (fused, as `build_optim_wrapper`'s) whose parameter
+    groups and layer-wise lr decay come from the task's registered `constructor`."""
+    adamw = dict(type="AdamW", lr=optim["lr"], betas=tuple(optim["betas"]), weight_decay=optim["weight_decay"],
+                 fused=True)
+    return dict(**wrapper, optimizer=adamw, constructor=constructor,
+                paramwise_cfg=dict(layer_decay=optim["layer_decay"]))
 
 
 def compile_in_place(module: torch.nn.Module, enabled: bool) -> None:

@@ -81,7 +81,9 @@ def test_layer_decay_groups(tmp_path):
         constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
             type=wrapper_cfg.pop("constructor"), paramwise_cfg=wrapper_cfg.pop("paramwise_cfg"),
             optim_wrapper_cfg=wrapper_cfg))
-        groups = constructor(seg).optimizer.param_groups
+        optimizer = constructor(seg).optimizer
+    assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["fused"]  # one kernel for all groups
+    groups = optimizer.param_groups
     by_name = {n: g for g in groups for n in g["param_names"]}
     depth = seg.backbone.vit.depth
     assert set(by_name) == {n for n, p in seg.named_parameters() if p.requires_grad}
