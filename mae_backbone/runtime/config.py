@@ -98,9 +98,14 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
 
 def check_known_keys(cfg: dict, allowed: Iterable[str], source: str) -> None:
     """Refuse top-level keys outside `allowed` (a typo in a config file is as bad as one in an override)."""
-    allowed = set(allowed)
-    unknown = [k for k in cfg if k not in allowed and not k.startswith("_")]
+    refuse_unknown([k for k in cfg if not k.startswith("_")], allowed, "config key", source)
+
+
+def refuse_unknown(names: Iterable[str], known: Iterable[str], what: str, where: str) -> None:
+    """A name outside `known` (a typo) is an error naming it and the closest known name; never ignored."""
+    known = list(known)
+    unknown = [n for n in names if n not in known]
     if unknown:
-        close = {k: difflib.get_close_matches(k, allowed, n=1) for k in unknown}
-        hints = ", ".join(f"{k}" + (f" (did you mean {c[0]}?)" if c else "") for k, c in close.items())
-        raise ConfigError(f"{source}: unknown config keys: {hints}")
+        hints = [n + "".join(f" (did you mean {c}?)" for c in difflib.get_close_matches(n, known, n=1))
+                 for n in unknown]
+        raise ConfigError(f"{where}: unknown {what}(s) {', '.join(hints)}; known: {', '.join(known)}")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from mae_backbone.errors import ConfigError
-from mae_backbone.runtime.config import check_known_keys, load_config
+from mae_backbone.runtime.config import check_known_keys, load_config, refuse_unknown
 
 from .stages import PROTOCOLS
 
@@ -84,9 +84,7 @@ def _backbone_overrides(value: Any, where: str) -> dict[str, list[str]]:
     value = value or {}
     if not isinstance(value, dict):
         raise ConfigError(f"{where} must be a dict protocol -> [KEY=VALUE, ...], got {value!r}")
-    unknown = [p for p in value if p not in PROTOCOLS]
-    if unknown:
-        raise ConfigError(f"{where}: unknown protocol(s) {', '.join(unknown)}; known: {', '.join(PROTOCOLS)}")
+    refuse_unknown(value, PROTOCOLS, "protocol", where)
     for proto, items in value.items():
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) and "=" in i for i in items):
             raise ConfigError(f"{where}.{proto} must be a list of 'KEY=VALUE' strings, got {items!r}")
@@ -98,9 +96,7 @@ def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
     suite = copy.deepcopy(suite)
     data = dict(suite.get("data") or {})
     demo = data.pop("demo", None)
-    unknown = sorted(set(data) - set(DATA_KEYS))
-    if unknown:
-        raise ConfigError(f"{source}: unknown data root(s) {', '.join(unknown)}; known: {', '.join(DATA_KEYS)}")
+    refuse_unknown(data, DATA_KEYS, "data root", source)
     if demo:
         from tools.demo_world import summary
 
@@ -110,9 +106,7 @@ def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
     suite["demo"], suite["data"] = demo, {k: data.get(k) for k in DATA_KEYS}
 
     protocols = suite.get("protocols") or {}
-    unknown = [p for p in protocols if p not in PROTOCOLS]
-    if unknown:
-        raise ConfigError(f"{source}: unknown protocol(s) {', '.join(unknown)}; known: {', '.join(PROTOCOLS)}")
+    refuse_unknown(protocols, PROTOCOLS, "protocol", source)
     for name, opts in protocols.items():
         opts["config"] = find_file(opts.get("config"), f"config of protocol {name}", source)
         for key in PROTOCOLS[name].args:  # a protocol whose data root is missing cannot run: say so now
@@ -129,10 +123,7 @@ def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
     for label, b in backbones.items():
         if "/" in label or label == "pretrain":
             raise ConfigError(f"{source}: backbone label {label!r} cannot contain '/' or be 'pretrain'")
-        unknown = sorted(set(b) - set(BACKBONE_KEYS))
-        if unknown:
-            raise ConfigError(f"{source}: backbones.{label}: unknown key(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(BACKBONE_KEYS)}")
+        refuse_unknown(b, BACKBONE_KEYS, "key", f"{source}: backbones.{label}")
         b["overrides"] = _backbone_overrides(b.get("overrides"), f"{source}: backbones.{label}.overrides")
         kind = b.get("source")
         if kind not in SOURCES:

@@ -129,10 +129,8 @@ def select(stages: list[Stage], only: list[str], skip: list[str]) -> list[Stage]
     def hit(stage: Stage, items: list[str]) -> bool:
         return any(i in (stage.name, stage.protocol, stage.backbone) for i in items)
 
-    known = {s.name for s in stages} | {s.protocol for s in stages} | {s.backbone for s in stages if s.backbone}
-    unknown = [i for i in only + skip if i not in known]
-    if unknown:
-        from mae_backbone.errors import ConfigError
+    from mae_backbone.runtime.config import refuse_unknown
 
-        raise ConfigError(f"--only/--skip: unknown stage(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    known = {s.name for s in stages} | {s.protocol for s in stages} | {s.backbone for s in stages if s.backbone}
+    refuse_unknown(only + skip, sorted(known), "stage", "--only/--skip")
     return [s for s in stages if (not only or hit(s, only)) and not hit(s, skip)]
