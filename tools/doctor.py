@@ -11,6 +11,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 from mae_backbone.runtime.records import package_versions
 
@@ -66,6 +67,24 @@ def probe(name: str, code: str) -> Finding:
     return Finding(name, False, last[:160], diagnose(name, out))
 
 
+def duplicate_installs() -> list[str]:
+    """Packages with more than one metadata folder on sys.path (a broken uninstall or two site-packages).
+
+    The `maebench.egg-info` that `pip install -e .` leaves in the checkout is not a second install: it is
+    the editable one's build record, seen again whenever the checkout itself is on sys.path (`python -m`
+    from the repo root). Counting it made every fresh install report a duplicate.
+    """
+    checkout = Path(__file__).resolve().parents[1]
+    places: dict[str, set[Path]] = {}
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        # the metadata folder itself (no public accessor): two in one site-packages are a duplicate too
+        folder = Path(str(getattr(dist, "_path", dist.locate_file("")))).resolve()
+        if name and folder.parent != checkout:
+            places.setdefault(name, set()).add(folder)
+    return sorted(n for n, found in places.items() if len(found) > 1)
+
+
 def static_checks() -> list[Finding]:
     out = []
     import torch
@@ -77,12 +96,11 @@ def static_checks() -> list[Finding]:
     bad_cpu = tv.startswith("2.13.0") and tv.endswith("+cpu")
     out.append(Finding("not the local CPU-only torch 2.13.0+cpu", not bad_cpu, tv,
                        "that wheel breaks torchvision's compiled ops: " + SETUP if bad_cpu else ""))
-    names = [d.metadata["Name"].lower() for d in metadata.distributions() if d.metadata["Name"]]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = duplicate_installs()
     out.append(Finding("no duplicate installs", not dupes, ", ".join(dupes) or "none",
                        f"uninstall the extra copies of {', '.join(dupes)} (pip uninstall twice, then reinstall)"
                        if dupes else ""))
-    lite = "mmcv-lite" in names
+    lite = any((d.metadata["Name"] or "").lower() == "mmcv-lite" for d in metadata.distributions())
     out.append(Finding("mmcv (full) rather than mmcv-lite", not lite, "mmcv-lite installed" if lite else "ok",
                        "pip uninstall -y mmcv-lite, then " + SETUP if lite else ""))
     return out
