@@ -102,6 +102,8 @@ def main(args: argparse.Namespace) -> int:
     files: list[Path] = []
     for item in args.images:
         p = Path(item)
+        if not p.exists():
+            raise BadInputError(f"{p}: no such image file or folder; check the path (image files or folders of them)")
         files += list_images(p) if p.is_dir() else [p]
     if not files:
         raise BadInputError("no images given")

@@ -224,6 +224,12 @@ def checkpoint_newer_format_version(world, tmp, work):
     return ["convert", str(ckpt), str(work / "backbone.safetensors"), "--force"], sidecar
 
 
+@case("visualize-missing-image", r"check the path")
+def visualize_missing_image(world, tmp, work):
+    missing = tmp / "in" / "photo.jpg"  # a typo'd path: said as such, not as a broken image
+    return ["visualize", str(work / "backbone.safetensors"), str(missing), "--out", str(work / "v.png")], missing
+
+
 @case("config-unknown-key", r"did you mean schedule\.epochs")
 def config_unknown_key(world, tmp, work):
     return ["pretrain", "--data", world["pretrain"], "--work-dir", str(work), *PRETRAIN_TINY,
