@@ -8,12 +8,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from mae_backbone.errors import ConfigError
-from mae_backbone.runtime.cli import add_common_args, config_and_overrides
+from mae_backbone.runtime.cli import add_common_args, config_and_overrides, submit_or_run
 from mae_backbone.runtime.config import check_known_keys, load_config
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -68,15 +67,6 @@ def build_cfg(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(args: argparse.Namespace) -> int:
     cfg = build_cfg(args)
-    from mae_backbone.runtime.slurm import maybe_submit
-
-    submitted = maybe_submit(args, main, cfg["work_dir"])
-    if submitted is not None:
-        return submitted
-    from mae_backbone.runtime.engine import run_with_nan_retry
-
     from .run import run
 
-    metrics = run_with_nan_retry(run, cfg, args.nan_retry)
-    print(json.dumps({"work_dir": cfg["work_dir"], **metrics}, indent=2))
-    return 0
+    return submit_or_run(args, main, cfg, run)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..runtime.cli import add_common_args, config_and_overrides
+from ..runtime.cli import add_common_args, config_and_overrides, submit_or_run
 from ..runtime.config import check_known_keys, load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "pretrain"
@@ -38,14 +37,6 @@ def main(args: argparse.Namespace) -> int:
     cfg = build_cfg(args)
     if args.eval_only:
         raise ConfigError("pretrain has no evaluation; use `maebench visualize` on the exported mae_full checkpoint")
-    from ..runtime.slurm import maybe_submit
-
-    submitted = maybe_submit(args, main, cfg["work_dir"])
-    if submitted is not None:
-        return submitted
-    from ..runtime.engine import run_with_nan_retry
     from .run import run
 
-    metrics = run_with_nan_retry(run, cfg, args.nan_retry)
-    print(json.dumps({"work_dir": cfg["work_dir"], **metrics}, indent=2))
-    return 0
+    return submit_or_run(args, main, cfg, run)

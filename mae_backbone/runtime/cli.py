@@ -1,7 +1,10 @@
-"""The flags every training subcommand shares: config, overrides, --work-dir, --resume, --eval-only, --launcher."""
+"""What every training subcommand shares: its flags (config, overrides, --work-dir, --resume, --eval-only,
+--launcher, --seed, --nan-retry, Slurm) and what it does with the config they make (`submit_or_run`)."""
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any, Callable
 
 
 def add_common_args(parser: argparse.ArgumentParser, default_config: str | None = None) -> None:
@@ -30,3 +33,21 @@ def config_and_overrides(args: argparse.Namespace, default_config: str | None) -
     if config and "=" in config and not config.endswith(".py"):
         config, overrides = default_config, [config, *overrides]
     return config, overrides
+
+
+def submit_or_run(args: argparse.Namespace, main: Callable[[argparse.Namespace], int], cfg: dict[str, Any],
+                  run: Callable[[dict[str, Any]], dict[str, Any]], hide: tuple[str, ...] = ()) -> int:
+    """Hand the job to Slurm when the flags ask for it (`main` is what the submitted job calls); otherwise run
+    it here, resuming with half the lr after a non-finite loss `--nan-retry` times, and print the metrics
+    (but the `hide` keys: long per-class lists stay in metrics.json)."""
+    from .slurm import maybe_submit
+
+    submitted = maybe_submit(args, main, cfg["work_dir"])
+    if submitted is not None:
+        return submitted
+    from .engine import run_with_nan_retry
+
+    metrics = run_with_nan_retry(run, cfg, args.nan_retry)
+    shown = {k: v for k, v in metrics.items() if k not in hide}
+    print(json.dumps({"work_dir": cfg["work_dir"], **shown}, indent=2))
+    return 0
