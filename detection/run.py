@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from mmengine.config import ConfigDict
 
 from mae_backbone.errors import ConfigError, UserFacingError
@@ -48,23 +47,9 @@ def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_si
     total = sched["iters"] * plan["accum"]
     kwargs = dict(
         model=ConfigDict(model_cfg(cfg, len(val.classes))),
-        work_dir=cfg["work_dir"],
         test_dataloader=test_loader, test_evaluator=evaluator, test_cfg=dict(type="TestLoop"),
-        default_hooks=dict(
-            timer=dict(type="IterTimerHook"),
-            logger=dict(type="LoggerHook", interval=sched["log_interval"], log_metric_by_epoch=False),
-            param_scheduler=dict(type="ParamSchedulerHook"),
-            checkpoint=dict(type="CheckpointHook", by_epoch=False, max_keep_ckpts=2, save_last=True,
-                            interval=sched["checkpoint_interval"] * plan["accum"]),
-            sampler_seed=dict(type="DistSamplerSeedHook")),
-        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")],
-        log_processor=dict(by_epoch=False),
-        env_cfg=dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
-                     dist_cfg=dict(backend="nccl" if torch.cuda.is_available() else "gloo")),
-        visualizer=dict(type="DetLocalVisualizer", vis_backends=[dict(type="LocalVisBackend")]),
-        default_scope="mmdet",
-        launcher=cfg.get("launcher", "none"),
-        randomness=dict(seed=cfg["seed"]),
+        # images of many sizes (aspect-ratio batches): cudnn's per-shape autotuning would not pay off
+        **engine.iter_runner_kwargs(cfg, plan["accum"], "mmdet", "DetLocalVisualizer", cudnn_benchmark=False),
     )
     if train is not None:
         kwargs.update(

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from mmengine.config import ConfigDict
 from mmengine.dist import broadcast_object_list
 
@@ -45,7 +44,6 @@ def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int) -> t
     val_interval = sched["val_interval"] * plan["accum"] if sched["val_interval"] else total
     kwargs = dict(
         model=ConfigDict(model_cfg(cfg, len(classes))),  # mmseg reads test_cfg.mode as an attribute
-        work_dir=cfg["work_dir"],
         train_dataloader=dict(batch_size=data["batch_size"], sampler=dict(type="InfiniteSampler", shuffle=True),
                               dataset=dataset_cfg(cfg, "train", classes, train_pipe), **loader),
         test_dataloader=test_loader, test_evaluator=evaluator,
@@ -53,21 +51,8 @@ def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int) -> t
         test_cfg=dict(type="TestLoop"),
         optim_wrapper=optim_cfg(cfg, wrapper),
         param_scheduler=schedulers(cfg, plan["accum"]),
-        default_hooks=dict(
-            timer=dict(type="IterTimerHook"),
-            logger=dict(type="LoggerHook", interval=sched["log_interval"], log_metric_by_epoch=False),
-            param_scheduler=dict(type="ParamSchedulerHook"),
-            checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=sched["checkpoint_interval"] * plan["accum"],
-                            max_keep_ckpts=2, save_last=True),
-            sampler_seed=dict(type="DistSamplerSeedHook")),
-        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")],
-        log_processor=dict(by_epoch=False),
-        env_cfg=dict(cudnn_benchmark=True, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
-                     dist_cfg=dict(backend="nccl" if torch.cuda.is_available() else "gloo")),
-        visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend")]),
-        default_scope="mmseg",
-        launcher=cfg.get("launcher", "none"),
-        randomness=dict(seed=cfg["seed"]),
+        # fixed-size crops: cudnn's autotuning pays off
+        **engine.iter_runner_kwargs(cfg, plan["accum"], "mmseg", "Visualizer", cudnn_benchmark=True),
     )
     if sched["val_interval"]:
         kwargs.update(val_dataloader=test_loader, val_evaluator=evaluator, val_cfg=dict(type="ValLoop"))

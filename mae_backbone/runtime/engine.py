@@ -361,3 +361,29 @@ def resolve_resume(resume: str | None, work_dir: str | Path) -> str | None:
     if not Path(resume).is_file() or not is_complete_checkpoint(resume):
         raise UserFacingError(f"{resume}: not a complete checkpoint; use --resume auto to pick the latest good one")
     return resume
+
+
+def iter_runner_kwargs(cfg: dict[str, Any], accum: int, scope: str, visualizer: str,
+                       cudnn_benchmark: bool) -> dict[str, Any]:
+    """The Runner arguments detection and segmentation share: iteration-based logging and checkpoints (the
+    config counts optimizer steps; the loop counts loader iterations, `accum` per step), maebench's resume,
+    non-finite-loss and progress hooks, gloo where there is no CUDA, and the run's seed."""
+    sched = cfg["schedule"]
+    return dict(
+        work_dir=cfg["work_dir"],
+        default_hooks=dict(
+            timer=dict(type="IterTimerHook"),
+            logger=dict(type="LoggerHook", interval=sched["log_interval"], log_metric_by_epoch=False),
+            param_scheduler=dict(type="ParamSchedulerHook"),
+            checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=sched["checkpoint_interval"] * accum,
+                            max_keep_ckpts=2, save_last=True),
+            sampler_seed=dict(type="DistSamplerSeedHook")),
+        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")],
+        log_processor=dict(by_epoch=False),
+        env_cfg=dict(cudnn_benchmark=cudnn_benchmark, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
+                     dist_cfg=dict(backend="nccl" if torch.cuda.is_available() else "gloo")),
+        visualizer=dict(type=visualizer, vis_backends=[dict(type="LocalVisBackend")]),
+        default_scope=scope,
+        launcher=cfg.get("launcher", "none"),
+        randomness=dict(seed=cfg["seed"]),
+    )
