@@ -85,14 +85,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         cfg = {**cfg, "model": {**cfg["model"], "pretrained": None}}  # the trained weights come from load_from
     kwargs, plan = runner_kwargs(cfg, train, val, world_size)
     engine.allow_mmengine_checkpoints()
-    if eval_only:
-        load_from = cfg.get("load_from")
-        if not load_from:
-            raise UserFacingError(f"{work_dir}: no trained checkpoint to evaluate; pass --resume PATH or train first")
-        kwargs.update(load_from=load_from, resume=False)
-    else:
-        resume_from = engine.resolve_resume(cfg.get("resume"), work_dir)
-        kwargs.update(load_from=resume_from, resume=resume_from is not None)
+    kwargs.update(engine.weights_source(cfg, work_dir))
     full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
     full_cfg.update(work_dir=str(work_dir), maebench=cfg)
     if norm := sync_bn(world_size):

@@ -12,7 +12,7 @@ from typing import Any
 from mmengine.config import ConfigDict
 from mmengine.dist import broadcast_object_list
 
-from mae_backbone.errors import ConfigError, UserFacingError
+from mae_backbone.errors import ConfigError
 from mae_backbone.runtime import engine
 from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
@@ -77,16 +77,11 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     kwargs, plan = runner_kwargs(cfg, classes, world_size)
     engine.allow_mmengine_checkpoints()
     if eval_only:
-        load_from = cfg.get("load_from")
-        if not load_from:
-            raise UserFacingError(f"{work_dir}: no trained checkpoint to evaluate; pass --resume PATH or train first")
         for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler"):
             kwargs.pop(key)
-        kwargs.update(load_from=load_from, resume=False)
     else:
         engine.check_work_dir(work_dir, need_bytes=64 * 2**20)
-        resume_from = engine.resolve_resume(cfg.get("resume"), work_dir)
-        kwargs.update(load_from=resume_from, resume=resume_from is not None)
+    kwargs.update(engine.weights_source(cfg, work_dir))
     full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
     full_cfg.update(work_dir=str(work_dir), maebench=cfg)
     if norm := sync_bn(world_size):

@@ -363,6 +363,17 @@ def resolve_resume(resume: str | None, work_dir: str | Path) -> str | None:
     return resume
 
 
+def weights_source(cfg: dict[str, Any], work_dir: str | Path) -> dict[str, Any]:
+    """`load_from` and `resume` for the Runner: `--eval-only` scores the trained checkpoint it was given (or the
+    newest in the work dir); training resumes from the newest complete checkpoint there, if any."""
+    if cfg.get("eval_only"):
+        if not cfg.get("load_from"):
+            raise UserFacingError(f"{work_dir}: no trained checkpoint to evaluate; pass --resume PATH or train first")
+        return dict(load_from=cfg["load_from"], resume=False)
+    resume_from = resolve_resume(cfg.get("resume"), work_dir)
+    return dict(load_from=resume_from, resume=resume_from is not None)
+
+
 def iter_runner_kwargs(cfg: dict[str, Any], accum: int, scope: str, visualizer: str,
                        cudnn_benchmark: bool) -> dict[str, Any]:
     """The Runner arguments detection and segmentation share: iteration-based logging and checkpoints (the

@@ -230,6 +230,12 @@ def visualize_missing_image(world, tmp, work):
     return ["visualize", str(work / "backbone.safetensors"), str(missing), "--out", str(work / "v.png")], missing
 
 
+@case("eval-only-before-training", r"train first")
+def eval_only_before_training(world, tmp, work):
+    # the earlier run's epoch_1.pth is not a complete checkpoint: nothing trained to evaluate
+    return ["segment", "--data", world["ade"], "--work-dir", str(work), "--eval-only", *SEGMENT_TINY], work
+
+
 @case("config-unknown-key", r"did you mean schedule\.epochs")
 def config_unknown_key(world, tmp, work):
     return ["pretrain", "--data", world["pretrain"], "--work-dir", str(work), *PRETRAIN_TINY,
