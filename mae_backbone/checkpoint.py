@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -63,6 +64,25 @@ def _matches(key: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(key, p) for p in patterns)
 
 
+def _unreadable(path: Path, err: Exception) -> CheckpointError:
+    """Why torch.load failed, in words: torch says `KeyError: 105` for a text file and fails on an empty one."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    is_zip = zipfile.is_zipfile(path)
+    if not head:
+        return CheckpointError(f"{path}: empty file (0 bytes); the download or copy did not finish: fetch it again")
+    if head == b"PK" and not is_zip:  # torch.save writes a zip; its directory sits at the very end
+        return CheckpointError(f"{path}: truncated (a zip without its end); the download or copy did not finish: "
+                               "fetch it again")
+    if not is_zip and head[:1] != b"\x80":  # nor a pickle (protocol 2+), torch's legacy format
+        return CheckpointError(f"{path}: not a PyTorch checkpoint (neither a torch.save zip nor a pickle); "
+                               "check the path")
+    first = (str(err).splitlines() or [type(err).__name__])[0]
+    return CheckpointError(
+        f"{path}: cannot be read as a weights-only checkpoint ({first}). maebench never unpickles arbitrary "
+        "objects; if you trust the file, re-save its state_dict with torch.save(sd, 'clean.pth') and pass that")
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read tensors and metadata from our safetensors format or a legacy .pth/.pt/.bin (weights only)."""
     path = Path(path)
@@ -82,11 +102,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a pickle with other globals, a truncated file, not a checkpoint at all
-        raise CheckpointError(
-            f"{path}: cannot be read as a weights-only checkpoint ({str(err).splitlines()[0]}). "
-            "maebench never unpickles arbitrary objects; if you trust the file, re-save its state_dict with "
-            "torch.save(sd, 'clean.pth') and pass that"
-        ) from None
+        raise _unreadable(path, err) from None
     meta: dict[str, Any] = {}
     if isinstance(obj, dict) and isinstance(obj.get("args"), argparse.Namespace):
         meta["pretrain_args"] = {k: v for k, v in vars(obj["args"]).items() if isinstance(v, (int, float, str, bool))}

@@ -224,6 +224,32 @@ def checkpoint_newer_format_version(world, tmp, work):
     return ["convert", str(ckpt), str(work / "backbone.safetensors"), "--force"], sidecar
 
 
+def _broken_pth(tmp: Path, damage: Callable[[bytes], bytes]) -> Path:
+    ckpt = tmp / "in" / "mae_pretrain_vit_base.pth"
+    ckpt.parent.mkdir(parents=True)
+    torch.save({"model": create_vit("vit_mini_patch16", img_size=64).state_dict()}, ckpt)
+    ckpt.write_bytes(damage(ckpt.read_bytes()))
+    return ckpt
+
+
+@case("checkpoint-truncated-download", r"did not finish: fetch it again")
+def checkpoint_truncated_download(world, tmp, work):
+    ckpt = _broken_pth(tmp, lambda data: data[: len(data) // 2])
+    return ["convert", str(ckpt), str(tmp / "out.safetensors")], ckpt
+
+
+@case("checkpoint-empty-file", r"empty file .* fetch it again")
+def checkpoint_empty_file(world, tmp, work):
+    ckpt = _broken_pth(tmp, lambda data: b"")  # torch.load's error has no text: once an IndexError here
+    return _finetune_from(world, ckpt, work), ckpt
+
+
+@case("checkpoint-not-a-checkpoint", r"not a PyTorch checkpoint.*check the path")
+def checkpoint_not_a_checkpoint(world, tmp, work):
+    ckpt = _broken_pth(tmp, lambda data: b"<html>404 Not Found</html>")  # a failed download's error page
+    return ["convert", str(ckpt), str(tmp / "out.safetensors")], ckpt
+
+
 @case("visualize-missing-image", r"check the path")
 def visualize_missing_image(world, tmp, work):
     missing = tmp / "in" / "photo.jpg"  # a typo'd path: said as such, not as a broken image
