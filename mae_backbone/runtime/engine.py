@@ -358,7 +358,10 @@ def resolve_resume(resume: str | None, work_dir: str | Path) -> str | None:
     if resume == "auto":
         found = latest_complete_checkpoint(work_dir)
         return str(found) if found else None
-    if not Path(resume).is_file() or not is_complete_checkpoint(resume):
+    if not Path(resume).is_file():
+        raise UserFacingError(f"{resume}: no such checkpoint file; check the path, or use --resume auto (the newest "
+                              "complete one in the work dir)")
+    if not is_complete_checkpoint(resume):
         raise UserFacingError(f"{resume}: not a complete checkpoint; use --resume auto to pick the latest good one")
     return resume
 

@@ -250,6 +250,20 @@ def checkpoint_not_a_checkpoint(world, tmp, work):
     return ["convert", str(ckpt), str(tmp / "out.safetensors")], ckpt
 
 
+@case("resume-path-missing", r"check the path, or use --resume auto")
+def resume_path_missing(world, tmp, work):
+    missing = work / "epoch_9.pth"
+    return ["finetune", "--data", world["imagenet"], "--work-dir", str(work), "--resume", str(missing),
+            *CLASSIFY_TINY], missing
+
+
+@case("resume-incomplete-checkpoint", r"use --resume auto to pick the latest good one")
+def resume_incomplete_checkpoint(world, tmp, work):
+    torn = work / "epoch_1.pth"  # the earlier run's file is no checkpoint at all
+    return ["finetune", "--data", world["imagenet"], "--work-dir", str(work), "--resume", str(torn),
+            *CLASSIFY_TINY], torn
+
+
 @case("visualize-missing-image", r"check the path")
 def visualize_missing_image(world, tmp, work):
     missing = tmp / "in" / "photo.jpg"  # a typo'd path: said as such, not as a broken image
