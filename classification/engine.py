@@ -22,7 +22,7 @@ from mae_backbone.factory import architecture_of
 from mae_backbone.fileio import atomic_write_json, atomic_write_text
 from mae_backbone.optim import format_param_groups, param_groups_lrd
 from mae_backbone.pretrain.run import batch_plan
-from mae_backbone.runtime import engine
+from mae_backbone.runtime import engine, workdir
 from mae_backbone.runtime.optim_wrapper import build_optim_wrapper
 from mae_backbone.runtime.distributed import prepare_launch
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
@@ -151,10 +151,10 @@ def _train(cfg, net, frozen, train_split, common, work_dir, world):
     else:
         groups = param_groups_lrd(net, plan["lr"], optim["weight_decay"], optim["layer_decay"])
         kw = dict(betas=tuple(optim.get("betas", (0.9, 0.999))))
-    engine.check_work_dir(work_dir, need_bytes=3 * 4 * sum(p.numel() for p in net.parameters()))
+    workdir.check_work_dir(work_dir, need_bytes=3 * 4 * sum(p.numel() for p in net.parameters()))
     wrapper = build_optim_wrapper(groups, optim["optimizer"], optim.get("precision", "auto"),
                                          optim.get("clip_grad"), plan["accum_iter"], lr=plan["lr"], **kw)
-    resume_from = engine.resolve_resume(cfg.get("resume"), work_dir)
+    resume_from = workdir.resolve_resume(cfg.get("resume"), work_dir)
     hooks = dict(common.pop("default_hooks"))
     hooks["checkpoint"] = dict(type="CheckpointHook", interval=sched["checkpoint_interval"], max_keep_ckpts=2,
                                save_last=True)

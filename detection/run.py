@@ -13,7 +13,7 @@ from typing import Any
 from mmengine.config import ConfigDict
 
 from mae_backbone.errors import ConfigError, UserFacingError
-from mae_backbone.runtime import engine
+from mae_backbone.runtime import engine, workdir
 from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
@@ -73,7 +73,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     eval_only = bool(cfg.get("eval_only"))
     info = evaluator_info(test["evaluator"])
     if not eval_only:
-        engine.check_work_dir(work_dir, need_bytes=64 * 2**20)
+        workdir.check_work_dir(work_dir, need_bytes=64 * 2**20)
     prep = dict(root=data["root"], num_classes=data["num_classes"], skip_bad=data["skip_bad"], work_dir=work_dir,
                 deep=data["verify"] == "deep")
     train = None if eval_only else prepare_split(split=data["train_split"], **prep)
@@ -85,7 +85,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         cfg = {**cfg, "model": {**cfg["model"], "pretrained": None}}  # the trained weights come from load_from
     kwargs, plan = runner_kwargs(cfg, train, val, world_size)
     engine.allow_mmengine_checkpoints()
-    kwargs.update(engine.weights_source(cfg, work_dir))
+    kwargs.update(workdir.weights_source(cfg, work_dir))
     full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
     full_cfg.update(work_dir=str(work_dir), maebench=cfg)
     if norm := sync_bn(world_size):

@@ -43,7 +43,7 @@ def build_cfg(args: argparse.Namespace) -> dict[str, Any]:
     cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / f"segment_{Path(config).stem}")
     cfg.launcher, cfg.resume, cfg.eval_only = args.launcher, args.resume, bool(args.eval_only)
     if args.eval_only:
-        from mae_backbone.runtime.engine import resolve_resume
+        from mae_backbone.runtime.workdir import resolve_resume
 
         cfg.load_from = resolve_resume(args.resume or "auto", cfg.work_dir)
     return cfg.to_dict()

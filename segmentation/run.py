@@ -13,7 +13,7 @@ from mmengine.config import ConfigDict
 from mmengine.dist import broadcast_object_list
 
 from mae_backbone.errors import ConfigError
-from mae_backbone.runtime import engine
+from mae_backbone.runtime import engine, workdir
 from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
@@ -80,8 +80,8 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler"):
             kwargs.pop(key)
     else:
-        engine.check_work_dir(work_dir, need_bytes=64 * 2**20)
-    kwargs.update(engine.weights_source(cfg, work_dir))
+        workdir.check_work_dir(work_dir, need_bytes=64 * 2**20)
+    kwargs.update(workdir.weights_source(cfg, work_dir))
     full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
     full_cfg.update(work_dir=str(work_dir), maebench=cfg)
     if norm := sync_bn(world_size):

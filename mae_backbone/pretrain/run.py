@@ -19,7 +19,7 @@ from ..checkpoint import save_backbone
 from ..errors import ConfigError
 from ..factory import architecture_of
 from ..optim import format_param_groups, simple_param_groups
-from ..runtime import engine
+from ..runtime import engine, workdir
 from ..runtime.optim_wrapper import build_optim_wrapper, compile_in_place
 from ..runtime.distributed import prepare_launch
 from ..runtime.records import dataset_fingerprint, package_versions, write_metrics
@@ -70,7 +70,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     model_kw = {k: v for k, v in cfg["model"].items() if k != "mask_ratio"}
     set_random_seed(cfg["seed"])  # the runner seeds too, but only after the model exists: seed its init here
     mae = create_mae(cfg["arch"], **model_kw)
-    engine.check_work_dir(work_dir, need_bytes=4 * 4 * sum(p.numel() for p in mae.parameters()))
+    workdir.check_work_dir(work_dir, need_bytes=4 * 4 * sum(p.numel() for p in mae.parameters()))
     compile_in_place(mae, cfg["optim"]["compile"])
     groups = simple_param_groups(mae, plan["lr"], cfg["optim"]["weight_decay"])
     optim_wrapper = build_optim_wrapper(
@@ -84,7 +84,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         schedulers.append(dict(type="CosineAnnealingLR", T_max=epochs - warm, eta_min=sched["min_lr"],
                                by_epoch=True, begin=warm, end=epochs, convert_to_iter_based=True))
     engine.allow_mmengine_checkpoints()
-    resume_from = engine.resolve_resume(cfg.get("resume"), work_dir)
+    resume_from = workdir.resolve_resume(cfg.get("resume"), work_dir)
     runner = engine.AtomicRunner(
         model=MAEPretrainer(mae, cfg["model"]["mask_ratio"]),
         work_dir=str(work_dir),

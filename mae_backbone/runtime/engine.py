@@ -1,19 +1,17 @@
 """mmengine glue shared by every training command.
 
 - `AtomicRunner`: checkpoints are written to a temp file and renamed (a crash never leaves a torn file).
-- `latest_complete_checkpoint`: resume picks the newest checkpoint that is a complete zip archive.
 - `allow_mmengine_checkpoints`: torch >= 2.6 loads with weights_only=True; mmengine's checkpoints carry a
   few non-tensor types (message hub buffers, numpy RNG state). They are allow-listed here, in one place.
 - `NonFiniteLossHook`, `ProgressBarHook`: stop on NaN/inf naming the step; a tqdm bar on the console.
 - `run_with_nan_retry`: `--nan-retry N`: on NaN/inf resume from the last good checkpoint with half the lr.
+- `iter_runner_kwargs`: the iteration-based Runner arguments detection and segmentation share.
+Which checkpoint a run resumes from, and whether its work dir can hold one: `workdir.py`.
 """
 from __future__ import annotations
 
 import itertools
 import os
-import re
-import shutil
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
 from ..errors import UserFacingError
+from .workdir import latest_complete_checkpoint
 
 
 class NonFiniteLossError(UserFacingError):
@@ -158,25 +157,6 @@ def _plain(obj: Any) -> Any:
 
 def _tuple(obj: Any) -> Any:
     return tuple(_tuple(o) for o in obj) if isinstance(obj, list) else obj
-
-
-def _checkpoint_step(path: Path) -> int:
-    m = re.match(r"(epoch|iter)_(\d+)\.pth$", path.name)
-    return int(m.group(2)) if m else -1
-
-
-def is_complete_checkpoint(path: str | Path) -> bool:
-    """A torch checkpoint is a zip archive; a torn write fails the central-directory / CRC check."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return zf.testzip() is None
-    except (zipfile.BadZipFile, OSError, EOFError):
-        return False
-
-
-def latest_complete_checkpoint(work_dir: str | Path) -> Path | None:
-    candidates = sorted(Path(work_dir).glob("*_*.pth"), key=_checkpoint_step, reverse=True)
-    return next((p for p in candidates if _checkpoint_step(p) >= 0 and is_complete_checkpoint(p)), None)
 
 
 _RUNS = itertools.count()
@@ -331,50 +311,6 @@ class ProgressBarHook(Hook):
     def after_train(self, runner) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def check_work_dir(work_dir: str | Path, need_bytes: int) -> None:
-    """Fail before training if the work dir is not writable or cannot hold a few checkpoints."""
-    work_dir = Path(work_dir)
-    try:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        probe = work_dir / f".write_probe.{os.getpid()}"  # one per process: ranks share the work dir
-        probe.write_bytes(b"ok")
-        probe.unlink()
-    except OSError as err:
-        raise UserFacingError(f"{work_dir}: work dir is not writable ({err.strerror}); pick another --work-dir")
-    free = shutil.disk_usage(work_dir).free
-    if free < need_bytes:
-        raise UserFacingError(
-            f"{work_dir}: only {free / 2**20:.0f} MiB free, a checkpoint needs about {need_bytes / 2**20:.0f} MiB "
-            "(x2 while it is written); free space or pick another --work-dir"
-        )
-
-
-def resolve_resume(resume: str | None, work_dir: str | Path) -> str | None:
-    """`--resume auto` -> newest complete checkpoint in the work dir (or None); a path must exist."""
-    if not resume or resume == "none":
-        return None
-    if resume == "auto":
-        found = latest_complete_checkpoint(work_dir)
-        return str(found) if found else None
-    if not Path(resume).is_file():
-        raise UserFacingError(f"{resume}: no such checkpoint file; check the path, or use --resume auto (the newest "
-                              "complete one in the work dir)")
-    if not is_complete_checkpoint(resume):
-        raise UserFacingError(f"{resume}: not a complete checkpoint; use --resume auto to pick the latest good one")
-    return resume
-
-
-def weights_source(cfg: dict[str, Any], work_dir: str | Path) -> dict[str, Any]:
-    """`load_from` and `resume` for the Runner: `--eval-only` scores the trained checkpoint it was given (or the
-    newest in the work dir); training resumes from the newest complete checkpoint there, if any."""
-    if cfg.get("eval_only"):
-        if not cfg.get("load_from"):
-            raise UserFacingError(f"{work_dir}: no trained checkpoint to evaluate; pass --resume PATH or train first")
-        return dict(load_from=cfg["load_from"], resume=False)
-    resume_from = resolve_resume(cfg.get("resume"), work_dir)
-    return dict(load_from=resume_from, resume=resume_from is not None)
 
 
 def iter_runner_kwargs(cfg: dict[str, Any], accum: int, scope: str, visualizer: str,

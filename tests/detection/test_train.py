@@ -58,7 +58,7 @@ def test_one_detections_per_image_setting(trained):
 
 def test_reference_evaluator_reproduces_fast_on_the_same_weights(trained, demo_world):
     from detection.run import run
-    from mae_backbone.runtime.engine import latest_complete_checkpoint
+    from mae_backbone.runtime.workdir import latest_complete_checkpoint
 
     work, fast = trained
     cfg = tiny_cfg(demo_world["coco"], work / "eval_ref", f"test.max_per_img={MAX_DETS}", "test.score_thr=0.0",

@@ -65,7 +65,7 @@ def coco_odd(demo_world, tmp_path_factory) -> Path:
 
 def test_detection_one_and_two_processes_give_identical_metrics(coco_odd, tmp_path):
     from detection.run import run
-    from mae_backbone.runtime.engine import latest_complete_checkpoint
+    from mae_backbone.runtime.workdir import latest_complete_checkpoint
     from tests.detection.conftest import TINY_OVERRIDES, tiny_cfg
 
     overrides = ["schedule.iters=2", "schedule.checkpoint_interval=2", "test.score_thr=0.0",
@@ -102,7 +102,7 @@ def ade_odd(demo_world, tmp_path_factory) -> Path:
 
 
 def test_segmentation_one_and_two_processes_give_identical_metrics(ade_odd, tmp_path):
-    from mae_backbone.runtime.engine import latest_complete_checkpoint
+    from mae_backbone.runtime.workdir import latest_complete_checkpoint
     from segmentation.run import run
     from tests.segmentation.conftest import TINY_OVERRIDES, seg_cfg
 

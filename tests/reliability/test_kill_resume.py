@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mae_backbone.runtime.engine import is_complete_checkpoint, latest_complete_checkpoint
+from mae_backbone.runtime.workdir import is_complete_checkpoint, latest_complete_checkpoint
 
 # One intra-op thread: steadier on a shared machine, and the same numbers as an in-process run on one thread.
 ENV = {**os.environ, "MAEBENCH_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}

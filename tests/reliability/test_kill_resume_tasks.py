@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mae_backbone.runtime.engine import is_complete_checkpoint, latest_complete_checkpoint
+from mae_backbone.runtime.workdir import is_complete_checkpoint, latest_complete_checkpoint
 from tests.detection.conftest import TINY_OVERRIDES as DETECT_TINY
 from tests.detection.conftest import _quiet_single_thread  # noqa: F401  (autouse: one thread, no progress bars)
 from tests.reliability.test_bad_inputs import CLASSIFY_TINY

@@ -35,7 +35,8 @@ def _log_text(work_dir: Path) -> str:
 
 
 def _checkpoint_iter(work_dir: Path) -> int:
-    from mae_backbone.runtime.engine import allow_mmengine_checkpoints, latest_complete_checkpoint
+    from mae_backbone.runtime.engine import allow_mmengine_checkpoints
+    from mae_backbone.runtime.workdir import latest_complete_checkpoint
 
     allow_mmengine_checkpoints()
     return torch.load(latest_complete_checkpoint(work_dir), weights_only=True)["meta"]["iter"]

@@ -15,7 +15,7 @@ import shutil
 
 import torch
 
-from mae_backbone.runtime.engine import is_complete_checkpoint
+from mae_backbone.runtime.workdir import is_complete_checkpoint
 from tests.detection.conftest import _quiet_single_thread  # noqa: F401  (autouse: one thread, no progress bars)
 from tests.reliability.test_bad_inputs import PRETRAIN_TINY
 from tools.cli import main
