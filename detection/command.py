@@ -11,8 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mae_backbone.errors import ConfigError
-from mae_backbone.runtime.cli import add_common_args, config_and_overrides, submit_or_run
+from mae_backbone.runtime.cli import add_common_args, apply_common_flags, config_and_overrides, submit_or_run
 from mae_backbone.runtime.config import check_known_keys, load_config
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -43,10 +42,7 @@ def build_cfg(args: argparse.Namespace) -> dict[str, Any]:
     config, overrides = config_and_overrides(args, DEFAULT_CONFIG)
     cfg = load_config(config, overrides)
     check_known_keys(cfg, CONFIG_KEYS, config)
-    if args.data:
-        cfg.data.root = args.data
-    if not cfg.data.root:
-        raise ConfigError("no dataset: pass --data COCO_FOLDER (or data.root=...)")
+    apply_common_flags(cfg, args, config, "detect", data_hint="COCO_FOLDER")
     for flag, key in ((args.pretrained, ("model", "pretrained")), (args.evaluator, ("test", "evaluator"))):
         if flag:
             cfg[key[0]][key[1]] = flag
@@ -54,10 +50,6 @@ def build_cfg(args: argparse.Namespace) -> dict[str, Any]:
         cfg.protocol = args.protocol
     if args.skip_bad:
         cfg.data.skip_bad = True
-    if args.seed is not None:
-        cfg.seed = args.seed
-    cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / f"detect_{Path(config).stem}")
-    cfg.launcher, cfg.resume, cfg.eval_only = args.launcher, args.resume, bool(args.eval_only)
     if args.eval_only:
         from mae_backbone.runtime.workdir import resolve_resume
 

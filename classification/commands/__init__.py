@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mae_backbone.errors import ConfigError
-from mae_backbone.runtime.cli import add_common_args, config_and_overrides, submit_or_run
+from mae_backbone.runtime.cli import add_common_args, apply_common_flags, config_and_overrides, submit_or_run
 from mae_backbone.runtime.config import check_known_keys, load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -33,16 +33,11 @@ def load_protocol_config(path: str, overrides: list[str], protocol: str) -> Any:
 def build_cfg(args: argparse.Namespace, protocol: str) -> dict[str, Any]:
     config, overrides = config_and_overrides(args, DEFAULT_CONFIGS[protocol])
     cfg = load_protocol_config(config, overrides, protocol)
-    if args.data:
-        cfg.data.root = args.data
+    apply_common_flags(cfg, args, config, protocol, data_hint=None)  # the dataset builder says what it needs
     if args.pretrained is not None:
         cfg.pretrained = args.pretrained
-    if args.seed is not None:
-        cfg.seed = args.seed
     if cfg.get("linprobe_config"):  # relative to the config that names it
         cfg.linprobe_config = str((Path(config).parent / cfg.linprobe_config).resolve())
-    cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / f"{protocol}_{Path(config).stem}")
-    cfg.launcher, cfg.resume, cfg.eval_only = args.launcher, args.resume, bool(args.eval_only)
     return cfg.to_dict()
 
 

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..runtime.cli import add_common_args, config_and_overrides, submit_or_run
+from ..runtime.cli import add_common_args, apply_common_flags, config_and_overrides, submit_or_run
 from ..runtime.config import check_known_keys, load_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "pretrain"
@@ -22,14 +22,7 @@ def build_cfg(args: argparse.Namespace) -> dict:
     args.config, args.overrides = config_and_overrides(args, str(CONFIG_DIR / "mae_demo.py"))
     cfg = load_config(args.config, args.overrides)
     check_known_keys(cfg, CONFIG_KEYS, args.config)
-    if args.data:
-        cfg.data.root = args.data
-    if not cfg.data.root:
-        raise ConfigError("no training images: pass --data FOLDER (or data.root=FOLDER)")
-    if args.seed is not None:
-        cfg.seed = args.seed
-    cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / f"pretrain_{Path(args.config).stem}")
-    cfg.launcher, cfg.resume = args.launcher, args.resume
+    apply_common_flags(cfg, args, args.config, "pretrain", data_hint="IMAGE_FOLDER", eval_only=False)
     return cfg.to_dict()
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any, Callable
+
+from ..errors import ConfigError
 
 
 def add_common_args(parser: argparse.ArgumentParser, default_config: str | None = None) -> None:
@@ -33,6 +36,22 @@ def config_and_overrides(args: argparse.Namespace, default_config: str | None) -
     if config and "=" in config and not config.endswith(".py"):
         config, overrides = default_config, [config, *overrides]
     return config, overrides
+
+
+def apply_common_flags(cfg: Any, args: argparse.Namespace, config: str, name: str, data_hint: str | None,
+                       eval_only: bool = True) -> None:
+    """The shared flags win over the config file: --data (data.root; required when `data_hint` names what to
+    pass), --seed, --work-dir (default work_dirs/<name>_<config stem>), --launcher, --resume, --eval-only."""
+    if args.data:
+        cfg.data.root = args.data
+    if data_hint and not cfg.data.root:
+        raise ConfigError(f"no dataset: pass --data {data_hint} (or data.root=...)")
+    if args.seed is not None:
+        cfg.seed = args.seed
+    cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / f"{name}_{Path(config).stem}")
+    cfg.launcher, cfg.resume = args.launcher, args.resume
+    if eval_only:  # pretrain has no evaluation and no such key
+        cfg.eval_only = bool(args.eval_only)
 
 
 def submit_or_run(args: argparse.Namespace, main: Callable[[argparse.Namespace], int], cfg: dict[str, Any],
