@@ -12,8 +12,9 @@ from typing import Any
 
 from mmengine.config import ConfigDict
 
-from mae_backbone.errors import ConfigError, UserFacingError
+from mae_backbone.errors import UserFacingError
 from mae_backbone.runtime import engine, workdir
+from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
@@ -66,9 +67,7 @@ def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_si
 
 
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(cfg) - set(CONFIG_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown detection config keys: {', '.join(unknown)}")
+    check_known_keys(cfg, CONFIG_KEYS, "detection config")
     work_dir, data, test = Path(cfg["work_dir"]), cfg["data"], cfg["test"]
     eval_only = bool(cfg.get("eval_only"))
     info = evaluator_info(test["evaluator"])

@@ -12,8 +12,8 @@ from typing import Any
 from mmengine.config import ConfigDict
 from mmengine.dist import broadcast_object_list
 
-from mae_backbone.errors import ConfigError
 from mae_backbone.runtime import engine, workdir
+from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
@@ -60,9 +60,7 @@ def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int) -> t
 
 
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(cfg) - set(CONFIG_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown segmentation config keys: {', '.join(unknown)}")
+    check_known_keys(cfg, CONFIG_KEYS, "segmentation config")
     work_dir, data = Path(cfg["work_dir"]), cfg["data"]
     eval_only = bool(cfg.get("eval_only"))
     classes = resolve_classes(data["root"], data["num_classes"], data.get("classes"))
