@@ -67,7 +67,7 @@ def probe(name: str, code: str) -> Finding:
     return Finding(name, False, last[:160], diagnose(name, out))
 
 
-def duplicate_installs() -> list[str]:
+def duplicate_installs(dists: list[metadata.Distribution] | None = None) -> list[str]:
     """Packages with more than one metadata folder on sys.path (a broken uninstall or two site-packages).
 
     The `maebench.egg-info` that `pip install -e .` leaves in the checkout is not a second install: it is
@@ -76,7 +76,7 @@ def duplicate_installs() -> list[str]:
     """
     checkout = Path(__file__).resolve().parents[1]
     places: dict[str, set[Path]] = {}
-    for dist in metadata.distributions():
+    for dist in metadata.distributions() if dists is None else dists:
         name = (dist.metadata["Name"] or "").lower()
         # the metadata folder itself (no public accessor): two in one site-packages are a duplicate too
         folder = Path(str(getattr(dist, "_path", dist.locate_file("")))).resolve()
@@ -96,11 +96,12 @@ def static_checks() -> list[Finding]:
     bad_cpu = tv.startswith("2.13.0") and tv.endswith("+cpu")
     out.append(Finding("not the local CPU-only torch 2.13.0+cpu", not bad_cpu, tv,
                        "that wheel breaks torchvision's compiled ops: " + SETUP if bad_cpu else ""))
-    dupes = duplicate_installs()
+    dists = list(metadata.distributions())  # one scan of sys.path for both checks
+    dupes = duplicate_installs(dists)
     out.append(Finding("no duplicate installs", not dupes, ", ".join(dupes) or "none",
                        f"uninstall the extra copies of {', '.join(dupes)} (pip uninstall twice, then reinstall)"
                        if dupes else ""))
-    lite = any((d.metadata["Name"] or "").lower() == "mmcv-lite" for d in metadata.distributions())
+    lite = any((d.metadata["Name"] or "").lower() == "mmcv-lite" for d in dists)
     out.append(Finding("mmcv (full) rather than mmcv-lite", not lite, "mmcv-lite installed" if lite else "ok",
                        "pip uninstall -y mmcv-lite, then " + SETUP if lite else ""))
     return out

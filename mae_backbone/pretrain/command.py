@@ -22,7 +22,7 @@ def build_cfg(args: argparse.Namespace) -> dict:
     args.config, args.overrides = config_and_overrides(args, str(CONFIG_DIR / "mae_demo.py"))
     cfg = load_config(args.config, args.overrides)
     check_known_keys(cfg, CONFIG_KEYS, args.config)
-    apply_common_flags(cfg, args, args.config, "pretrain", data_hint="IMAGE_FOLDER", eval_only=False)
+    apply_common_flags(cfg, args, args.config, "pretrain", data_hint="IMAGE_FOLDER", has_eval_only=False)
     return cfg.to_dict()
 
 

@@ -39,7 +39,7 @@ def config_and_overrides(args: argparse.Namespace, default_config: str | None) -
 
 
 def apply_common_flags(cfg: Any, args: argparse.Namespace, config: str, name: str, data_hint: str | None,
-                       eval_only: bool = True) -> None:
+                       has_eval_only: bool = True) -> None:
     """The shared flags win over the config file: --data (data.root; required when `data_hint` names what to
     pass), --seed, --work-dir (default work_dirs/<name>_<config stem>), --launcher, --resume, --eval-only."""
     if args.data:
@@ -50,7 +50,7 @@ def apply_common_flags(cfg: Any, args: argparse.Namespace, config: str, name: st
         cfg.seed = args.seed
     cfg.work_dir = args.work_dir or cfg.get("work_dir") or str(Path("work_dirs") / f"{name}_{Path(config).stem}")
     cfg.launcher, cfg.resume = args.launcher, args.resume
-    if eval_only:  # pretrain has no evaluation and no such key
+    if has_eval_only:  # pretrain has no evaluation and no such key
         cfg.eval_only = bool(args.eval_only)
 
 
