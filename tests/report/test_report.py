@@ -44,16 +44,18 @@ def test_classification_table_rows_gain_and_paper_column(report):
     # the paper-scale ViT-B run gets the published number beside it, with the difference
     vit_b = _row(rows, "mae-vit-b")
     assert vit_b[1] == "vit_base_patch16" and vit_b[3] == "83.6 [doc]" and vit_b[4] == "-0.4"
+    # no per-image outcomes saved: no interval, so no verdict either (the published spread is still named)
+    assert vit_b[5] == "no interval (published 83.46–83.66)"
     # a standalone run is not compared with another suite's scratch baseline
     assert not any(r[0].startswith("Δ mae-vit-b") for r in rows)
 
 
 def test_non_comparable_pair_is_not_subtracted_and_says_why(report):
     _, md, rows = report
-    assert _row(_table(md, "Table 3-style"), "Δ mae − scratch")[5] == "n/c"
+    assert _row(_table(md, "Table 3-style"), "Δ mae − scratch")[6] == "n/c"
     assert "linear probe: not comparable: different data (aaaa1111 vs bbbb2222)" in md
     probe = next(r for r in rows if r["column"] == "linear probe" and r["backbone"] == "mae")
-    assert probe["comparable_to_scratch"] == "False" and probe["gain_vs_scratch"] == ""
+    assert probe["comparable_to_baseline"] == "False" and probe["gain_vs_baseline"] == ""
 
 
 def test_missing_protocol_is_flagged(report):
@@ -103,7 +105,7 @@ def test_every_number_carries_its_protocol(report):
 def test_figures_from_scalar_logs_partial_and_robustness(report):
     written, md, _ = report
     names = {p.name for p in written["figures"].values()}
-    assert names == {"training_curves.png", "partial_finetune.png", "robustness_corruptions.png"}
+    assert names == {"training_curves.png", "partial_finetune.png", "gains.png", "robustness_corruptions.png"}
     for p in written["figures"].values():
         assert p.stat().st_size > 5000 and p.read_bytes()[:4] == b"\x89PNG"
         assert f"]({p.name})" in md

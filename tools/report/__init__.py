@@ -3,6 +3,7 @@
 - `collect`: find and label every metrics.json (backbone, protocol kind) under the work dirs.
 - `protocol`: the fields that make two numbers comparable, and why two are not.
 - `anchors`: the paper's published numbers with their provenance, as data.
+- `stats`: bootstrap intervals over the evaluation images and seeds, from the runs' per-image outcomes.
 - `tables`: the tables as data (Tables 3, 4, 5, 6, 13 and Fig. 9); `render`: Markdown and CSV; `plots`: PNGs.
 """
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import Any
 
 
 def build_report(work_dirs: list[str | Path], out_dir: str | Path, visualize: bool = True,
-                 num_images: int = 4) -> dict[str, Any]:
-    """Write report.md, report.csv and the PNGs into `out_dir`; return their paths."""
+                 num_images: int = 4, options: Any = None) -> dict[str, Any]:
+    """Write report.md, report.csv and the PNGs into `out_dir`; return their paths.
+
+    `options`: a `tables.Options` (bootstrap replicates, COCO replicates, seed); default 1000 / 200 / 0."""
     from mae_backbone.fileio import atomic_write_text
 
     from .collect import collect
@@ -23,8 +26,8 @@ def build_report(work_dirs: list[str | Path], out_dir: str | Path, visualize: bo
 
     out_dir = Path(out_dir)
     coll = collect(list(work_dirs))
-    tables = build_tables(coll)
-    figures = all_figures(coll, out_dir, visualize=visualize, num_images=num_images)
+    tables = build_tables(coll, options)
+    figures = all_figures(coll, tables, out_dir, visualize=visualize, num_images=num_images)
     md = atomic_write_text(out_dir / "report.md", markdown(coll, tables, figures, out_dir))
     table_csv = atomic_write_text(out_dir / "report.csv", csv_text(tables))
     return {"markdown": md, "csv": table_csv, "figures": figures, "tables": tables, "collection": coll}

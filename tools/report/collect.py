@@ -1,8 +1,12 @@
 """Read every `metrics.json` under the given work dirs and label each result: kind, backbone, protocol.
 
 Labels come from the record itself first (a `backbone` field, the task), then from the suite's own
-record (`task: "suite"`, which maps each stage folder to its backbone and protocol), then from the
-folder layout `<suite>/<backbone>/<protocol>/`. Nothing but metrics.json files is read.
+record (`task: "suite"`, which maps each stage folder to its backbone, protocol and seed), then from the
+folder layout `<suite>/<backbone>/<protocol>/`. Each backbone's role is its `source` in the suite record
+(`backbones: {label: {source: "pretrain" | "checkpoint" | "scratch"}}`), never its label; the gains are
+taken against the suite's `baseline` (a label) when it names one, else against its scratch backbone. A
+standalone run's role comes from its protocol's `pretrained` checkpoint (none: scratch). Only
+metrics.json files are read here (the per-image outcomes beside them are read by `tables`).
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Any
 from mae_backbone.errors import BadInputError
 from mae_backbone.runtime.records import METRICS_FILE
 
+SCRATCH = "scratch"  # the one source that is not pre-trained
 KINDS = ("pretrain", "finetune", "linprobe", "partial", "inat", "places", "detect", "segment", "robustness")
 
 
@@ -25,14 +30,19 @@ class Result:
     backbone: str
     arch: str | None = None
     anchor: str | None = None  # the published number to compare with (Table 6 dataset), if any
-    role: str = "mae"  # "scratch" for a randomly initialised baseline
+    role: str = "pretrain"  # the backbone's source: "pretrain" | "checkpoint" | "scratch"
     demo: bool = False  # trained / evaluated on the synthetic demo world
     suite: Path | None = None  # the suite that ran it (None: a standalone run)
     id: str = ""  # the protocol footnote, e.g. "p3"
+    seed: int | None = None
 
     @property
     def metrics(self) -> dict[str, Any]:
         return self.record.get("metrics") or {}
+
+    @property
+    def pretrained(self) -> bool:
+        return self.role != SCRATCH
 
 
 @dataclass
@@ -46,6 +56,7 @@ class Stage:
     error: str | None
     suite: Path
     arch: str | None = None
+    role: str | None = None
 
 
 @dataclass
@@ -54,6 +65,16 @@ class Collection:
     stages: list[Stage] = field(default_factory=list)
     suites: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+    def baseline(self, suite: Path | None) -> str | None:
+        """The label the gains of `suite` are taken against: its `baseline`, else its scratch backbone."""
+        record = next((rec for path, rec in self.suites if path.parent == suite), None)
+        if record is None:
+            return None
+        if record.get("baseline"):
+            return str(record["baseline"])
+        return next((label for label, b in (record.get("backbones") or {}).items()
+                     if (b or {}).get("source") == SCRATCH), None)
 
 
 def _kind(record: dict[str, Any]) -> str:
@@ -65,6 +86,11 @@ def _kind(record: dict[str, Any]) -> str:
             if f'"format": "{name}' in text or f'"name": "{name}' in text:
                 return name
     return task
+
+
+def _standalone_role(protocol: dict[str, Any]) -> str:
+    """A run outside a suite: scratch when its protocol records that no pre-trained checkpoint was loaded."""
+    return SCRATCH if "pretrained" in protocol and not protocol["pretrained"] else "checkpoint"
 
 
 def collect(work_dirs: list[str | Path]) -> Collection:
@@ -96,11 +122,12 @@ def collect(work_dirs: list[str | Path]) -> Collection:
     for path, suite in out.suites:
         root = path.parent
         demo = bool((suite.get("protocol") or {}).get("demo"))
+        roles = {label: (b or {}).get("source") for label, b in (suite.get("backbones") or {}).items()}
         for name, info in (suite.get("stages") or {}).items():
-            stage_info[(root / info["work_dir"]).resolve()] = (info, {"demo": demo}, root)
+            stage_info[(root / info["work_dir"]).resolve()] = (info, {"demo": demo, "roles": roles}, root)
             if info.get("status") not in ("done", "cached"):
                 out.stages.append(Stage(name, info.get("protocol", "?"), info.get("backbone"), info.get("status", "?"),
-                                        info.get("error"), root, info.get("arch")))
+                                        info.get("error"), root, info.get("arch"), roles.get(info.get("backbone"))))
 
     for path, rec in records:
         # the stage that wrote it: its folder or an ancestor (a partial sweep writes one record per k in k<k>/)
@@ -111,14 +138,15 @@ def collect(work_dirs: list[str | Path]) -> Collection:
         if backbone is None and root is None:  # a standalone run: its folder names the row
             backbone = path.parent.name
         kind = info.get("protocol") or _kind(rec)
-        role = "scratch" if (rec.get("backbone_source") or protocol.get("backbone_source")) == "scratch" \
-            or backbone == "scratch" else "mae"
+        role = (suite.get("roles") or {}).get(backbone) or _standalone_role(protocol)
+        seed = rec.get("seed") if rec.get("seed") is not None else info.get("seed")
         out.results.append(Result(path, rec, kind, str(backbone or "pretrain"),
                                   arch=info.get("arch") or protocol.get("arch"),
                                   anchor=info.get("anchor") or protocol.get("anchor"), role=role,
-                                  demo=bool(suite.get("demo") or protocol.get("demo")), suite=root))
+                                  demo=bool(suite.get("demo") or protocol.get("demo")), suite=root, seed=seed))
     order = {k: i for i, k in enumerate(KINDS)}
-    out.results.sort(key=lambda r: (order.get(r.kind, len(order)), r.role == "scratch", r.backbone))
+    out.results.sort(key=lambda r: (order.get(r.kind, len(order)), not r.pretrained, r.backbone,
+                                    -1 if r.seed is None else r.seed))
     for i, r in enumerate(out.results, 1):
         r.id = f"p{i}"
     return out

@@ -1,5 +1,6 @@
-"""PNG figures: training curves, the partial fine-tuning curve (Fig. 9), per-corruption robustness bars,
-and reconstruction triplets of the pre-trained model (Figs. 2-3) on demo and COCO-style images.
+"""PNG figures: training curves, the partial fine-tuning curve (Fig. 9, with 95% interval bars), the gains
+over the baseline with their paired intervals, per-corruption robustness bars, and reconstruction
+triplets of the pre-trained model (Figs. 2-3) on demo and COCO-style images.
 
 Training curves come from mmengine's scalar logs (`<run>/<timestamp>/vis_data/scalars.json`) beside
 each metrics.json; everything else from the metrics.json records.
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .collect import Collection
-from .tables import partial_points, partial_results
+from .tables import Table
 
 # ImageNet-C's 15 benchmark corruptions (anchors.md 4.3), in the usual order
 CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
@@ -70,22 +71,49 @@ def training_curves(coll: Collection, out: Path) -> Path | None:
     return _save(fig, out)
 
 
-def partial_curve(coll: Collection, out: Path) -> Path | None:
-    by_backbone: dict[str, list] = {}
-    for r in partial_results(coll).results:
-        by_backbone.setdefault(r.backbone, []).append(r)
-    curves = [(b, p) for b, rs in by_backbone.items() if (p := partial_points(rs))]
+def _yerr(value: float, ci: tuple[float, float] | None) -> tuple[float, float]:
+    return (value - ci[0], ci[1] - value) if ci else (0.0, 0.0)
+
+
+def partial_curve(tables: list[Table], out: Path) -> Path | None:
+    table = next((t for t in tables if t.spec.key == "partial"), None)
+    curves = []
+    for row in table.rows if table else []:
+        points = [(0.5 if c.part == "mlp" else float(c.part), cell) for c, cell in zip(table.columns, row.cells)
+                  if c.part is not None and cell.value is not None]
+        if points:
+            curves.append((row.label, points))
     if not curves:
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     for label, points in curves:
-        xs = [0.5 if k == "mlp" else float(k) for k in points]
-        ax.plot(xs, list(points.values()), marker="o", label=label)
+        err = [_yerr(c.value, c.interval) for _, c in points]
+        ax.errorbar([x for x, _ in points], [c.value for _, c in points], yerr=list(zip(*err)), marker="o",
+                    capsize=3, label=label)
     ax.set_xlabel("fine-tuned last blocks (0 = linear probe, 0.5 = last MLP)", fontsize=8)
-    ax.set_ylabel("top-1 (%)", fontsize=8)
+    ax.set_ylabel("top-1 (%), 95% interval", fontsize=8)
     ax.set_title("partial fine-tuning (paper Fig. 9)", fontsize=9)
     ax.legend(fontsize=8)
+    return _save(fig, out)
+
+
+def gains_plot(tables: list[Table], out: Path) -> Path | None:
+    """Every computed gain over the baseline with its paired 95% interval (a dashed line at 0)."""
+    items = [(f"{t.spec.key} {col.title}: {label}", g) for t in tables for label, gains in t.gains
+             for col, g in zip(t.columns, gains) if isinstance(g.value, float)]
+    if not items:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 0.3 * len(items) + 1.2))
+    ys = list(range(len(items)))[::-1]
+    err = [_yerr(g.value, g.interval) for _, g in items]
+    ax.errorbar([g.value for _, g in items], ys, xerr=list(zip(*err)), fmt="o", capsize=3)
+    ax.axvline(0.0, ls="--", lw=0.8, color="gray")
+    ax.set_yticks(ys)
+    ax.set_yticklabels([name + ("" if g.significant is not False else " (n.s.)") for name, g in items], fontsize=7)
+    ax.set_xlabel("gain over the baseline (points), paired 95% interval", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
     return _save(fig, out)
 
 
@@ -152,12 +180,13 @@ def _save(fig, out: Path) -> Path:
     return out
 
 
-def all_figures(coll: Collection, out_dir: Path, visualize: bool = True, num_images: int = 4) -> dict[str, Path]:
+def all_figures(coll: Collection, tables: list[Table], out_dir: Path, visualize: bool = True,
+                num_images: int = 4) -> dict[str, Path]:
     figures: dict[str, Path] = {}
-    for title, fn, name in (("training curves", training_curves, "training_curves.png"),
-                            ("partial fine-tuning", partial_curve, "partial_finetune.png"),
-                            ("robustness per corruption", robustness_bars, "robustness_corruptions.png")):
-        path = fn(coll, out_dir / name)
+    for title, path in (("training curves", training_curves(coll, out_dir / "training_curves.png")),
+                        ("partial fine-tuning", partial_curve(tables, out_dir / "partial_finetune.png")),
+                        ("gains over the baseline", gains_plot(tables, out_dir / "gains.png")),
+                        ("robustness per corruption", robustness_bars(coll, out_dir / "robustness_corruptions.png"))):
         if path:
             figures[title] = path
     if visualize:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import protocol
 from .collect import Collection
-from .tables import Cell, Table
+from .tables import Cell, Gain, Table
 
 
 def _num(v: float | None, signed: bool = False) -> str:
@@ -16,12 +16,53 @@ def _num(v: float | None, signed: bool = False) -> str:
     return f"{v:+.1f}" if signed else f"{v:.1f}"
 
 
+def _ci(ci: tuple[float, float] | None) -> str:
+    return f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""
+
+
 def _cell(c: Cell) -> str:
+    """`43.3 ±0.4 [40.1, 46.5] [p3,p4,p5]`: mean over seeds, std over seeds (several), 95% interval, footnotes."""
     if c.value is not None:
-        return f"{c.value:.1f} [{c.result.id}]"
+        std = c.estimate.std if c.estimate else None
+        return f"{c.value:.1f}" + (f" ±{std:.1f}" if std is not None else "") + _ci(c.interval) + f" [{c.ids}]"
     if c.status:
         return f"*{c.status}*" + (f" [{c.result.id}]" if c.result else "")
     return "—"
+
+
+def _gain(g: Gain) -> str:
+    """`+2.1 [0.4, 3.9]`, `+0.3 [-1.2, 1.8] n.s.`, `n/c`, or `—`."""
+    if isinstance(g.value, str):
+        return g.value
+    if g.value is None:
+        return "—"
+    return _num(g.value, True) + _ci(g.interval) + (" n.s." if g.significant is False else "")
+
+
+def _paper(c: Cell) -> list[str]:
+    if not c.paper:
+        return ["", "", ""]
+    return [f"{c.paper.value:g} {c.paper.tag}", _num(c.paper_diff, True), c.verdict.label() if c.verdict else ""]
+
+
+def interval_note(t: Table) -> str | None:
+    """What the brackets of this table mean: replicates, images, seeds, and the bootstrap's cost."""
+    cells = [c for r in t.rows for c in r.cells if c.value is not None]
+    if not cells:
+        return None
+    drawn = sorted({(c.replicates, c.outcomes[0].n) for c in cells if c.outcomes})
+    seeds = sorted({len(c.results) for c in cells})
+    text = ("[lo, hi]: 95% bootstrap interval over the evaluation images"
+            + (" and seeds (seeds resampled, then images)" if max(seeds) > 1 else "")
+            + (": " + "; ".join(f"{b} replicates of {n} images" for b, n in drawn) if drawn else "")
+            + f" ({t.seconds:.2f} s for this table).")
+    if max(seeds) > 1:
+        text += f" Cells are the mean over {'/'.join(map(str, seeds))} seeds ± their standard deviation."
+    if any(not c.outcomes for c in cells):
+        text += " A number without brackets comes from a run that saved no per-image outcomes: no interval."
+    if t.gains:
+        text += " Δ rows: paired bootstrap on the same images; n.s. = the interval covers 0."
+    return text
 
 
 def table_markdown(t: Table) -> str:
@@ -29,28 +70,31 @@ def table_markdown(t: Table) -> str:
     for col in t.columns:
         head.append(col.title + (" ↓" if col.lower_better else ""))
         if t.show_paper:
-            head += ["paper", "Δ paper"]
+            head += ["paper", "Δ paper", "verdict"]
     lines = [f"### {t.spec.title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in t.rows:
         cells = [row.label, row.arch or "—"]
         for c in row.cells:
             cells.append(_cell(c))
             if t.show_paper:
-                cells += [f"{c.paper.value:g} {c.paper.tag}" if c.paper else "", _num(c.paper_diff, True)
-                          if c.paper else ""]
+                cells += _paper(c)
         lines.append("| " + " | ".join(cells) + " |")
-    for label, diffs in t.gains:
+    for label, gains in t.gains:
         cells = [f"Δ {label}", ""]
-        for d in diffs:
-            cells.append(d if isinstance(d, str) else _num(d, True))
+        for g in gains:
+            cells.append(_gain(g))
             if t.show_paper:
-                cells += ["", ""]
+                cells += ["", "", ""]
         lines.append("| " + " | ".join(cells) + " |")
-    notes = ([t.spec.note] if t.spec.note else []) + t.notes
+    notes = ([t.spec.note] if t.spec.note else []) + ([n] if (n := interval_note(t)) else []) + t.notes
     if t.show_paper:
         notes.append("paper: the published number for this architecture and pre-training (tools/report/anchors.py; "
                      "tags as in reference/anchors.md: [doc] official README, [3p] third-party quote, [paper] "
-                     "the paper's text, [issue] a maintainer's thread).")
+                     "the paper's text, [issue] a maintainer's thread). verdict: our interval against the published "
+                     "run-to-run spread where one is published (FINETUNE.md's per-seed runs), else against the "
+                     "published number.")
+        spreads = {c.verdict.spread for r in t.rows for c in r.cells if c.verdict and c.verdict.spread}
+        notes += [f"published spread {s.label()}: {s.source}" for s in spreads]
     if any(r.demo for r in t.rows):
         notes.append("demo world: synthetic data at toy scale; no published number applies.")
     return "\n".join(lines + [""] + [f"- {n}" for n in notes] + ([""] if notes else []))
@@ -79,9 +123,11 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
             parts.append("Recipes differ per backbone (these overrides apply on top of the protocol's shared ones): "
                          + "; ".join(f"{label}: " + ", ".join(f"{p} `{' '.join(o)}`" for p, o in protos.items())
                                      for label, protos in own.items()) + ".")
-    parts += ["", "Each number is followed by its protocol footnote [pN] (listed below: data fingerprint, test mode, "
-              "evaluator and version, seed, world size). Δ rows: the pre-trained backbone minus the from-scratch "
-              "one, when both numbers share a protocol.", ""]
+    parts += ["", "Each number is followed by its 95% bootstrap interval over the evaluation images [lo, hi] and its "
+              "protocol footnote [pN] (listed below: data fingerprint, test mode, evaluator and version, seed, world "
+              "size). Δ rows: each pre-trained backbone minus the suite's baseline (its `baseline`, else its "
+              "from-scratch backbone; roles from the suite record), when both numbers share a protocol, with a "
+              "paired interval; n.s. marks a gain whose interval covers 0.", ""]
     parts += [table_markdown(t) for t in tables]
     if figures:
         parts += ["## Figures", ""]
@@ -110,9 +156,15 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
     return "\n".join(parts) + "\n"
 
 
-CSV_FIELDS = ("table", "column", "backbone", "arch", "value", "status", "paper", "paper_source", "paper_diff",
-              "gain_vs_scratch", "protocol_id", "task", "fingerprint", "num_files", "test_mode", "evaluator",
-              "evaluator_version", "seed", "world_size", "missing_protocol", "comparable_to_scratch", "metrics_file")
+CSV_FIELDS = ("table", "column", "backbone", "role", "arch", "value", "ci_low", "ci_high", "replicates", "seeds",
+              "per_seed", "std_over_seeds", "status", "paper", "paper_source", "paper_diff", "paper_spread", "verdict",
+              "gain_vs_baseline", "gain_ci_low", "gain_ci_high", "gain_significant", "baseline", "protocol_id", "task",
+              "fingerprint", "num_files", "test_mode", "evaluator", "evaluator_version", "seed", "world_size",
+              "missing_protocol", "comparable_to_baseline", "metrics_file")
+
+
+def _r(v: float | None) -> float | str:
+    return "" if v is None else round(v, 4)
 
 
 def csv_text(tables: list[Table]) -> str:
@@ -120,24 +172,32 @@ def csv_text(tables: list[Table]) -> str:
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     w.writeheader()
     for t in tables:
-        gains = {label.split(" − ")[0]: diffs for label, diffs in t.gains}
+        gains = {label.split(" − ")[0]: (label.split(" − ")[1], g) for label, g in t.gains}
         for row in t.rows:
-            for i, (col, c) in enumerate(zip(t.columns, row.cells)):
+            base, row_gains = gains.get(row.label, ("", [Gain(None)] * len(t.columns)))
+            for col, c, g in zip(t.columns, row.cells, row_gains):
                 if c.value is None and not c.status:
                     continue
                 s = protocol.summary(c.result.record) if c.result else {}
-                gain = gains.get(row.label, [None] * len(t.columns))[i]
+                ci, gci = c.interval or (None, None), g.interval or (None, None)
+                gain = None if isinstance(g.value, str) else g.value
                 w.writerow(dict(
-                    table=t.spec.key, column=col.title, backbone=row.label, arch=row.arch or "",
-                    value="" if c.value is None else round(c.value, 4), status=c.status or "ok",
+                    table=t.spec.key, column=col.title, backbone=row.label, role=row.role, arch=row.arch or "",
+                    value=_r(c.value), ci_low=_r(ci[0]), ci_high=_r(ci[1]), replicates=c.replicates or "",
+                    seeds=";".join(str(r.seed) for r in c.results),
+                    per_seed=";".join(f"{v:.4f}" for v in c.estimate.per_seed) if c.estimate else "",
+                    std_over_seeds=_r(c.estimate.std) if c.estimate else "", status=c.status or "ok",
                     paper=c.paper.value if c.paper else "", paper_source=f"{c.paper.source} {c.paper.tag}"
-                    if c.paper else "", paper_diff="" if c.paper_diff is None else round(c.paper_diff, 4),
-                    gain_vs_scratch="" if gain is None or isinstance(gain, str) else round(gain, 4),
-                    protocol_id=c.result.id if c.result else "", task=c.result.record.get("task") if c.result else "",
+                    if c.paper else "", paper_diff=_r(c.paper_diff),
+                    paper_spread=c.verdict.spread.label() if c.verdict and c.verdict.spread else "",
+                    verdict=c.verdict.word if c.verdict else "",
+                    gain_vs_baseline=_r(gain), gain_ci_low=_r(gci[0]), gain_ci_high=_r(gci[1]),
+                    gain_significant="" if g.significant is None else g.significant, baseline=base,
+                    protocol_id=c.ids, task=c.result.record.get("task") if c.result else "",
                     fingerprint=s.get("fingerprint") or "", num_files=s.get("num_files") or "",
                     test_mode=s.get("test_mode") or "", evaluator=s.get("evaluator") or "",
                     evaluator_version=s.get("evaluator_version") or "", seed=s.get("seed", ""),
                     world_size=s.get("world_size", ""), missing_protocol=",".join(s.get("missing", [])),
-                    comparable_to_scratch="" if row.role == "scratch" or gain is None else gain != "n/c",
-                    metrics_file=str(c.result.path) if c.result else ""))
+                    comparable_to_baseline="" if not base or g.value is None else g.value != "n/c",
+                    metrics_file=";".join(str(r.path) for r in c.results) or (str(c.result.path) if c.result else "")))
     return buf.getvalue()
