@@ -5,16 +5,22 @@ dataset size is not a multiple of the world size (official MAE `--dist_eval`, pa
 `collect_results` zips shards, which assumes equal shard lengths. Here each rank takes the indices
 `rank, rank + world, ...` without padding, every result carries its dataset index, and the gathered
 results are checked to cover `0..N-1` exactly once before any number is computed.
+
+With `outcomes_file`, rank 0 also saves the per-image outcomes (correct@1, correct@k, predicted class, label,
+by dataset index) that `maebench report` bootstraps its intervals from (mae_backbone/runtime/metric_keys.py).
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
-from mmengine.dist import all_gather_object
+from mmengine.dist import all_gather_object, get_rank
 from mmengine.evaluator import BaseMetric
 from torch.utils.data import DataLoader, Dataset
 
+from mae_backbone.runtime import metric_keys as keys
 from mae_backbone.runtime.distributed import ExactShardSampler  # shared with detection and segmentation
 
 
@@ -25,16 +31,21 @@ class ClassificationMetric(BaseMetric):
         classes: class names in label order (for the per-class table).
         valid_indices: restrict the logits to these columns before the top-k (ImageNet-A/R's 200 of 1000
             classes); labels are then positions in this list.
+        outcomes_file: where rank 0 writes the per-image outcomes of each evaluation (None: nowhere);
+            `outcome_arrays()` gives them for a caller that writes several metrics into one file.
     """
 
     default_prefix = "cls"  # unused: evaluate() returns plain names; set to silence mmengine's warning
 
-    def __init__(self, classes: Sequence[str], valid_indices: Sequence[int] | None = None, topk: int = 5):
+    def __init__(self, classes: Sequence[str], valid_indices: Sequence[int] | None = None, topk: int = 5,
+                 outcomes_file: str | Path | None = None):
         super().__init__()
         self.classes = list(classes)
         self.valid = torch.as_tensor(list(valid_indices)) if valid_indices is not None else None
         self.topk = topk
+        self.outcomes_file = outcomes_file
         self.last: dict[str, Any] | None = None
+        self.outcomes: dict[str, np.ndarray] = {}
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         for out in data_samples:
@@ -55,7 +66,11 @@ class ClassificationMetric(BaseMetric):
             dup = len(seen) - len(set(seen))
             raise RuntimeError(f"evaluation covered {len(set(seen))} of {size} samples with {dup} duplicates; "
                                "the sampler must shard by index without padding (ExactShardSampler)")
-        self.last = self.compute_metrics(sorted(merged))
+        merged.sort()
+        self.last = self.compute_metrics(merged)
+        self.outcomes = self._outcomes(merged)
+        if self.outcomes_file is not None and get_rank() == 0:
+            keys.write_outcomes(self.outcomes_file, self.outcome_arrays())
         return {k: v for k, v in self.last.items() if not isinstance(v, (list, dict))}
 
     def compute_metrics(self, results: list) -> dict[str, Any]:
@@ -70,13 +85,33 @@ class ClassificationMetric(BaseMetric):
         per_class = [100.0 * h / t if t else None for h, t in zip(per_class_hit, per_class_total)]
         present = [a for a in per_class if a is not None]
         return {
-            "top1": 100.0 * sum(correct1) / n,
-            f"top{min(self.topk, len(self.classes))}": 100.0 * sum(correct5) / n,
-            "mean_class_acc": sum(present) / len(present),
-            "num_samples": n,
+            keys.TOP1: 100.0 * sum(correct1) / n,
+            self._topk_key: 100.0 * sum(correct5) / n,
+            keys.MEAN_CLASS_ACC: sum(present) / len(present),
+            keys.NUM_SAMPLES: n,
             "per_class": [{"class": c, "acc": a, "count": t}
                           for c, a, t in zip(self.classes, per_class, per_class_total)],
         }
+
+    @property
+    def _topk_key(self) -> str:
+        return keys.TOP5 if min(self.topk, len(self.classes)) == 5 else f"top{min(self.topk, len(self.classes))}"
+
+    def _outcomes(self, results: list) -> dict[str, np.ndarray]:
+        """Per-image outcomes in dataset-index order (results are sorted and cover 0..N-1 once)."""
+        label = np.array([lab for _, lab, _ in results], dtype=np.int32)
+        return dict(index=np.array([i for i, _, _ in results], dtype=np.int64), label=label,
+                    pred=np.array([t[0] for _, _, t in results], dtype=np.int32),
+                    correct1=np.array([t[0] == lab for _, lab, t in results], dtype=np.uint8),
+                    correctk=np.array([lab in t for _, lab, t in results], dtype=np.uint8))
+
+    def outcome_arrays(self, top1_key: str = keys.TOP1, topk_key: str | None = None) -> dict[str, np.ndarray]:
+        """The last evaluation's outcomes as named .npz arrays (metric_keys): `top1_key/hit`, `topk_key/hit`,
+        predictions and labels. Robustness passes `in_a_top1` etc. to keep several sets in one file."""
+        o, prefix = self.outcomes, top1_key.removesuffix(keys.TOP1)
+        return {keys.IMAGES: o["index"], keys.outcome(top1_key, "hit"): o["correct1"],
+                keys.outcome(topk_key or prefix + self._topk_key, "hit"): o["correctk"],
+                keys.outcome(top1_key, "pred"): o["pred"], keys.outcome(top1_key, "label"): o["label"]}
 
 
 @torch.no_grad()

@@ -13,6 +13,10 @@
   numbers can be recomputed offline with either evaluator (`evaluate_files`).
 - Exact-once: the test loader shards with `ExactShardSampler` (no padded duplicates) and `compute_metrics`
   refuses gathered results unless every image of the annotation file appears once.
+- Per-image outcomes: with `outcomes_file`, each evaluation also saves, per IoU type, every scored detection's
+  image, category and true/false-positive flags at each IoU threshold, and the ground truths per image and
+  category (pycocotools' own matching, area "all", maxDets = max_dets), so `maebench report` can recompute
+  AP on a resampled image set (tools/report/stats.py) without the annotation file.
 - Mask AP uses the mask area for the small/medium/large split (the `bbox` field is dropped from mask results,
   as mmdet does; otherwise pycocotools would use the box area).
 """
@@ -34,6 +38,7 @@ from mmdet.evaluation import CocoMetric
 from mmdet.registry import METRICS
 
 from mae_backbone.errors import ConfigError
+from mae_backbone.runtime import metric_keys as keys
 from mae_backbone.runtime.distributed import check_exact_once
 
 EVALUATORS = {"fast": ("faster-coco-eval", "faster_coco_eval"), "reference": ("pycocotools", "pycocotools")}
@@ -101,25 +106,31 @@ def _iou_workers(COCOeval: Any) -> dict[str, int]:
     return {"rle_iou_max_workers": 1 if (os.cpu_count() or 1) <= 4 else 8}
 
 
+def _detections(gt: Any, detections: list[dict], iou_type: str, evaluator: str) -> Any:
+    """The evaluator's `COCO` object of result-format `detections` (mask results without their box)."""
+    COCO, _ = _api(evaluator)
+    dets = [dict(d) for d in detections]
+    if iou_type == "segm":
+        for d in dets:
+            d.pop("bbox", None)  # mask area, not box area, decides small/medium/large
+    if dets:
+        return gt.loadRes(dets)
+    dt = COCO()  # nothing detected: every AP is 0 (loadRes cannot take an empty list)
+    dt.dataset = {"images": gt.dataset["images"], "categories": gt.dataset["categories"], "annotations": []}
+    dt.createIndex()
+    return dt
+
+
 def evaluate(gt_file: str | Path, detections: list[dict], iou_type: str, evaluator: str = "fast",
              max_dets: int = 100, cat_ids: Sequence[int] | None = None, img_ids: Sequence[int] | None = None,
              gt: Any = None) -> tuple[dict[str, float], Any]:
     """COCO stats (fractions) for result-format `detections` against `gt_file` (or a loaded `gt`).
 
     Returns (stats, COCOeval)."""
-    COCO, COCOeval = _api(evaluator)
+    _, COCOeval = _api(evaluator)
     gt = load_gt(gt_file, evaluator) if gt is None else gt
     with contextlib.redirect_stdout(io.StringIO()):  # both libraries print progress lines
-        dets = [dict(d) for d in detections]
-        if iou_type == "segm":
-            for d in dets:
-                d.pop("bbox", None)  # mask area, not box area, decides small/medium/large
-        if dets:
-            dt = gt.loadRes(dets)
-        else:  # nothing detected: every AP is 0 (loadRes cannot take an empty list)
-            dt = COCO()
-            dt.dataset = {"images": gt.dataset["images"], "categories": gt.dataset["categories"], "annotations": []}
-            dt.createIndex()
+        dt = _detections(gt, detections, iou_type, evaluator)
         ev = COCOeval(gt, dt, iou_type, **(_iou_workers(COCOeval) if evaluator == "fast" else {}))
         if cat_ids is not None:
             ev.params.catIds = list(cat_ids)
@@ -129,6 +140,53 @@ def evaluate(gt_file: str | Path, detections: list[dict], iou_type: str, evaluat
         ev.evaluate()
         ev.accumulate()
     return summarize_by_value(ev, int(max_dets)), ev
+
+
+def per_image_outcomes(gt: Any, detections: list[dict], iou_type: str, max_dets: int, cat_ids: Sequence[int],
+                       img_ids: Sequence[int], key: str) -> dict[str, np.ndarray]:
+    """pycocotools' per-image matching (area "all", `max_dets` per image) as arrays named `key/<field>`:
+    `det_img` (image position in `img_ids`), `det_cat` (position in `cat_ids`), `det_score`, `det_tp` /
+    `det_fp` (T, D) flags, `num_gt` (images x categories, non-ignored), and `images`: the image ids in the
+    order pycocotools scores them (sorted). Detections are grouped by category and, within one, in the
+    order pycocotools' accumulate sorts them (score, stable over images).
+
+    `gt` is a pycocotools `COCO` (faster-coco-eval keeps its matching in C++, unreadable from Python)."""
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev = COCOeval(gt, _detections(gt, detections, iou_type, "reference"), iou_type)
+        p = ev.params
+        p.catIds, p.imgIds, p.maxDets = list(cat_ids), list(img_ids), [int(max_dets)]
+        p.areaRng, p.areaRngLbl = p.areaRng[:1], p.areaRngLbl[:1]  # "all"
+        ev.evaluate()
+    n_img, n_thr = len(p.imgIds), len(p.iouThrs)
+    num_gt = np.zeros((n_img, len(p.catIds)), dtype=np.int32)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for k in range(len(p.catIds)):
+        imgs, scores, tps, fps = [], [], [], []
+        for i, e in enumerate(ev.evalImgs[k * n_img:(k + 1) * n_img]):
+            if e is None:
+                continue
+            num_gt[i, k] = int(np.count_nonzero(np.asarray(e["gtIgnore"]) == 0))
+            matched, ignored = np.asarray(e["dtMatches"]) > 0, np.asarray(e["dtIgnore"]).astype(bool)
+            imgs.append(np.full(len(e["dtScores"]), i))
+            scores.append(np.asarray(e["dtScores"], dtype=float))
+            tps.append(matched & ~ignored)
+            fps.append(~matched & ~ignored)
+        if not imgs:
+            continue
+        score = np.concatenate(scores)
+        order = np.argsort(-score, kind="mergesort")  # as pycocotools' accumulate
+        parts.append((np.concatenate(imgs)[order], np.full(len(order), k), score[order],
+                      np.concatenate(tps, axis=1)[:, order], np.concatenate(fps, axis=1)[:, order]))
+    if parts:
+        img, cat, score, tp, fp = (np.concatenate(x, axis=-1) for x in zip(*parts))
+    else:
+        img, cat, score = np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+        tp = fp = np.zeros((n_thr, 0), dtype=bool)
+    fields = dict(det_img=img.astype(np.int32), det_cat=cat.astype(np.int32), det_score=score.astype(np.float32),
+                  det_tp=tp, det_fp=fp, num_gt=num_gt)
+    return {keys.IMAGES: np.asarray(p.imgIds, dtype=np.int64), **{keys.outcome(key, f): v for f, v in fields.items()}}
 
 
 def evaluate_files(gt_file: str | Path, result_prefix: str | Path, evaluator: str = "fast",
@@ -149,16 +207,19 @@ class MAECocoMetric(CocoMetric):
     Args:
         evaluator: "fast" (faster-coco-eval) or "reference" (pycocotools).
         max_dets: detections per image; the same number as the model's `max_per_img`.
+        outcomes_file: where each evaluation saves its per-image outcomes (`per_image_outcomes`; None: nowhere).
     """
 
     def __init__(self, ann_file: str, evaluator: str = "fast", max_dets: int = 100,
-                 outfile_prefix: str | None = None, **kwargs: Any):
+                 outfile_prefix: str | None = None, outcomes_file: str | None = None, **kwargs: Any):
         super().__init__(ann_file=ann_file, metric=["bbox", "segm"], outfile_prefix=outfile_prefix, **kwargs)
+        self.outcomes_file = outcomes_file
         self.info = evaluator_info(evaluator)
         self.evaluator, self.max_dets, self.ann_file = evaluator, int(max_dets), ann_file
         self.stats: dict[str, dict[str, float]] = {}
         self._warned = False
         self._gt: Any = None
+        self._ref_gt: Any = None
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -195,4 +256,16 @@ class MAECocoMetric(CocoMetric):
             out.update({f"{iou_type}_{k}": v for k, v in stats.items()})
             logger.info(f"{iou_type} ({self.info['name']} {self.info['version']}, maxDets {self.max_dets}): "
                         + " ".join(f"{k} {v:.3f}" for k, v in stats.items()))
+        if self.outcomes_file is not None:
+            self._write_outcomes(results_json)
         return out
+
+    def _write_outcomes(self, results_json: dict[str, list[dict]]) -> None:
+        if self._ref_gt is None:  # pycocotools' matching is the one readable per image
+            self._ref_gt = self._gt if self.evaluator == "reference" else load_gt(self.ann_file, "reference")
+        arrays: dict[str, np.ndarray] = {}
+        for iou_type, key in ((keys.BOX, keys.BOX_AP), (keys.MASK, keys.MASK_AP)):
+            if iou_type in results_json:
+                arrays.update(per_image_outcomes(self._ref_gt, results_json[iou_type], iou_type, self.max_dets,
+                                                 self.cat_ids, self.img_ids, key))
+        keys.write_outcomes(self.outcomes_file, arrays)
