@@ -6,7 +6,9 @@
   untrained, frozen `fc_norm`, pain C4), then `BatchNorm1d(affine=False, eps=1e-6)` and a linear layer
   (trunc normal std 0.01, MoCo v3). The encoder is frozen *and* kept in eval mode.
 - partial-k: the last k blocks, the final norm and the head train; k = 0 is the linear probe and
-  k = depth is full fine-tuning. "mlp" trains only the MLP sub-block of the last block (paper 4.3).
+  k = depth is full fine-tuning ("24 is full fine-tuning", paper 4.3): every parameter trains, the patch
+  embedding, cls token and position embedding included. "mlp" trains only the MLP sub-block of the last
+  block (paper 4.3).
 """
 from __future__ import annotations
 
@@ -66,6 +68,8 @@ def build_net(protocol: str, arch: str, num_classes: int, model_cfg: dict[str, A
     if protocol != "partial":
         raise ConfigError(f"protocol {protocol!r} unknown; choose one of {', '.join(PROTOCOLS)}")
     k = parse_partial(partial, net.depth)
+    if k == net.depth:  # all blocks: exactly fine-tuning, nothing below the blocks stays frozen
+        return net, []
     top = [net.norm, net.fc_norm, net.head]
     if k == "mlp":
         last = net.blocks[-1]

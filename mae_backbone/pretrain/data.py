@@ -1,5 +1,9 @@
 """Unlabeled images for pre-training: a flat folder or an ImageFolder tree, read recursively.
 
+A dataset root that holds `train/` beside `val/` or `test/` (an ImageNet release) is read from `train/` only,
+as official main_pretrain.py reads `<root>/train`: the evaluation images must not leak into pre-training. The
+console says so.
+
 Images of any mode (grayscale, CMYK, 16-bit, palette with alpha) become 8-bit RGB; an unreadable or
 truncated file raises one clear error naming it instead of a traceback from inside a worker.
 """
@@ -17,6 +21,20 @@ from ..errors import BadInputError
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+HELD_OUT_SPLITS = ("val", "test")  # beside train/: the root is a dataset release, pre-train on train/ only
+
+
+def pretrain_root(root: str | Path) -> Path:
+    """`root/train` when `root` holds train/ and val/ or test/ (said on the console), else `root` itself."""
+    root = Path(root)
+    held_out = [s for s in HELD_OUT_SPLITS if (root / s).is_dir()]
+    if (root / "train").is_dir() and held_out:
+        print(f"NOTICE: {root} holds train/ and {'/ and '.join(held_out)}/: pre-training reads {root / 'train'} "
+              f"only (as official main_pretrain.py); {', '.join(held_out)} images are not used")
+        return root / "train"
+    return root
 
 
 def list_images(root: str | Path) -> list[Path]:
@@ -67,7 +85,8 @@ class UnlabeledImages(Dataset):
 
     def __init__(self, root: str | Path, img_size: int = 224, scale: tuple[float, float] = (0.2, 1.0),
                  verify: bool = True):
-        self.root, self.files = Path(root), list_images(root)
+        self.root = pretrain_root(root)
+        self.files = list_images(self.root)
         self.transform = pretrain_transform(img_size, tuple(scale))
         if verify:  # cheap header check up front: fail before training, not hours in
             for f in self.files[:20000]:

@@ -88,3 +88,24 @@ def test_bad_inputs_are_refused_clearly(tmp_path):
     with pytest.raises(ConfigError, match="not a multiple"):
         batch_plan(batch_size=48, world_size=1, global_batch=4096, blr=1.5e-4)
     assert batch_plan(64, 8, 4096, 1.5e-4) == {"global_batch": 4096, "accum_iter": 8, "lr": 2.4e-3}
+
+
+def test_a_dataset_release_root_is_read_from_train_only(tmp_path, capsys):
+    """An ImageNet-style root (train/ + val/) pre-trains on train/ only, as official main_pretrain.py reads
+    <root>/train: the validation images would otherwise leak into pre-training."""
+    from mae_backbone.pretrain.data import UnlabeledImages
+
+    for split, n in (("train", 3), ("val", 2), ("test", 1)):
+        (tmp_path / split / "n01440764").mkdir(parents=True)
+        for i in range(n):
+            Image.new("RGB", (32, 32), (40 * i, 0, 0)).save(tmp_path / split / "n01440764" / f"{split}_{i}.png")
+    data = UnlabeledImages(tmp_path, img_size=32)
+    assert data.root == tmp_path / "train" and [f.name for f in data.files] == ["train_0.png", "train_1.png",
+                                                                                "train_2.png"]
+    out = capsys.readouterr().out
+    assert "pre-training reads" in out and str(tmp_path / "train") in out and "val/ and test/" in out
+    shutil.rmtree(tmp_path / "test")
+    assert len(UnlabeledImages(tmp_path / "val", img_size=32).files) == 2  # a plain folder: read as it is
+    shutil.rmtree(tmp_path / "val")
+    assert len(UnlabeledImages(tmp_path, img_size=32).files) == 3  # train/ alone: nothing held out, all read
+    assert "pre-training reads" not in capsys.readouterr().out
