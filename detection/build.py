@@ -48,9 +48,11 @@ def backbone_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
                   drop_path_rate=m["drop_path_rate"], rel_pos_bias=m["rel_pos_bias"],
                   pretrained=m["pretrained"] or None, vit=dict(m["vit"]))
     if protocol == "benchmarking":
-        return dict(type="MAEViTPyramid", out_indices=m["out_indices"], norm=m["pyramid_norm"], **common)
+        return dict(type="MAEViTPyramid", out_indices=m["out_indices"], norm=m["pyramid_norm"],
+                    adapter_init=m["adapter_init"], **common)
     if protocol == "vitdet":
-        return dict(type="MAEViTSimplePyramid", global_attn_indexes=m["out_indices"], **common)
+        return dict(type="MAEViTSimplePyramid", global_attn_indexes=m["out_indices"],
+                    pretrain_img_size=m["pretrain_img_size"], **common)
     raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
 
 
@@ -139,7 +141,9 @@ def dataset_cfg(split: Split, pipeline: list[dict], train: bool) -> dict[str, An
 
 
 def optim_cfg(cfg: dict[str, Any], wrapper: dict[str, Any]) -> dict[str, Any]:
-    return layer_decay_adamw_cfg(cfg["optim"], wrapper, "ViTLayerDecayConstructor")
+    out = layer_decay_adamw_cfg(cfg["optim"], wrapper, "ViTLayerDecayConstructor")
+    out["paramwise_cfg"]["no_weight_decay"] = tuple(cfg["optim"]["no_weight_decay"])  # the recipe's rule (optim.py)
+    return out
 
 
 def schedulers(cfg: dict[str, Any], accum: int) -> list[dict[str, Any]]:

@@ -1,12 +1,15 @@
 """Our ViT as an mmdet backbone for Mask R-CNN, in the two designs of anchors.md section 2.
 
 - protocol "benchmarking" (MAE paper A.3, Li et al. 2021, the default): `MAEViTPyramid` = `create_vit` with
-  window attention, one global block closing each of four groups and a zero-initialised relative position
-  bias per block, wrapped in the shared `PyramidAdapter` (outputs after the four group-closing blocks ->
-  strides 4/8/16/32, GroupNorm in the x4 branch as MIMDet), then mmdet's `FPN`.
-- protocol "vitdet" (Li et al. 2022): `MAEViTSimplePyramid` = the same ViT, the last block's map only,
-  turned into C/4, C/2, C, C channels at strides 4/8/16/32 (LayerNorm in the x4 branch), then
-  `SimpleFPN` (1x1 and 3x3 convs with LayerNorm per level, no top-down path, max-pooled p6).
+  window attention, one global block closing each of four groups and a zero-initialised BEiT-style relative
+  position bias table per block (`pos_embed` resized to the input grid once, at load, as MIMDet), wrapped in
+  the shared `PyramidAdapter` (outputs after the four group-closing blocks -> strides 4/8/16/32, GroupNorm
+  in the x4 branch and LeCun-normal deconvs as MIMDet), then mmdet's `FPN`.
+- protocol "vitdet" (Li et al. 2022): `MAEViTSimplePyramid` = the same layout of blocks with detectron2's
+  decomposed relative positions (`blocks.i.attn.rel_pos_h` / `rel_pos_w`, zero-initialised) and `pos_embed`
+  kept at the pre-training grid, resampled bicubically on every forward pass (`get_abs_pos`); the last
+  block's map only, turned into C/4, C/2, C, C channels at strides 4/8/16/32 (LayerNorm in the x4 branch),
+  then `SimpleFPN` (1x1 and 3x3 convs with LayerNorm per level, no top-down path, max-pooled p6).
 
 `ViTMaskRCNN` is mmdet's `MaskRCNN` whose neck widths are read from the backbone instance.
 """
@@ -30,17 +33,22 @@ from mae_backbone.factory import variant_args
 from mae_backbone.pyramid import PyramidAdapter, quarter_indices
 from mae_backbone.vit import FeatureSpec, VisionTransformer
 
-# The only keys of a detection ViT that no MAE checkpoint holds: the zero-initialised relative position
-# bias. `cls_token`, `norm.*` (dense features are read before the final norm), the decoder and any
-# classifier are unused by design; every other key must load (no dot-suffix heuristics, anchors.md 2.1).
-NEW_BY_DESIGN = ("*relative_position_bias_table",)
+# The only keys of a detection ViT that no MAE checkpoint holds: the zero-initialised relative positions
+# (BEiT's table for benchmarking, ViTDet's decomposed `rel_pos_h` / `rel_pos_w`). `cls_token`, `norm.*` (dense
+# features are read before the final norm), the decoder and any classifier are unused by design; every other
+# key must load (no dot-suffix heuristics, anchors.md 2.1).
+NEW_BY_DESIGN = ("*relative_position_bias_table", "*.attn.rel_pos_h", "*.attn.rel_pos_w")
 
 
 def detection_vit(arch: str, img_size: int, window_size: int, global_attn_indexes: Sequence[int],
-                  drop_path_rate: float, rel_pos_bias: bool, vit: dict[str, Any] | None = None) -> VisionTransformer:
-    """A cls-free ViT for square `img_size` inputs (the pipelines pad every image to it)."""
+                  drop_path_rate: float, rel_pos_bias: bool, vit: dict[str, Any] | None = None,
+                  decomposed_rel_pos: bool = False, pretrain_img_size: int | None = None) -> VisionTransformer:
+    """A cls-free ViT for square `img_size` inputs (the pipelines pad every image to it). With
+    `decomposed_rel_pos`, `rel_pos_bias` turns on ViTDet's decomposed tables instead of BEiT's."""
     model = create_vit(arch, img_size=img_size, global_pool="", use_cls_token=False, window_size=window_size,
-                       global_attn_indexes=list(global_attn_indexes), rel_pos_bias=rel_pos_bias,
+                       global_attn_indexes=list(global_attn_indexes),
+                       rel_pos_bias=rel_pos_bias and not decomposed_rel_pos,
+                       decomposed_rel_pos=rel_pos_bias and decomposed_rel_pos, pretrain_img_size=pretrain_img_size,
                        drop_path_rate=drop_path_rate, **(vit or {}))
     # Dense transfer reads block outputs without the final norm: drop it, so that DDP sees no parameter
     # without a gradient and the key report lists `norm.*` as unused.
@@ -84,14 +92,15 @@ class MAEViTPyramid(_PretrainedMixin, PyramidAdapter):
             (`quarter_indices`: 2, 5, 8, 11 for ViT-B). They are also the global-attention blocks.
         window_size: window attention in every other block (16 for 1024 input: a 4x4 grid of windows).
         norm: the x4 branch's norm, "GN" (MIMDet) or "BN".
+        adapter_init: the pyramid's deconvolutions, "lecun" (MIMDet's `init_adaptor`) or "torch".
     """
 
     def __init__(self, arch: str, img_size: int, window_size: int, out_indices: Sequence[int] | None = None,
                  drop_path_rate: float = 0.1, rel_pos_bias: bool = True, pretrained: str | None = None,
-                 norm: str = "GN", vit: dict[str, Any] | None = None):
+                 norm: str = "GN", vit: dict[str, Any] | None = None, adapter_init: str = "lecun"):
         indices = list(out_indices) if out_indices is not None else quarter_indices(_depth(arch, vit))
         model = detection_vit(arch, img_size, window_size, indices, drop_path_rate, rel_pos_bias, vit)
-        super().__init__(model, indices, norm=norm)
+        super().__init__(model, indices, norm=norm, init=adapter_init)
         self.pretrained, self.load_report = pretrained, None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -116,15 +125,20 @@ class MAEViTSimplePyramid(_PretrainedMixin, nn.Module):
     Args:
         global_attn_indexes: None = the group-closing blocks (ViTDet: 2, 5, 8, 11 for B; 5, 11, 17, 23 for L).
         window_size: 14 in ViTDet for 1024 input (the grid is padded to whole windows).
+        rel_pos_bias: ViTDet's decomposed relative positions (`use_rel_pos`), sized 2 x 14 - 1 = 27 for window
+            blocks and 2 x 64 - 1 = 127 for the global ones at 1024 px.
+        pretrain_img_size: `pos_embed` stays at this size's grid (ViTDet: 224 -> 14 x 14) and is resampled
+            bicubically to the input grid on every forward pass; a checkpoint of another grid is resized to it.
     """
 
     def __init__(self, arch: str, img_size: int, window_size: int, global_attn_indexes: Sequence[int] | None = None,
                  drop_path_rate: float = 0.1, rel_pos_bias: bool = True, pretrained: str | None = None,
-                 vit: dict[str, Any] | None = None):
+                 vit: dict[str, Any] | None = None, pretrain_img_size: int = 224):
         super().__init__()
         indices = (list(global_attn_indexes) if global_attn_indexes is not None
                    else quarter_indices(_depth(arch, vit)))
-        self.backbone = detection_vit(arch, img_size, window_size, indices, drop_path_rate, rel_pos_bias, vit)
+        self.backbone = detection_vit(arch, img_size, window_size, indices, drop_path_rate, rel_pos_bias, vit,
+                                      decomposed_rel_pos=True, pretrain_img_size=pretrain_img_size)
         (last,) = self.backbone.feature_spec([-1])
         c = last.channels
         self.up4 = nn.Sequential(nn.ConvTranspose2d(c, c // 2, 2, stride=2), LN2d(c // 2), nn.GELU(),

@@ -1,8 +1,10 @@
 """Transformer pieces with the official MAE / timm parameter names.
 
 `Block` = norm1 -> attn (qkv, proj) -> drop_path, norm2 -> mlp (fc1, fc2) -> drop_path: the key names
-of timm's `Block`, so official checkpoints load without renaming. Optional BEiT-style relative
-position bias (zero-initialised, MAE paper A.4) and ViTDet-style window attention.
+of timm's `Block`, so official checkpoints load without renaming. Optional relative positions, both
+zero-initialised because MAE pre-training has none (paper A.4): BEiT's per-head bias table
+(`attn.rel_pos.relative_position_bias_table`), or ViTDet's decomposed, query-dependent form
+(`attn.rel_pos_h` / `attn.rel_pos_w`, detectron2's key names and shapes); and ViTDet-style window attention.
 """
 from __future__ import annotations
 
@@ -97,6 +99,30 @@ class RelativePositionBias(nn.Module):
         return torch.cat([rel.reshape(table.shape[1], -1).T, table[num_rel:]], dim=0)
 
 
+def rel_pos_lookup(table: torch.Tensor, size: int) -> torch.Tensor:
+    """(2*size - 1, C) table -> (size, size, C) embeddings R[i, j] of the offset i - j between query row i and key
+    row j. A table sized for another length is first resampled linearly (ViTDet's `get_rel_pos`; only square
+    self-attention is needed here, so queries and keys have the same size)."""
+    length = 2 * size - 1
+    if table.shape[0] != length:
+        table = F.interpolate(table.T[None], size=length, mode="linear", align_corners=False)[0].T
+    offsets = torch.arange(size, device=table.device)
+    return table[offsets[:, None] - offsets[None, :] + size - 1]
+
+
+def decomposed_rel_pos_bias(q: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w: torch.Tensor,
+                            grid: tuple[int, int]) -> torch.Tensor:
+    """ViTDet's (MViTv2's) decomposed relative positions as an additive attention bias (B, heads, N, N):
+    bias[(qh, qw), (kh, kw)] = q . Rh[qh - kh] + q . Rw[qw - kw], with the *unscaled* query q (B, heads, N, C)."""
+    (h, w), (b, heads, n, c) = grid, q.shape
+    rh = rel_pos_lookup(rel_pos_h, h).to(q.dtype)
+    rw = rel_pos_lookup(rel_pos_w, w).to(q.dtype)
+    q = q.reshape(b, heads, h, w, c)
+    along_h = torch.einsum("bnhwc,hkc->bnhwk", q, rh)  # (B, heads, qh, qw, kh)
+    along_w = torch.einsum("bnhwc,wkc->bnhwk", q, rw)  # (B, heads, qh, qw, kw)
+    return (along_h[..., :, None] + along_w[..., None, :]).reshape(b, heads, n, n)
+
+
 # On a CPU in bf16, torch's flash-attention kernel is slower than two plain matmuls for short sequences
 # (forward+backward, 2-core AMX Xeon, torch 2.x): MAE decoder (32, 16 heads, 197, 32) 120 ms vs 84 ms;
 # encoder on visible tokens (32, 12, 50, 64) 34 ms vs 8 ms; (4, 12, 577, 64) 70 vs 46; but at 1024 tokens
@@ -121,21 +147,41 @@ class Attention(nn.Module):
         qkv_bias: bool = True,
         rel_pos_window: tuple[int, int] | None = None,
         num_prefix_tokens: int = 0,
+        decomposed_rel_pos: tuple[int, int] | None = None,
     ):
+        """
+        Args:
+            rel_pos_window: the token grid of BEiT's bias table (`rel_pos.relative_position_bias_table`).
+            decomposed_rel_pos: the token grid (h, w) of ViTDet's tables `rel_pos_h` (2h - 1, head_dim) and
+                `rel_pos_w` (2w - 1, head_dim); other grids are served by resampling them linearly.
+        """
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"embed_dim {dim} is not divisible by num_heads {num_heads}")
+        if rel_pos_window and decomposed_rel_pos:
+            raise ValueError("choose one relative position: BEiT's bias table or ViTDet's decomposed form")
+        if decomposed_rel_pos and num_prefix_tokens:
+            raise ValueError("decomposed relative positions need a backbone without a cls token (use_cls_token=False)")
         self.num_heads = num_heads
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.rel_pos = (
             RelativePositionBias(rel_pos_window, num_heads, num_prefix_tokens) if rel_pos_window else None
         )
+        self.rel_pos_h = self.rel_pos_w = None
+        if decomposed_rel_pos:
+            head_dim = dim // num_heads
+            self.rel_pos_h = nn.Parameter(torch.zeros(2 * decomposed_rel_pos[0] - 1, head_dim))
+            self.rel_pos_w = nn.Parameter(torch.zeros(2 * decomposed_rel_pos[1] - 1, head_dim))
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         b, n, c = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        bias = self.rel_pos(grid).to(q.dtype).unsqueeze(0) if self.rel_pos is not None else None
+        bias = None
+        if self.rel_pos is not None:
+            bias = self.rel_pos(grid).to(q.dtype).unsqueeze(0)
+        elif self.rel_pos_h is not None:
+            bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, grid)
         if q.device.type == "cpu" and q.dtype == torch.bfloat16 and n <= CPU_BF16_EXPLICIT_MAX_TOKENS:
             x = explicit_attention(q, k, v, bias)
         else:
@@ -170,13 +216,14 @@ class Block(nn.Module):
         window_size: int = 0,
         rel_pos_window: tuple[int, int] | None = None,
         num_prefix_tokens: int = 0,
+        decomposed_rel_pos: tuple[int, int] | None = None,
     ):
         super().__init__()
         if window_size and num_prefix_tokens:
             raise ValueError("window attention needs a backbone without a cls token (use_cls_token=False)")
         self.window_size = window_size
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, num_heads, qkv_bias, rel_pos_window, num_prefix_tokens)
+        self.attn = Attention(dim, num_heads, qkv_bias, rel_pos_window, num_prefix_tokens, decomposed_rel_pos)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))

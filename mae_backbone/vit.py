@@ -18,6 +18,10 @@ from .layers import Block, PatchEmbed
 from .pos_embed import resample_pos_embed, sincos_2d
 
 
+# Parameter names of the relative-position tables: BEiT's bias table, ViTDet's decomposed tables.
+REL_POS_SUFFIXES = ("relative_position_bias_table", ".rel_pos_h", ".rel_pos_w")
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """What a feature map looks like: channels and stride in input pixels."""
@@ -45,6 +49,8 @@ class VisionTransformer(nn.Module):
         window_size: int = 0,
         global_attn_indexes: Sequence[int] = (),
         grad_checkpointing: bool = False,
+        decomposed_rel_pos: bool = False,
+        pretrain_img_size: int | tuple[int, int] | None = None,
     ):
         """
         Args:
@@ -52,18 +58,29 @@ class VisionTransformer(nn.Module):
                 "token" = cls token after `norm` (linear probe), "" = features only (dense tasks, `norm` kept).
             rel_pos_bias: a zero-initialised BEiT-style bias table per block (transfer only, paper A.4).
             window_size: window attention for every block not in `global_attn_indexes` (ViTDet / A.3).
+            decomposed_rel_pos: ViTDet's zero-initialised `rel_pos_h` / `rel_pos_w` per block instead, sized by
+                the window (window blocks) or by the `img_size` grid (global blocks).
+            pretrain_img_size: keep `pos_embed` at this image size's grid (ViTDet: the pre-training 224) and
+                resample it bicubically to the input's grid on every forward pass; None = `img_size`.
         """
         super().__init__()
         if global_pool not in ("avg", "token", ""):
             raise ValueError(f"global_pool must be 'avg', 'token' or '', got {global_pool!r}")
         if global_pool == "token" and not use_cls_token:
             raise ValueError("global_pool='token' needs the cls token")
-        self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        if rel_pos_bias and decomposed_rel_pos:
+            raise ValueError("rel_pos_bias (BEiT's table) and decomposed_rel_pos (ViTDet's) exclude each other")
+        pair = lambda s: (s, s) if isinstance(s, int) else tuple(s)  # noqa: E731
+        self.img_size = pair(img_size)
         self.patch_size, self.embed_dim, self.depth, self.num_heads = patch_size, embed_dim, depth, num_heads
         self.global_pool, self.num_classes = global_pool, num_classes
         self.num_prefix_tokens = 1 if use_cls_token else 0
         self.grad_checkpointing = grad_checkpointing
-        self.grid = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
+        input_grid = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
+        # `grid` is the token grid `pos_embed` holds (what checkpoints are resized to); inputs of another grid get
+        # the embedding resampled at run time. Only ViTDet keeps it apart from the input grid.
+        pos_size = pair(pretrain_img_size) if pretrain_img_size is not None else self.img_size
+        self.grid = (pos_size[0] // patch_size, pos_size[1] // patch_size)
 
         self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if use_cls_token else None
@@ -72,10 +89,11 @@ class VisionTransformer(nn.Module):
         self.blocks = nn.ModuleList()
         for i in range(depth):
             windowed = window_size > 0 and i not in set(global_attn_indexes)
-            rel_window = ((window_size, window_size) if windowed else self.grid) if rel_pos_bias else None
+            attn_grid = (window_size, window_size) if windowed else input_grid
             self.blocks.append(
                 Block(embed_dim, num_heads, mlp_ratio, qkv_bias, dpr[i], window_size if windowed else 0,
-                      rel_window, 0 if windowed else self.num_prefix_tokens)
+                      attn_grid if rel_pos_bias else None, 0 if windowed else self.num_prefix_tokens,
+                      attn_grid if decomposed_rel_pos else None)
             )
         # MAE fine-tuning with global pooling replaces the final norm by fc_norm (official models_vit.py).
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6) if global_pool != "avg" else nn.Identity()
@@ -118,7 +136,7 @@ class VisionTransformer(nn.Module):
 
     def no_weight_decay(self) -> set[str]:
         names = {"pos_embed", "cls_token"}
-        names |= {n for n, _ in self.named_parameters() if n.endswith("relative_position_bias_table")}
+        names |= {n for n, _ in self.named_parameters() if n.endswith(REL_POS_SUFFIXES)}
         return names
 
     # ---- forward paths ---------------------------------------------------------------------------

@@ -5,11 +5,19 @@
 # - the 12 blocks in four groups of 3; windowed attention (window 16 = a 4x4 grid of windows on the 64x64
 #   token grid) except the last block of each group (2, 5, 8, 11), which is global and feeds the pyramid;
 #   relative position bias zero-initialised (MAE has none); absolute pos_embed resampled to 64x64 at load;
-# - pyramid: deconv-GN-GELU-deconv / deconv / identity / max-pool -> strides 4/8/16/32, then FPN (256 ch,
-#   BN -> SyncBN under DDP) and Mask R-CNN with a 2-conv RPN and 4conv1fc box / 4-conv mask heads (normed);
-# - 1024x1024 large-scale jitter (0.1-2.0) + flip; AdamW lr 8e-5, betas (0.9, 0.999), wd 0.1 (none on norms,
-#   biases, pos_embed, relative-position tables); drop path 0.1; no layer decay; global batch 64; 184,375
-#   iterations (= 100 epochs of COCO train2017) with 0.25 epoch of linear warmup from 1e-3, then cosine.
+# - pyramid: deconv-GN-GELU-deconv / deconv / identity / max-pool -> strides 4/8/16/32, deconvs LeCun-normal
+#   with zero bias (MIMDet's `init_adaptor`, as timm 0.4.12 ran it), then FPN (256 ch, SyncBN) and Mask R-CNN
+#   with a 2-conv RPN and 4conv1fc box / 4-conv mask heads, batch-normed;
+# - 1024x1024 large-scale jitter (0.1-2.0) + flip; AdamW lr 8e-5, betas (0.9, 0.999), wd 0.1, none on norms,
+#   pos_embed and relative-position tables, biases decayed (MIMDet: detectron2's weight_decay_norm=0 plus
+#   overrides for pos_embed and relative_position_bias_table); drop path 0.1; no layer decay; global batch
+#   64; 184,375 iterations (= 100 epochs of COCO train2017) with 0.25 epoch of linear warmup from 1e-3, cosine.
+# Head and FPN norm: BN here, which becomes torch's SyncBatchNorm under DDP with CUDA. MIMDet's heads use
+# detectron2's NaiveSyncBN(stats_mode="N") (its FPN torch's SyncBN): torch's SyncBN gathers each process's
+# mean / invstd with its sample count, drops processes with no samples and weights the rest by count, i.e.
+# the statistics of stats mode "N" (torch/nn/modules/_functions.py, SyncBatchNorm.forward). Left over: the
+# running variance is torch's unbiased estimate (NaiveSyncBN keeps the biased one), and on one process, or
+# under gloo on CPUs, the statistics are per process (with accumulation the run warns, naming the BN batch).
 # Deliberate differences: one relative-position table per block (MIMDet shares one between the window blocks
 # and one between the global ones; all start at zero); mixed precision is bf16 where the device has it
 # (MIMDet used fp16 AMP). The paper searched lr, wd, drop path and epochs per entry (A.3), not layer decay.
@@ -23,6 +31,8 @@ model = dict(
     drop_path_rate=0.1,
     pretrained=None,             # backbone checkpoint: ours (.safetensors) or official MAE (.pth); --pretrained
     pyramid_norm="GN",           # the x4 branch of the pyramid (MIMDet: GroupNorm)
+    adapter_init="lecun",        # the pyramid's deconvs: "lecun" (MIMDet) or "torch" (torch's default)
+    pretrain_img_size=224,       # protocol "vitdet" only: pos_embed stays at this grid, resampled every forward
     head_norm="BN",              # FPN, box and mask heads (MIMDet: SyncBN; BN becomes SyncBN under DDP)
     neck_channels=256,           # FPN width = RoI feature width
     roi_fc_channels=1024,        # the box head's fully connected layer
@@ -43,6 +53,7 @@ data = dict(
     skip_bad=False,              # drop bad annotations / missing images instead of stopping; --skip-bad
 )
 optim = dict(lr=8e-5, betas=(0.9, 0.999), weight_decay=0.1, layer_decay=1.0,
+             no_weight_decay=("norm", "pos_embed", "rel_pos"),  # exempt kinds (detection/optim.py): MIMDet's
              global_batch=64,    # fewer processes accumulate gradients to reach it
              precision="auto", clip_grad=None)
 schedule = dict(iters=184375, warmup_iters=462, warmup_ratio=1e-3, policy="cosine",

@@ -81,34 +81,138 @@ def test_refuses_a_checkpoint_of_another_width(tmp_path):
         model.init_weights()
 
 
-def test_layer_decay_groups_as_the_optimizer_sees_them():
+def _optimizer(model, **paramwise):
     from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
     from mmengine.registry import DefaultScope
 
     from detection import optim  # noqa: F401
 
-    model = _detector("protocol='vitdet'")
     wrapper = dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0.1))
     # An earlier test's runner may have left another default scope current (mmengine's scope is global).
     with DefaultScope.overwrite_default_scope("mmdet"):
         ctor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(type="ViTLayerDecayConstructor", optim_wrapper_cfg=wrapper,
-                                                     paramwise_cfg=dict(layer_decay=0.5)))
+                                                     paramwise_cfg=paramwise))
     opt = ctor(model).optimizer
     lr_of = {id(p): (g["lr"], g["weight_decay"]) for g in opt.param_groups for p in g["params"]}
     named = dict(model.named_parameters())
     assert len(lr_of) == len(named) == sum(len(g["params"]) for g in opt.param_groups)  # each exactly once
+    return {n: lr_of[id(p)] for n, p in named.items()}
+
+
+def test_layer_decay_groups_as_the_optimizer_sees_them():
+    model = _detector("protocol='vitdet'")
+    lr_wd = _optimizer(model, layer_decay=0.5, no_weight_decay=("norm", "pos_embed"))
     depth = model.backbone.vit.depth  # ids: 0 embeddings, 1..depth blocks, depth + 1 the rest
     bottom = pytest.approx(1e-3 * 0.5 ** (depth + 1))
-    assert lr_of[id(named["backbone.backbone.patch_embed.proj.weight"])] == (bottom, 0.1)
-    assert lr_of[id(named["backbone.backbone.pos_embed"])] == (bottom, 0.0)
+    assert lr_wd["backbone.backbone.patch_embed.proj.weight"] == (bottom, 0.1)
+    assert lr_wd["backbone.backbone.pos_embed"] == (bottom, 0.0)
     for i in range(depth):
-        lr, wd = lr_of[id(named[f"backbone.backbone.blocks.{i}.attn.qkv.weight"])]
+        lr, wd = lr_wd[f"backbone.backbone.blocks.{i}.attn.qkv.weight"]
         assert lr == pytest.approx(1e-3 * 0.5 ** (depth - i)) and wd == 0.1
-        assert lr_of[id(named[f"backbone.backbone.blocks.{i}.attn.rel_pos.relative_position_bias_table"])][1] == 0.0
+        assert lr_wd[f"backbone.backbone.blocks.{i}.attn.rel_pos_h"][0] == lr
     for name in ("backbone.up4.0.weight", "neck.lateral.0.conv.weight", "roi_head.bbox_head.fc_cls.weight",
                  "roi_head.mask_head.conv_logits.weight", "rpn_head.rpn_cls.weight"):
-        assert lr_of[id(named[name])] == (pytest.approx(1e-3), 0.1)
-    assert lr_of[id(named["roi_head.bbox_head.fc_cls.bias"])][1] == 0.0
+        assert lr_wd[name] == (pytest.approx(1e-3), 0.1)
+
+
+def _torch_norm(module) -> bool:
+    """detectron2's `get_default_optimizer_params` norm rule: an instance of one of torch's norm classes."""
+    from torch import nn
+
+    return isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.GroupNorm,
+                               nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d, nn.LayerNorm,
+                               nn.LocalResponseNorm))
+
+
+def _mimdet_exempt(module, name: str) -> bool:  # weight_decay_norm=0, overrides pos_embed / rel-pos table
+    return _torch_norm(module) or name in ("pos_embed", "relative_position_bias_table")
+
+
+def _vitdet_exempt(module, name: str) -> bool:
+    # weight_decay_norm=0 and a pos_embed override; detectron2's channel-first LayerNorm (our LN2d, an
+    # nn.LayerNorm subclass here) is not a torch norm class there, so it decays
+    from detection.model import LN2d
+
+    return (_torch_norm(module) and not isinstance(module, LN2d)) or name == "pos_embed"
+
+
+@pytest.mark.parametrize("config, rule", [
+    ("mask_rcnn_mae_vit_base_1024_100ep.py", _mimdet_exempt),
+    ("mask_rcnn_vitdet_mae_vit_base_1024_100ep.py", _vitdet_exempt),
+    ("mask_rcnn_vitdet_mae_vit_large_1024_100ep.py", _vitdet_exempt),
+    ("mask_rcnn_vitdet_mae_vit_huge_1024_75ep.py", lambda module, name: False),  # H: everything decays
+])
+def test_weight_decay_follows_the_reference_rule(config, rule):
+    from pathlib import Path
+
+    from mae_backbone.runtime.config import load_config
+
+    paper = load_config(Path(DEMO_CONFIG).parent / config)
+    model = _detector(f"protocol={paper.protocol!r}")
+    lr_wd = _optimizer(model, layer_decay=1.0, no_weight_decay=tuple(paper.optim.no_weight_decay))
+    expected = {f"{m}.{n}" if m else n: 0.0 if rule(mod, n) else 0.1
+                for m, mod in model.named_modules() for n, _ in mod.named_parameters(recurse=False)}
+    assert {n: wd for n, (_, wd) in lr_wd.items()} == expected
+    decayed_biases = [n for n in lr_wd if n.endswith(".bias") and expected[n] == 0.1]
+    assert decayed_biases  # none of the three references exempts biases as such
+
+
+def test_vitdet_backbone_layout_and_exact_load(tmp_path):
+    """ViTDet's form: decomposed tables per block under detectron2's key names, zero at the start, pos_embed at the
+    pre-training grid; an MAE checkpoint accounts for every key (rel_pos_* new by design) and keeps its grid."""
+    mae = create_mae("vit_mini_patch16", img_size=32, **TINY, **TINY_DECODER)
+    path = tmp_path / "mae_full.pth"
+    torch.save({"model": mae.state_dict()}, path)
+    model = _detector("protocol='vitdet'", "model.pretrain_img_size=32", f"model.pretrained={str(path)!r}")
+    vit = model.backbone.vit
+    assert vit.pos_embed.shape == (1, 2 * 2, 64)  # 32 px grid, no cls slot; the input grid is 4 x 4
+    rel = sorted(k for k in vit.state_dict() if ".rel_pos_" in k)
+    assert rel == sorted(f"blocks.{i}.attn.rel_pos_{a}" for i in range(4) for a in "hw")
+    model.init_weights()
+    report = model.backbone.load_report
+    assert sorted(report.new_by_design) == rel
+    assert set(report.loaded) | set(report.new_by_design) == set(vit.state_dict())
+    assert report.resized == ["pos_embed"]  # its cls slot dropped; the 2 x 2 grid kept as it is
+    torch.testing.assert_close(vit.pos_embed.detach(), mae.pos_embed.detach()[:, 1:])
+    assert all(not vit.state_dict()[k].any() for k in rel)
+
+
+def test_benchmarking_adapter_init_is_mimdets_lecun_normal():
+    """MIMDet's init_adaptor under its timm 0.4.12: N(0, (sqrt(1/fan_in) / 0.8796)^2), the +-2 cut-off never
+    reached, zero biases; fan_in as torch computes it (dim 1 x kernel area)."""
+    import math
+
+    pyramid = _detector().backbone
+    for conv in (pyramid.fpn1[0], pyramid.fpn1[3], pyramid.fpn2):
+        w = conv.weight.detach()
+        std = math.sqrt(1.0 / (w.shape[1] * 2 * 2)) / 0.87962566103423978
+        assert float(w.std()) == pytest.approx(std, rel=0.03) and abs(float(w.mean())) < 0.05 * std
+        assert 0.03 < float((w.abs() > 2 * std).float().mean()) < 0.06  # untruncated: 4.6% beyond 2 std
+        assert not conv.bias.any()
+    torch_init = _detector("model.adapter_init='torch'").backbone.fpn2.weight.detach()
+    assert float(torch_init.std()) == pytest.approx(1 / math.sqrt(3 * 64 * 4), rel=0.05)  # torch's default
+
+
+def test_benchmarking_heads_are_batch_normed_and_become_syncbn():
+    """MIMDet's FPN (SyncBN) and box / mask heads (NaiveSyncBN, stats mode N): BN here, converted by the runner's
+    `sync_bn="torch"` into torch's SyncBatchNorm, whose statistics weight each process by its sample count."""
+    from mmengine.model import convert_sync_batchnorm
+    from torch import nn
+
+    model = _detector()
+    parts = {"neck": model.neck, "box head": model.roi_head.bbox_head, "mask head": model.roi_head.mask_head}
+    for part in parts.values():
+        assert any(isinstance(m, nn.BatchNorm2d) for m in part.modules())
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.rpn_head.modules())
+    # with accumulation the run warns that those BN layers see the micro-batch; ViTDet's LayerNorms need no warning
+    from mae_backbone.pyramid import bn_accumulation_warning
+
+    text = bn_accumulation_warning(model, batch_size=2, world_size=1, global_batch=64, accum=32)
+    assert "normalise over 2 images per forward pass" in text and "global batch of 64" in text
+    assert bn_accumulation_warning(_detector("protocol='vitdet'"), 2, 1, 64, 32) is None
+    converted = convert_sync_batchnorm(model, implementation="torch")
+    norms = [m for m in converted.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert norms and all(isinstance(m, nn.SyncBatchNorm) for m in norms)
 
 
 @pytest.mark.parametrize("protocol", ["benchmarking", "vitdet"])

@@ -96,3 +96,70 @@ def test_pyramid_adapter_strides_and_channels():
     assert [s.stride for s in adapter.feature_spec] == [4, 8, 16, 32]
     assert all(o.shape[1] == s.channels == 64 for o, s in zip(outs, adapter.feature_spec))
     assert quarter_indices(12) == [2, 5, 8, 11] and quarter_indices(24) == [5, 11, 17, 23]
+
+
+def _reference_decomposed_attention(attn, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """ViTDet's attention written out one query / key pair at a time (detectron2 vit.py + utils.py, as facts):
+    logit(i, j) = (q_i / sqrt(d)) . k_j + q_i . rel_pos_h[hi - hj + H - 1] + q_i . rel_pos_w[wi - wj + W - 1],
+    with the unscaled query in the relative terms; softmax over j; weighted sum of v; output projection."""
+    b, n, c = x.shape
+    heads, (h, w) = attn.num_heads, grid
+    d = c // heads
+    q, k, v = (x @ attn.qkv.weight.T + attn.qkv.bias).reshape(b, n, 3, heads, d).unbind(2)  # (b, n, heads, d)
+    out = torch.zeros(b, n, heads, d, dtype=x.dtype)
+    for i in range(n):
+        hi, wi = divmod(i, w)
+        logits = torch.stack([
+            (q[:, i] * k[:, j]).sum(-1) * d**-0.5
+            + (q[:, i] * attn.rel_pos_h[hi - j // w + h - 1]).sum(-1)
+            + (q[:, i] * attn.rel_pos_w[wi - j % w + w - 1]).sum(-1)
+            for j in range(n)], dim=-1)  # (b, heads, n)
+        out[:, i] = torch.einsum("bhj,bjhd->bhd", logits.softmax(-1), v)
+    return out.reshape(b, n, c) @ attn.proj.weight.T + attn.proj.bias
+
+
+def test_decomposed_rel_pos_attention_equals_the_reference_computation():
+    from mae_backbone.layers import Attention
+
+    grid = (3, 4)  # not square: a swapped height / width table would show
+    attn = Attention(32, 4, decomposed_rel_pos=grid).double()
+    assert attn.rel_pos_h.shape == (2 * 3 - 1, 8) and attn.rel_pos_w.shape == (2 * 4 - 1, 8)
+    assert not attn.rel_pos_h.any() and not attn.rel_pos_w.any()  # zero-initialised (rel_pos_zero_init)
+    with torch.no_grad():
+        attn.rel_pos_h.normal_(std=0.5)
+        attn.rel_pos_w.normal_(std=0.5)
+    x = torch.randn(2, 12, 32, dtype=torch.float64)
+    torch.testing.assert_close(attn(x, grid), _reference_decomposed_attention(attn, x, grid))
+
+
+def test_vitdet_rel_pos_keys_shapes_and_zero_start():
+    model = create_vit("vit_tiny_patch16", img_size=128, global_pool="", use_cls_token=False, window_size=3,
+                       global_attn_indexes=[1, 3], decomposed_rel_pos=True, **TINY)
+    head_dim = 64 // 2
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items() if ".rel_pos_" in k}
+    # detectron2's names; window blocks sized by the window, global ones by the 8 x 8 input grid
+    assert shapes == {f"blocks.{i}.attn.rel_pos_{a}": (2 * (3 if i in (0, 2) else 8) - 1, head_dim)
+                      for i in range(4) for a in "hw"}
+    assert not any(k.endswith("relative_position_bias_table") for k in model.state_dict())
+    assert set(shapes) <= model.no_weight_decay()  # exempt by default, like BEiT's tables
+    plain = create_vit("vit_tiny_patch16", img_size=128, global_pool="", use_cls_token=False, window_size=3,
+                       global_attn_indexes=[1, 3], **TINY)
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if k not in shapes})
+    x = torch.randn(1, 3, 128, 112)  # padded windows
+    torch.testing.assert_close(model.forward_feature_maps(x, [3])[0], plain.forward_feature_maps(x, [3])[0])
+
+
+def test_vitdet_pos_embed_stays_at_the_pretraining_grid_and_is_resampled_each_forward():
+    model = create_vit("vit_tiny_patch16", img_size=96, pretrain_img_size=32, global_pool="", use_cls_token=False,
+                       decomposed_rel_pos=True, **TINY)
+    assert model.pos_embed.shape == (1, 2 * 2, 64)  # the 32 px grid, not the 6 x 6 input grid
+    x = torch.randn(2, 3, 96, 96)
+    tokens, grid = model._embed(x)
+    # get_abs_pos: the (1, D, 2, 2) grid resized bicubically (align_corners=False) to the input's 6 x 6
+    pos = torch.nn.functional.interpolate(model.pos_embed.reshape(1, 2, 2, 64).permute(0, 3, 1, 2), size=(6, 6),
+                                          mode="bicubic", align_corners=False).permute(0, 2, 3, 1).reshape(1, 36, 64)
+    patches = model.patch_embed.proj(x).flatten(2).transpose(1, 2)
+    assert grid == (6, 6)
+    torch.testing.assert_close(tokens, patches + pos)
+    tokens.sum().backward()
+    assert model.pos_embed.grad is not None and model.pos_embed.grad.abs().sum() > 0  # it learns at its own grid
