@@ -13,6 +13,7 @@ from typing import Any
 from mmengine.config import ConfigDict
 
 from mae_backbone.errors import UserFacingError
+from mae_backbone.pyramid import bn_accumulation_warning
 from mae_backbone.runtime import engine, workdir
 from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
@@ -92,6 +93,9 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     full_cfg.update(launch_cfg)  # DDP on CPUs (gloo) takes no device ids
     runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
     runner.logger.info(sync_bn_notice(runner.model, runner.world_size))
+    if not eval_only and (warning := bn_accumulation_warning(runner.model, data["batch_size"], runner.world_size,
+                                                             plan["global_batch"], plan["accum"])):
+        runner.logger.warning(warning)
     skipped = {s.name: s.skipped for s in (train, val) if s is not None and s.skipped}
     runner.logger.info(
         f"COCO Mask R-CNN ({cfg['protocol']}): {len(val.classes)} classes; global batch {plan['global_batch']} = "

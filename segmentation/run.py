@@ -12,6 +12,7 @@ from typing import Any
 from mmengine.config import ConfigDict
 from mmengine.dist import broadcast_object_list
 
+from mae_backbone.pyramid import bn_accumulation_warning
 from mae_backbone.runtime import engine, workdir
 from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
@@ -87,6 +88,9 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     full_cfg.update(launch_cfg)  # DDP on CPUs (gloo) takes no device ids
     runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
     runner.logger.info(sync_bn_notice(runner.model, runner.world_size))
+    if not eval_only and (warning := bn_accumulation_warning(runner.model, data["batch_size"], runner.world_size,
+                                                             plan["global_batch"], plan["accum"])):
+        runner.logger.warning(warning)
     runner.logger.info(
         f"ADE20K UperNet: {len(classes)} classes; global batch {plan['global_batch']} = {data['batch_size']} x "
         f"{world_size} processes x {plan['accum']} accumulation; test {protocol_eval}")

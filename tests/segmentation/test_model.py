@@ -139,3 +139,25 @@ def test_official_mae_pth_checkpoint_loads(tmp_path):
     torch.testing.assert_close(vit.blocks[3].mlp.fc2.weight, mae.blocks[3].mlp.fc2.weight)
     torch.testing.assert_close(vit.pos_embed, mae.pos_embed)  # same 64 px grid: nothing resampled
     assert seg.backbone.load_report.resized == []
+
+
+def test_bn_under_accumulation_warns_naming_the_bn_batch(tmp_path):
+    """1 GPU at batch 2 accumulating to the recipe's 16: BN sees 2 images, the reference's SyncBN 16."""
+    from mmengine.model import convert_sync_batchnorm
+
+    from mae_backbone.pyramid import bn_accumulation_warning
+
+    seg, _ = tiny_segmentor(tmp_path)
+    bns = sum(isinstance(m, torch.nn.BatchNorm2d) for m in seg.modules())
+    text = bn_accumulation_warning(seg, batch_size=2, world_size=1, global_batch=16, accum=8)
+    assert text == (
+        f"BatchNorm under gradient accumulation: the {bns} BatchNorm layers normalise over 2 images per forward pass "
+        "(the per-process micro-batch of 2), not over the recipe's global batch of 16 (the reference's SyncBN spans "
+        "all 16 images of a step); 8 micro-batches are accumulated per optimizer step. BN statistics, and so the "
+        "results, can differ from the reference's; to match, run 8 GPU processes of 2 (SyncBN) or a per-process "
+        "batch of 16.")
+    # 2 GPUs with SyncBN: the BN batch is both processes' micro-batches
+    synced = bn_accumulation_warning(convert_sync_batchnorm(seg), batch_size=2, world_size=2, global_batch=16,
+                                     accum=4)
+    assert "normalise over 4 images per forward pass (2 per process x 2 processes, SyncBN)" in synced
+    assert bn_accumulation_warning(seg, batch_size=2, world_size=8, global_batch=16, accum=1) is None  # the recipe
