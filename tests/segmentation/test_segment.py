@@ -81,3 +81,15 @@ def test_bad_annotation_stops_before_writing(ade_root, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and ann.name in err and "num_classes=11" in err
     assert not work_dir.exists()
+
+
+def test_accumulation_warns_at_start_naming_the_bn_batch(ade_root, tmp_path):
+    """Batch 4 accumulated to a global batch of 8 on one process: the run's log says BN sees 4, not 8."""
+    cfg = seg_cfg(ade_root, tmp_path, "optim.global_batch=8", "schedule.iters=1", "schedule.warmup_iters=0",
+                  "schedule.checkpoint_interval=1")
+    run(cfg)
+    (log,) = tmp_path.glob("*/*.log")
+    lines = [line for line in log.read_text().splitlines() if "BatchNorm under gradient accumulation" in line]
+    assert len(lines) == 1 and "WARNING" in lines[0]
+    assert "normalise over 4 images per forward pass (the per-process micro-batch of 4)" in lines[0]
+    assert "global batch of 8" in lines[0] and "2 micro-batches are accumulated" in lines[0]
