@@ -4,7 +4,8 @@ The effective batch defines the recipe: lr = blr x effective batch / 256 (printe
 accumulation reaches it from the per-process batch and the world size, and a configuration that makes
 no optimizer step in an epoch is refused (official MAE issue #49: 0.1% accuracy, no error). Fine-tune
 and partial use AdamW over layer-decay groups (absolute lr per group); the linear probe uses LARS over
-the head. Warmup then cosine, per iteration. Evaluation is exact-once (evaluate.py).
+the head. Warmup then cosine, per iteration. Evaluation is exact-once (evaluate.py). metrics.json's `top1` is the last epoch's; `top1_best` / `best_epoch`
+are the best validated epoch's, the "Max accuracy" official main_finetune.py prints.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 
 import torch
 from mmengine.evaluator import Evaluator
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
 from mmengine.runner.utils import set_random_seed
 from timm.layers import trunc_normal_
 
@@ -35,6 +38,43 @@ from .transforms import build_mixup, default_crop_pct, eval_transform, train_tra
 CONFIG_KEYS = ("protocol", "arch", "pretrained", "partial_blocks", "model", "data", "aug", "optim", "schedule",
                "seed", "work_dir", "launcher", "resume", "eval_only", "linprobe_config")
 EVAL_ONLY_NEW = ("*relative_position_bias_table",)  # evaluating: the classifier head must come from the file
+
+
+TOP1_HISTORY = "val_top1_by_epoch"  # message-hub key: {epoch: top1}, saved in every checkpoint
+
+
+@HOOKS.register_module(force=True)
+class Top1HistoryHook(Hook):
+    """Top-1 of every validation by epoch, kept in the message hub so that checkpoints carry it.
+
+    mmengine saves an epoch's checkpoint before validating that epoch, so a run resumed from epoch e's
+    checkpoint has not seen e's validation: it validates e again before training on (same weights, same
+    number; validation leaves the RNG alone), and the best epoch is the same as an uninterrupted run's.
+    """
+
+    priority = "LOW"
+
+    def before_train(self, runner) -> None:
+        loop, epoch = runner.train_loop, runner.epoch
+        history = {e: v for e, v in (runner.message_hub.get_info(TOP1_HISTORY) or {}).items() if int(e) <= epoch}
+        runner.message_hub.update_info(TOP1_HISTORY, history)
+        due = epoch >= loop.val_begin and (epoch % loop.val_interval == 0 or epoch == loop.max_epochs)
+        if epoch > 0 and due and str(epoch) not in history and runner.val_loop is not None:
+            runner.val_loop.run()
+
+    def after_val_epoch(self, runner, metrics: dict[str, float] | None = None) -> None:
+        if metrics and "top1" in metrics:
+            history = dict(runner.message_hub.get_info(TOP1_HISTORY) or {})
+            history[str(runner.epoch)] = float(metrics["top1"])
+            runner.message_hub.update_info(TOP1_HISTORY, history)
+
+
+def best_of(history: dict[str, float]) -> dict[str, Any]:
+    """`top1_best` and `best_epoch` (the earliest on a tie) of a {epoch: top1} history."""
+    if not history:
+        return {}
+    epoch = min(history, key=lambda e: (-history[e], int(e)))
+    return {"top1_best": history[epoch], "best_epoch": int(epoch)}
 
 
 def lars_groups(net: torch.nn.Module, lr: float) -> list[dict[str, Any]]:
@@ -94,7 +134,9 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         plan = None
     else:
         runner, plan = _train(cfg, net, frozen, train_split, common, work_dir, world)
-    result = metric.last
+    result = dict(metric.last)
+    if plan is not None:
+        result.update(best_of(runner.message_hub.get_info(TOP1_HISTORY) or {}))
     if runner.rank == 0:
         _write_outputs(cfg, work_dir, net, result, report, plan, train_split, val_split, crop_pct, runner)
     return {k: v for k, v in result.items() if k != "per_class"}
@@ -166,7 +208,8 @@ def _train(cfg, net, frozen, train_split, common, work_dir, world):
                               collate_fn=dict(type="default_collate")),
         train_cfg=dict(by_epoch=True, max_epochs=sched["epochs"], val_interval=sched.get("val_interval", 1)),
         optim_wrapper=wrapper, param_scheduler=schedulers(sched, plan["lr"]), default_hooks=hooks,
-        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")],
+        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook"),
+                      dict(type="Top1HistoryHook")],
         visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend"),
                                                          dict(type="TensorboardVisBackend")]),
         resume=resume_from is not None, load_from=resume_from, **common)
@@ -209,7 +252,9 @@ def _write_outputs(cfg, work_dir, net, result, report, plan, train_split, val_sp
     if plan:
         proto.update(optimizer=cfg["optim"]["optimizer"], blr=cfg["optim"]["blr"], lr=plan["lr"],
                      effective_batch=plan["global_batch"], accum_iter=plan["accum_iter"],
-                     epochs=cfg["schedule"]["epochs"], layer_decay=cfg["optim"].get("layer_decay"))
+                     epochs=cfg["schedule"]["epochs"], layer_decay=cfg["optim"].get("layer_decay"),
+                     reported_top1="top1: the last epoch's; top1_best: the best validated epoch's (best_epoch), "
+                                   "official main_finetune.py's 'Max accuracy'")
     metrics = {k: v for k, v in result.items() if k != "per_class"}
     write_metrics(work_dir, metrics, protocol=proto, task=cfg["protocol"], seed=cfg["seed"],
                   world_size=runner.world_size, extra=dict(config=cfg, per_class_file="per_class_accuracy.csv"))

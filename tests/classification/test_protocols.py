@@ -107,6 +107,17 @@ def test_partial_trains_the_last_blocks_only():
         build_net("partial", "vit_mini_patch16", 6, arch, partial=5)
 
 
+def test_partial_with_every_block_is_fine_tuning():
+    """k = depth trains what fine-tuning trains (the paper: "24 is full fine-tuning"), patch embedding, cls
+    token and position embedding included, and freezes nothing."""
+    arch = dict(img_size=64, embed_dim=64, depth=4, num_heads=2, global_pool="token")
+    full, full_frozen = build_net("finetune", "vit_mini_patch16", 6, arch)
+    net, frozen = build_net("partial", "vit_mini_patch16", 6, arch, partial=4)
+    assert trainable_names(net) == trainable_names(full) == [n for n, _ in full.named_parameters()]
+    assert {"patch_embed.proj.weight", "cls_token", "pos_embed"} <= set(trainable_names(net))
+    assert frozen == full_frozen == []
+
+
 def test_partial_sweep_is_resumable_and_draws_the_curve(demo_world, backbone, tmp_path):
     cfg = tiny_cfg("partial", demo_world, tmp_path / "sweep", backbone)
 
@@ -139,3 +150,40 @@ def test_partial_with_global_pooling_trains_fc_norm_and_every_trainable_tensor_l
     torch.manual_seed(0)
     torch.nn.functional.cross_entropy(net(torch.randn(4, 3, 64, 64)), torch.tensor([0, 1, 2, 3])).backward()
     assert {n for n, p in net.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0} == names
+
+
+def _logged_val_top1(work_dir) -> dict[int, float]:
+    """Each validation's top-1 as mmengine's logger wrote it (vis_data/scalars.json), by epoch."""
+    out = {}
+    for path in work_dir.glob("*/vis_data/scalars.json"):
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if "top1" in row and "loss" not in row:
+                out[int(row["step"])] = row["top1"]
+    return out
+
+
+def test_metrics_report_the_last_and_the_best_epoch_and_survive_a_resume(demo_world, backbone, tmp_path):
+    """top1 = the last epoch's; top1_best / best_epoch = official main_finetune.py's "Max accuracy" (the max of
+    every epoch's validation). A run resumed from epoch 1's checkpoint (saved before epoch 1 was validated)
+    validates epoch 1 again and reports the same."""
+    import shutil
+
+    sched = dict(epochs=2, warmup_epochs=1, checkpoint_interval=1, log_interval=1)
+    cfg = tiny_cfg("finetune", demo_world, tmp_path / "ft", backbone, schedule=sched, optim=dict(blr=5e-2))
+    metrics = run(cfg)
+    logged = _logged_val_top1(tmp_path / "ft")
+    assert sorted(logged) == [1, 2]
+    best = max(logged.values())
+    assert metrics["top1"] == logged[2] and metrics["top1_best"] == best
+    assert metrics["best_epoch"] == min(e for e, v in logged.items() if v == best)
+    record = json.loads((tmp_path / "ft" / "metrics.json").read_text())
+    assert record["metrics"]["top1_best"] == best and record["protocol"]["reported_top1"].startswith("top1: the last")
+
+    (tmp_path / "re").mkdir()
+    shutil.copy(tmp_path / "ft" / "epoch_1.pth", tmp_path / "re" / "epoch_1.pth")
+    resumed = run(tiny_cfg("finetune", demo_world, tmp_path / "re", backbone, schedule=sched, optim=dict(blr=5e-2),
+                           resume="auto"))
+    assert {k: resumed[k] for k in ("top1", "top1_best", "best_epoch")} == \
+        {k: metrics[k] for k in ("top1", "top1_best", "best_epoch")}
+    assert _logged_val_top1(tmp_path / "re") == logged  # epoch 1 validated again on resume, to the same number
