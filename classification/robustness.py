@@ -6,10 +6,16 @@
   must be exactly the classes the list selects. Non-ImageNet classifiers (the demo world) take their
   subset from `imagenet_{a,r}_indices.txt` next to the data, validated the same way.
 - ImageNet-Sketch: all classes, no mask.
+- A / R / Sketch are resized (short side to size / crop_pct) and centre-cropped as ImageNet val, with a named
+  `interpolation`: "bicubic" (default, MAE's own evaluation, util/datasets.py) or "bilinear" (hendrycks'
+  eval.py of IN-A and IN-R: Resize(256) + CenterCrop(224)). The record's protocol says which.
 - ImageNet-C: 15 corruptions x 5 severities, images fed as released (no resize, no crop: they are
   already cropped), mean Corruption Error normalised per corruption by AlexNet's errors (augmix
   ALEXNET_ERR, from hendrycks/robustness), plus the unnormalised mean error and every per-corruption /
-  per-severity error, each labelled (pain E1, E2).
+  per-severity error, each labelled (pain E1, E2). A model input larger than the released 224 px (the
+  paper's ViT-H448 column) gets the images upsampled, `c_upsample="bicubic"` by default (the paper does not
+  say how; bicubic is the interpolation of every other MAE evaluation); `c_upsample=None` refuses any size
+  mismatch instead. The record says the images' size and the upsampling.
 """
 from __future__ import annotations
 
@@ -112,8 +118,22 @@ def evaluate_subset(net: torch.nn.Module, root: Path, classes: list[str], indice
     return predict(net, LabelledImages(split, transform), metric, batch_size, num_workers, device)
 
 
+def c_input_policy(image_size: tuple[int, int], img_size: int, c_upsample: str | None) -> str:
+    """How IN-C images of `image_size` (w, h) meet a model of `img_size`: as released, or upsampled; refused
+    up front (naming the fix) when neither applies."""
+    w, h = image_size
+    if (w, h) == (img_size, img_size):
+        return f"none: fed as released ({w} px), size checked"
+    if c_upsample is not None and w == h and w < img_size:
+        return f"{c_upsample} upsampling {w} -> {img_size} px (PIL), no crop"
+    how = ("downsampling or cropping is not a protocol" if w == h and w > img_size
+           else "non-square images cannot be upsampled" if c_upsample else "c_upsample=None refuses resizing")
+    raise BadInputError(f"IN-C images are {w}x{h}, the model's input is {img_size} px: {how}; evaluate at "
+                        f"{w} px, or upsample square images to a larger input with c_upsample='bicubic'")
+
+
 def evaluate_c(net: torch.nn.Module, root: Path, classes: list[str], img_size: int, batch_size: int,
-               num_workers: int, device: str = "cpu") -> dict[str, Any]:
+               num_workers: int, device: str = "cpu", c_upsample: str | None = "bicubic") -> dict[str, Any]:
     root = Path(root)
     absent = [c for c in CORRUPTIONS if not (root / c).is_dir()]
     if absent:
@@ -122,14 +142,22 @@ def evaluate_c(net: torch.nn.Module, root: Path, classes: list[str], img_size: i
 
     raise_if_problems(validate_imagenet_c(root, class_index=list(classes)), what=str(root))
     errors: dict[str, dict[int, float]] = {}
+    policy = None
     for c in CORRUPTIONS:
         errors[c] = {}
         for s in SEVERITIES:
             split = image_folder(root / c, str(s), classes, subset_ok=True)  # wnids checked; may be a subset
+            if policy is None:  # the released images share one size: decide (or refuse) before any inference
+                from mae_backbone.pretrain.data import load_rgb
+
+                policy = c_input_policy(load_rgb(split.files[0]).size, img_size, c_upsample)
+                print(f"IN-C input: {policy}")
+            view = ExactSize(img_size, upsample=c_upsample)  # still checks every image
             metric = ClassificationMetric(classes)
-            res = predict(net, LabelledImages(split, ExactSize(img_size)), metric, batch_size, num_workers, device)
+            res = predict(net, LabelledImages(split, view), metric, batch_size, num_workers, device)
             errors[c][s] = 1.0 - res["top1"] / 100.0
     out = mce(errors)
+    out["input"] = policy
     out["held_out_present_not_scored"] = [c for c in HELD_OUT_CORRUPTIONS if (root / c).is_dir()]
     return out
 
@@ -159,9 +187,10 @@ def table13(model_name: str, results: dict[str, Any]) -> str:
 
 
 def run_all(net: torch.nn.Module, sets: dict[str, Path], classes: list[str], img_size: int, index_dir: Path | None,
-            batch_size: int = 64, num_workers: int = 0, device: str = "cpu") -> dict[str, Any]:
+            batch_size: int = 64, num_workers: int = 0, device: str = "cpu", interpolation: str = "bicubic",
+            c_upsample: str | None = "bicubic") -> dict[str, Any]:
     results: dict[str, Any] = {}
-    view = eval_transform(img_size)  # A/R/Sketch: resize + centre crop, as ImageNet val
+    view = eval_transform(img_size, interpolation=interpolation)  # A/R/Sketch: resize + centre crop, as IN val
     for key, root in sets.items():
         if key in ("a", "r"):
             indices = subset_indices(key, classes, index_dir)
@@ -169,7 +198,7 @@ def run_all(net: torch.nn.Module, sets: dict[str, Path], classes: list[str], img
         elif key == "sketch":
             results[key] = evaluate_subset(net, root, classes, None, view, batch_size, num_workers, device)
         elif key == "c":
-            results[key] = evaluate_c(net, root, classes, img_size, batch_size, num_workers, device)
+            results[key] = evaluate_c(net, root, classes, img_size, batch_size, num_workers, device, c_upsample)
         else:
             raise BadInputError(f"unknown robustness set {key!r}; choose from a, r, sketch, c")
     return results
@@ -177,8 +206,12 @@ def run_all(net: torch.nn.Module, sets: dict[str, Path], classes: list[str], img
 
 def evaluate_all_and_record(checkpoint: str, sets: dict[str, Path], work_dir: Path, index_dir: Path | None,
                             arch: str | None = None, img_size: int | None = None, batch_size: int = 64,
-                            num_workers: int = 0) -> dict[str, Any]:
-    """Load the classifier, evaluate every set, write metrics.json + the Table 13 markdown (rank 0)."""
+                            num_workers: int = 0, interpolation: str = "bicubic",
+                            c_upsample: str | None = "bicubic") -> dict[str, Any]:
+    """Load the classifier, evaluate every set, write metrics.json + the Table 13 markdown (rank 0).
+
+    `interpolation`: the A/R/Sketch resize ("bicubic" as MAE, "bilinear" as hendrycks' eval.py);
+    `c_upsample`: how IN-C's 224 px images reach a larger input ("bicubic"; None refuses)."""
     from mmengine.dist import get_dist_info
 
     from mae_backbone.fileio import atomic_write_text
@@ -190,7 +223,9 @@ def evaluate_all_and_record(checkpoint: str, sets: dict[str, Path], work_dir: Pa
     print(report.summary())
     size = img_size or meta.get("img_size", 224)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    results = run_all(net.to(device), sets, classes, size, index_dir, batch_size, num_workers, device)
+    eval_transform(size, interpolation=interpolation)  # an unknown interpolation name is refused before any work
+    results = run_all(net.to(device), sets, classes, size, index_dir, batch_size, num_workers, device,
+                      interpolation, c_upsample)
     metrics: dict[str, Any] = {}
     for key, res in results.items():
         if key == "c":
@@ -204,11 +239,16 @@ def evaluate_all_and_record(checkpoint: str, sets: dict[str, Path], work_dir: Pa
         label_space = {"a": "200-class logit mask before top-k (imagenet_a_indices.txt)",
                        "r": "200-class logit mask before top-k (imagenet_r_indices.txt)",
                        "sketch": f"all {len(classes)} classes", "c": f"all {len(classes)} classes"}
-        view = eval_transform(size).transforms[:2]
+        view = eval_transform(size, interpolation=interpolation).transforms[:2]
+        transform = {"a/r/sketch": f"{view[0]} + {view[1]}"}
+        if "c" in results:
+            transform["c"] = results["c"]["input"]
+        resize = {"bicubic": "bicubic (MAE's evaluation, util/datasets.py)",
+                  "bilinear": "bilinear (hendrycks' IN-A/IN-R eval.py)"}[interpolation]
         proto = dict(checkpoint=str(checkpoint), arch=meta["arch_name"], classifier_protocol=meta["protocol"],
                      pooling=meta["global_pool"], input_size=size, num_classes=len(classes),
                      label_space={k: label_space[k] for k in results},
-                     transform={"a/r/sketch": f"{view[0]} + {view[1]}", "c": "none: fed as released, size checked"},
+                     interpolation=resize, c_upsample=c_upsample, transform=transform,
                      datasets={k: dataset_fingerprint(p) for k, p in sets.items()},
                      index_lists={"official": "timm/data/_info, sha256 checked"} if len(classes) == 1000
                      else {"local": str(index_dir)},

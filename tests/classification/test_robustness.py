@@ -98,3 +98,70 @@ def test_dataset_folders_must_match_the_subset(classifier, demo_world, tmp_path)
     with pytest.raises(BadInputError, match=extra):
         evaluate_all_and_record(str(classifier), {"a": a}, tmp_path / "out", Path(demo_world["robustness"]))
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def _normalised(img):
+    from torchvision import transforms as T
+
+    from mae_backbone.pretrain.data import IMAGENET_MEAN, IMAGENET_STD
+
+    return T.Normalize(IMAGENET_MEAN, IMAGENET_STD)(T.ToTensor()(img))
+
+
+def _photo(w: int, h: int):
+    import numpy as np
+    from PIL import Image
+
+    return Image.fromarray(np.random.default_rng(0).integers(0, 256, size=(h, w, 3), dtype=np.uint8))
+
+
+def test_in_c_is_upsampled_bicubically_to_a_larger_input():
+    """ViT-H448's IN-C column: the 224 px images are resized up to 448 with PIL's bicubic, nothing cropped."""
+    from PIL import Image
+
+    from classification.transforms import ExactSize
+
+    img = _photo(224, 224)
+    torch.testing.assert_close(ExactSize(448, upsample="bicubic")(img),
+                               _normalised(img.resize((448, 448), Image.BICUBIC)), rtol=0, atol=0)
+    torch.testing.assert_close(ExactSize(224, upsample="bicubic")(img), _normalised(img), rtol=0, atol=0)
+    for view, bad in ((ExactSize(448), img), (ExactSize(448, "bicubic"), _photo(300, 224)),
+                      (ExactSize(112, "bicubic"), img)):  # not asked / not square / would shrink
+        with pytest.raises(BadInputError, match="IN-C images are evaluated without resize or crop"):
+            view(bad)
+
+
+def test_in_c_at_twice_the_released_size_runs_and_says_so(classifier, demo_world, tmp_path):
+    c = Path(demo_world["robustness"]) / "c"  # 128 px demo images, evaluated at 256 as IN-C at 448
+    metrics = evaluate_all_and_record(str(classifier), {"c": c}, tmp_path, None, img_size=256, batch_size=50)
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["protocol"]["input_size"] == 256 and record["protocol"]["c_upsample"] == "bicubic"
+    assert record["protocol"]["transform"]["c"] == "bicubic upsampling 128 -> 256 px (PIL), no crop"
+    assert 0 < metrics["in_c_mce"]
+    with pytest.raises(BadInputError, match="c_upsample=None refuses resizing"):
+        evaluate_all_and_record(str(classifier), {"c": c}, tmp_path / "no", None, img_size=256, c_upsample=None)
+    assert not (tmp_path / "no" / "metrics.json").exists()
+
+
+def test_a_r_sketch_resize_interpolation_is_a_named_option(classifier, demo_world, tmp_path):
+    """bilinear = hendrycks' eval.py (Resize(256) + CenterCrop(224)); bicubic stays the default (MAE's)."""
+    from torchvision import transforms as T
+
+    from classification.transforms import eval_transform
+
+    img = _photo(300, 240)
+    hendrycks = T.Compose([T.Resize(256, interpolation=T.InterpolationMode.BILINEAR), T.CenterCrop(224)])
+    torch.testing.assert_close(eval_transform(224, interpolation="bilinear")(img), _normalised(hendrycks(img)),
+                               rtol=0, atol=0)
+    assert not torch.equal(eval_transform(224)(img), eval_transform(224, interpolation="bilinear")(img))
+    sketch = {"sketch": Path(demo_world["robustness"]) / "sketch"}
+    evaluate_all_and_record(str(classifier), sketch, tmp_path / "bl", None, batch_size=32, interpolation="bilinear")
+    proto = json.loads((tmp_path / "bl" / "metrics.json").read_text())["protocol"]
+    assert proto["interpolation"].startswith("bilinear (hendrycks") and "bilinear" in proto["transform"]["a/r/sketch"]
+    evaluate_all_and_record(str(classifier), sketch, tmp_path / "bc", None, batch_size=32)
+    proto = json.loads((tmp_path / "bc" / "metrics.json").read_text())["protocol"]
+    assert proto["interpolation"].startswith("bicubic (MAE") and "bicubic" in proto["transform"]["a/r/sketch"]
+    from mae_backbone.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="bicubic or bilinear"):
+        evaluate_all_and_record(str(classifier), sketch, tmp_path / "x", None, interpolation="nearest")
