@@ -16,12 +16,14 @@ from pathlib import Path
 from mae_backbone.runtime.records import package_versions
 
 SETUP = "run `bash scripts/setup.sh` from the repo (it pins the tested versions in constraints.txt)"
+CPU_ONLY_MMCV = ("mmcv's ops were built for the CPU only, so detection fails on the first CUDA batch: on a GPU node "
+                 "with nvcc of torch's CUDA major version, `rm .venv/.maebench-installed && bash scripts/setup.sh`")
 # (name, python snippet that must print OK)
 PROBES = {
     "torch": "import torch; torch.randn(2, 2) @ torch.randn(2, 2); print('OK', torch.__version__)",
     "torchvision ops": "import torch, torchvision.ops as o; o.nms(torch.rand(3, 4) * 10, torch.rand(3), 0.5); print('OK')",
-    "mmcv ops": "import torch, mmcv.ops as o; o.nms(torch.tensor([[0., 0, 4, 4]]), torch.ones(1), 0.5); "
-                "o.RoIAlign((2, 2), 1.0)(torch.rand(1, 1, 8, 8), torch.tensor([[0., 0, 0, 4, 4]])); print('OK')",
+    "mmcv ops (CPU)": "from tools.doctor import mmcv_ops_match_torchvision as m; print('OK', m('cpu'))",
+    "mmcv ops on CUDA": "from tools.doctor import mmcv_cuda_ops as m; print(m())",
     "mmdet": "import mmdet, mmdet.models; print('OK', mmdet.__version__)",
     "mmseg": "import mmseg, mmseg.models; print('OK', mmseg.__version__)",
     "pycocotools": "from pycocotools import mask; import numpy as np; "
@@ -38,12 +40,61 @@ class Finding:
     ok: bool
     detail: str
     fix: str = ""
+    skipped: bool = False  # not applicable on this machine (a GPU check without a GPU)
+
+
+def mmcv_ops_match_torchvision(device: str) -> str:
+    """Run mmcv's nms and RoIAlign (what mmdet's heads call) on `device` and compare them with torchvision's.
+
+    A build whose kernels exist but compute wrong results (a mismatched arch, a broken toolkit) is caught
+    here, not in the middle of a detection run. Raises AssertionError on a mismatch."""
+    import mmcv.ops
+    import torch
+    import torchvision.ops
+
+    g = torch.Generator().manual_seed(0)
+    corner = torch.rand(64, 2, generator=g) * 48
+    boxes = torch.cat([corner, corner + 4 + torch.rand(64, 2, generator=g) * 24], 1).to(device)
+    scores = torch.rand(64, generator=g).to(device)
+    keep = mmcv.ops.nms(boxes, scores, 0.5)[1].long().cpu()
+    want = torchvision.ops.nms(boxes, scores, 0.5).cpu()
+    assert torch.equal(keep, want), f"mmcv nms on {device} kept boxes {keep.tolist()}, torchvision {want.tolist()}"
+    feats = torch.rand(2, 8, 32, 32, generator=g).to(device)
+    rois = torch.tensor([[0, 1.5, 2.0, 20.0, 24.5], [1, 4.0, 3.0, 30.0, 17.0], [0, 0.0, 0.0, 63.0, 63.0]]).to(device)
+    got = mmcv.ops.RoIAlign((7, 7), 0.5, sampling_ratio=2, aligned=True)(feats, rois)
+    ref = torchvision.ops.roi_align(feats, rois, (7, 7), 0.5, sampling_ratio=2, aligned=True)
+    err = (got - ref).abs().max().item()
+    assert err < 1e-4, f"mmcv RoIAlign on {device} differs from torchvision's by up to {err:.2e}"
+    return f"nms and RoIAlign on {device} match torchvision's (RoIAlign max |diff| {err:.1e})"
+
+
+def mmcv_cuda_ops() -> str:
+    """The probe line for mmcv on CUDA: `SKIP ...` without a GPU, else `OK ...` after comparing its ops with
+    torchvision's on the GPU. States mmcv's compiled CUDA version against torch's; raises (a FAIL) where mmcv
+    was built for the CPU only or for another CUDA major version than torch's."""
+    import mmcv.ops
+    import torch
+
+    built, torch_cuda = mmcv.ops.get_compiling_cuda_version(), torch.version.cuda
+    build = (f"mmcv ops built with CUDA {built}" if built != "not available" else "mmcv ops built for the CPU only") \
+        + f", torch {torch.__version__} with CUDA {torch_cuda or 'none'}"
+    if not torch.cuda.is_available():
+        return f"SKIP no GPU ({build})"
+    if built == "not available":
+        raise RuntimeError(f"{build}: mmcv ops not compiled with GPU support")
+    if built.split(".")[0] != (torch_cuda or "").split(".")[0]:
+        raise RuntimeError(f"{build}: CUDA major versions differ, rebuild mmcv against this torch")
+    return f"OK {mmcv_ops_match_torchvision('cuda')} on {torch.cuda.get_device_name(0)}; {build}"
 
 
 def diagnose(name: str, output: str) -> str:
     """Map the known failure messages to their one-line fix."""
     if "undefined symbol" in output and "mmcv" in output:
         return ("mmcv was built against another torch: delete ~/.cache/maebench/wheels and " + SETUP)
+    if "not compiled with GPU support" in output or "implementation for device cuda" in output:
+        return CPU_ONLY_MMCV  # mmcv's device registry: "nms_impl: implementation for device cuda:0 not found."
+    if "CUDA major versions differ" in output:
+        return "mmcv was built with another CUDA than this torch's: `rm .venv/.maebench-installed`, then " + SETUP
     if "mmcv._ext" in output or "No module named 'mmcv.ops'" in output:
         return "mmcv has no compiled ops (mmcv-lite?): pip uninstall -y mmcv mmcv-lite, then " + SETUP
     if "torchvision::nms does not exist" in output:
@@ -61,8 +112,11 @@ def probe(name: str, code: str) -> Finding:
     except subprocess.TimeoutExpired:
         return Finding(name, False, "timed out after 180 s", SETUP)
     out = (res.stdout + res.stderr).strip()
-    if res.returncode == 0 and out.splitlines() and out.splitlines()[-1].startswith("OK"):
-        return Finding(name, True, out.splitlines()[-1][2:].strip() or "works")
+    last = out.splitlines()[-1] if out else ""
+    if res.returncode == 0 and last.startswith("OK"):
+        return Finding(name, True, last[2:].strip() or "works")
+    if res.returncode == 0 and last.startswith("SKIP"):
+        return Finding(name, True, "skipped: " + last[4:].strip(), skipped=True)
     last = next((line for line in reversed(out.splitlines()) if line.strip()), f"exit status {res.returncode}")
     return Finding(name, False, last[:160], diagnose(name, out))
 
@@ -133,7 +187,8 @@ def main(args: argparse.Namespace) -> int:
         findings = list(pool.map(lambda kv: probe(*kv), probes.items()))
     findings = static_checks() + findings
     for f in findings:
-        print(f"  [{'ok' if f.ok else 'FAIL'}] {f.name}: {f.detail}" + (f"\n         fix: {f.fix}" if not f.ok else ""))
+        mark = "skip" if f.skipped else "ok" if f.ok else "FAIL"
+        print(f"  [{mark}] {f.name}: {f.detail}" + (f"\n         fix: {f.fix}" if not f.ok else ""))
     for note in environment_notes():
         print(f"  [info] {note}")
     broken = [f for f in findings if not f.ok]
