@@ -4,8 +4,9 @@ The effective batch defines the recipe: lr = blr x effective batch / 256 (printe
 accumulation reaches it from the per-process batch and the world size, and a configuration that makes
 no optimizer step in an epoch is refused (official MAE issue #49: 0.1% accuracy, no error). Fine-tune
 and partial use AdamW over layer-decay groups (absolute lr per group); the linear probe uses LARS over
-the head. Warmup then cosine, per iteration. Evaluation is exact-once (evaluate.py). metrics.json's `top1` is the last epoch's; `top1_best` / `best_epoch`
-are the best validated epoch's, the "Max accuracy" official main_finetune.py prints.
+the head. Warmup then cosine, per iteration. Evaluation is exact-once (evaluate.py). metrics.json's `top1` is
+the last epoch's; `top1_best` / `best_epoch` are the best validated epoch's, the "Max accuracy" official
+main_finetune.py prints.
 """
 from __future__ import annotations
 
