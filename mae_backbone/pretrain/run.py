@@ -25,7 +25,7 @@ from ..runtime.distributed import prepare_launch
 from ..runtime.records import dataset_fingerprint, package_versions, write_metrics
 from .data import UnlabeledImages
 
-CONFIG_KEYS = ("arch", "model", "data", "optim", "schedule", "seed", "work_dir", "launcher", "resume")
+CONFIG_KEYS = ("arch", "model", "data", "optim", "schedule", "seed", "work_dir", "launcher", "resume", "monitor")
 
 
 class MAEPretrainer(BaseModel):
@@ -85,6 +85,10 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
                                by_epoch=True, begin=warm, end=epochs, convert_to_iter_based=True))
     engine.allow_mmengine_checkpoints()
     resume_from = workdir.resolve_resume(cfg.get("resume"), work_dir)
+    hooks = [dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")]
+    monitor = knn_monitor(cfg)
+    if monitor is not None:
+        hooks.append(monitor)
     runner = engine.AtomicRunner(
         model=MAEPretrainer(mae, cfg["model"]["mask_ratio"]),
         work_dir=str(work_dir),
@@ -98,7 +102,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         default_hooks=dict(checkpoint=dict(type="CheckpointHook", interval=sched["checkpoint_interval"],
                                            max_keep_ckpts=2, save_last=True),
                            logger=dict(type="LoggerHook", interval=sched["log_interval"])),
-        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")],
+        custom_hooks=hooks,
         visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend"),
                                                          dict(type="TensorboardVisBackend")]),
         launcher=cfg.get("launcher", "none"),
@@ -112,14 +116,28 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         f"{plan['accum_iter']} accumulation; lr = blr {cfg['optim']['blr']} x {plan['global_batch']} / 256 = "
         f"{plan['lr']:.4g}\n" + format_param_groups(groups))
     runner.train()
-    return _export(runner, mae, cfg, dataset, plan)
+    return _export(runner, mae, cfg, dataset, plan, monitor)
 
 
-def _export(runner, mae, cfg: dict[str, Any], dataset: UnlabeledImages, plan: dict[str, Any]) -> dict[str, Any]:
+def knn_monitor(cfg: dict[str, Any]) -> Any:
+    """The kNN monitor hook when `monitor.knn.data` names a labelled set (classification/knn_monitor.py), else None."""
+    knn = (cfg.get("monitor") or {}).get("knn") or {}
+    if not knn.get("data"):
+        return None
+    from classification.knn_monitor import KnnMonitorHook  # labelled data and the kNN live in classification/
+
+    return KnnMonitorHook(knn["data"], cfg["arch"], cfg["model"]["img_size"], every=knn.get("every", 5),
+                          batch_size=cfg["data"]["batch_size"])
+
+
+def _export(runner, mae, cfg: dict[str, Any], dataset: UnlabeledImages, plan: dict[str, Any],
+            monitor: Any = None) -> dict[str, Any]:
     work_dir = Path(runner.work_dir)
     scalars = runner.message_hub.log_scalars
     final_loss = float(scalars["train/loss"].mean(50)) if "train/loss" in scalars else None
     metrics = {"final_loss": final_loss, "epochs": cfg["schedule"]["epochs"], "iters": runner.iter}
+    if monitor is not None:  # the curve of this run (epochs before a resume are in vis_data/scalars.json)
+        metrics["knn_monitor"] = monitor.history
     if runner.rank != 0:
         return metrics
     meta = dict(arch_name=cfg["arch"], architecture=architecture_of(mae), img_size=cfg["model"]["img_size"],
