@@ -29,6 +29,7 @@ from mae_backbone.pretrain.run import batch_plan
 from mae_backbone.runtime import engine, workdir
 from mae_backbone.runtime.optim_wrapper import build_optim_wrapper
 from mae_backbone.runtime.distributed import prepare_launch
+from mae_backbone.runtime.metric_keys import OUTCOMES_FILE
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from .datasets import LabelledImages, build_split
@@ -120,7 +121,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     set_random_seed(cfg["seed"])  # seed the model init too, not only what the runner builds later
     net, frozen = build_net(protocol, cfg["arch"], len(classes), cfg["model"], partial)
     report = _load_weights(net, cfg, protocol)
-    metric = ClassificationMetric(classes)
+    metric = ClassificationMetric(classes, outcomes_file=work_dir / OUTCOMES_FILE)  # per-image, for the report
     engine.allow_mmengine_checkpoints()
     world, launch_cfg = prepare_launch(cfg.get("launcher", "none"))  # torchrun / Slurm without CUDA: gloo
     common = dict(work_dir=str(work_dir), launcher=cfg.get("launcher", "none"), randomness=dict(seed=cfg["seed"]),

@@ -18,6 +18,7 @@ from mae_backbone.runtime import engine, workdir
 from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
+from mae_backbone.runtime.metric_keys import OUTCOMES_FILE
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import evaluation as _evaluation  # noqa: F401  (registers MAECocoMetric)
@@ -43,7 +44,8 @@ def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_si
     test_loader = dict(batch_size=1, sampler=dict(type="ExactShardSampler"), drop_last=False,
                        dataset=dataset_cfg(val, test_pipe, train=False), **loader)
     evaluator = dict(type="MAECocoMetric", ann_file=str(val.ann_file), evaluator=test["evaluator"],
-                     max_dets=test["max_per_img"], outfile_prefix=str(Path(cfg["work_dir"]) / PREDICTIONS))
+                     max_dets=test["max_per_img"], outfile_prefix=str(Path(cfg["work_dir"]) / PREDICTIONS),
+                     outcomes_file=str(Path(cfg["work_dir"]) / OUTCOMES_FILE))  # per-image matches, for the report
     wrapper = optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
     wrapper.pop("optimizer")
     total = sched["iters"] * plan["accum"]

@@ -17,11 +17,13 @@ from mae_backbone.runtime import engine, workdir
 from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
+from mae_backbone.runtime.metric_keys import OUTCOMES_FILE
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import model as _model  # noqa: F401  (registers the backbone, segmentor and lr-decay constructor)
 from .build import batch_plan, dataset_cfg, evaluation_protocol, model_cfg, optim_cfg, pipelines, schedulers
-from .data import PerClassIoUMetric, resolve_classes, split_files, validate_split
+from .data import resolve_classes, split_files, validate_split
+from .outcomes import OutcomeIoUMetric
 
 CONFIG_KEYS = ("arch", "model", "data", "optim", "schedule", "test", "expected", "seed", "work_dir", "launcher",
                "resume", "eval_only", "load_from")
@@ -37,7 +39,8 @@ def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int) -> t
     # exact-once: rank r scores images r, r + world, ... (DefaultSampler would pad the last shard with repeats)
     test_loader = dict(batch_size=1, sampler=dict(type="ExactShardSampler"),
                        dataset=dataset_cfg(cfg, "val", classes, test_pipe), **loader)
-    evaluator = dict(type=PerClassIoUMetric.__name__, iou_metrics=["mIoU"])
+    evaluator = dict(type=OutcomeIoUMetric.__name__, iou_metrics=["mIoU"],  # + per-image areas, for the report
+                     outcomes_file=str(Path(cfg["work_dir"]) / OUTCOMES_FILE))
     wrapper = optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
     wrapper.pop("optimizer")
     total = sched["iters"] * plan["accum"]
