@@ -17,7 +17,7 @@ def _num(v: float | None, signed: bool = False) -> str:
 
 
 def _ci(ci: tuple[float, float] | None) -> str:
-    return f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""
+    return f" [{round(ci[0], 1) + 0.0:.1f}, {round(ci[1], 1) + 0.0:.1f}]" if ci else ""  # + 0.0: no "-0.0"
 
 
 def _cell(c: Cell) -> str:
