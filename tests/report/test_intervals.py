@@ -125,3 +125,30 @@ def test_verdict_against_the_published_spread():
     lin = ANCHORS["in1k_linprobe", B, "mae"]
     v = verdict(lin, None, (67.0, 67.9))
     assert v.word == "below" and v.label() == "below (no published spread)"
+
+
+def _standalone_vit_b(root: Path, top1_hits: int, planted_hits: int) -> Path:
+    """The paper-scale standalone fixture run (ViT-B, real-data protocol) with its per-image outcomes."""
+    work = root / "vit_b"
+    work.mkdir(parents=True)
+    rec = json.loads((FIXTURES / "vit_b_in1k_finetune" / "metrics.json").read_text())
+    rec["metrics"] = {keys.TOP1: 100.0 * top1_hits / N}
+    (work / "metrics.json").write_text(json.dumps(rec))
+    keys.write_outcomes(work / keys.OUTCOMES_FILE, {keys.IMAGES: np.arange(N),
+                                                    keys.outcome(keys.TOP1, "hit"): _hits(planted_hits)})
+    return work
+
+
+def test_paper_scale_verdict_and_a_stale_outcomes_file(tmp_path):
+    written = build_report([_standalone_vit_b(tmp_path / "a", 124, 124)], tmp_path / "ra", visualize=False,
+                           options=OPTS)
+    row = next(r for r in csv.DictReader(io.StringIO(written["csv"].read_text())) if r["column"] == "fine-tune")
+    assert (row["paper"], row["paper_spread"], row["verdict"]) == ("83.6", "83.46–83.66", "reproduced")
+    assert float(row["ci_low"]) < 83.46 and float(row["ci_high"]) > 83.66  # 150 images: a wide interval
+    assert "reproduced (published 83.46–83.66)" in written["markdown"].read_text()
+    # outcomes that do not recompute the recorded number (another run's) give no interval, and say why
+    written = build_report([_standalone_vit_b(tmp_path / "b", 124, 120)], tmp_path / "rb", visualize=False,
+                           options=OPTS)
+    md = written["markdown"].read_text()
+    assert "outcomes give 80.000, metrics.json 82.667; no interval (rerun that stage)" in md
+    assert "no interval (published 83.46–83.66)" in md

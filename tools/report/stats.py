@@ -84,11 +84,13 @@ class Outcomes:
             rc = tp / num_gt[k]
             pr = tp / (tp + fp + np.spacing(1))
             pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]  # COCO's precision envelope
-            q = np.zeros((len(tp), len(REC_THRS)))
-            for t in range(len(tp)):
-                inds = np.searchsorted(rc[t], REC_THRS, side="left")
-                ok = inds < nd
-                q[t, ok] = pr[t, inds[ok]]
+            # precision at each recall threshold, all IoU thresholds in one search: row t is offset by 2t
+            # (recall <= 1), so the rows' sorted recalls stay apart in one flat array
+            offset = 2.0 * np.arange(len(tp))[:, None]
+            inds = np.searchsorted((rc + offset).ravel(), (REC_THRS + offset).ravel(), side="left")
+            inds = inds.reshape(len(tp), -1) - nd * np.arange(len(tp))[:, None]  # position within row t
+            ok = inds < nd
+            q = np.where(ok, np.take_along_axis(pr, np.minimum(inds, nd - 1), axis=1), 0.0)
             aps.append(float(q.mean()))
         return 100.0 * float(np.mean(aps)) if aps else -1.0
 
