@@ -107,10 +107,14 @@ class ClassificationMetric(BaseMetric):
 
     def outcome_arrays(self, top1_key: str = keys.TOP1, topk_key: str | None = None) -> dict[str, np.ndarray]:
         """The last evaluation's outcomes as named .npz arrays (metric_keys): `top1_key/hit`, `topk_key/hit`,
-        predictions and labels. Robustness passes `in_a_top1` etc. to keep several sets in one file."""
+        predictions, labels and the dataset indices. Robustness passes `in_a_top1` etc. to keep several sets
+        in one file; each set's indices are then its own (`in_a_top1/images`), not the file's `images`."""
         o, prefix = self.outcomes, top1_key.removesuffix(keys.TOP1)
-        return {keys.IMAGES: o["index"], keys.outcome(top1_key, "hit"): o["correct1"],
-                keys.outcome(topk_key or prefix + self._topk_key, "hit"): o["correctk"],
+        topk_key = topk_key or prefix + self._topk_key
+        own = top1_key != keys.TOP1
+        images = {keys.outcome(k, keys.IMAGES): o["index"] for k in (top1_key, topk_key)} if own \
+            else {keys.IMAGES: o["index"]}
+        return {**images, keys.outcome(top1_key, "hit"): o["correct1"], keys.outcome(topk_key, "hit"): o["correctk"],
                 keys.outcome(top1_key, "pred"): o["pred"], keys.outcome(top1_key, "label"): o["label"]}
 
 

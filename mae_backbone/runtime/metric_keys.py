@@ -12,7 +12,8 @@ arrays named `K/<field>`; the fields say how the number is recomputed on a resam
   sum(intersect) / sum(union) (mIoU; a class with no union is left out, as mmseg's nanmean does).
 - `K/det_img`, `K/det_cat`, `K/det_tp`, `K/det_fp`, `K/num_gt`: COCO AP (see tools/report/stats.py).
 - `images` (N,): what identifies each evaluated image (dataset index, COCO image id or file name), so two
-  runs are paired image by image only when they scored the same images in the same order.
+  runs are paired image by image only when they scored the same images in the same order; `K/images`
+  instead when one file holds several image sets (robustness: A, R and Sketch).
 """
 from __future__ import annotations
 

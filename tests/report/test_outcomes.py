@@ -30,6 +30,11 @@ def test_classification_outcomes_by_index(tmp_path):
         assert z[keys.outcome(keys.TOP1, "pred")].tolist() == logits.argmax(1).tolist()
     for key in (keys.TOP1, keys.TOP5):
         assert stats.load_outcomes(tmp_path, key).value() == pytest.approx(result[key])
+    # robustness keeps A, R and Sketch in one file, each set under its own key and with its own images
+    keys.write_outcomes(tmp_path / "r" / keys.OUTCOMES_FILE, metric.outcome_arrays(keys.robustness_top1("a")))
+    o = stats.load_outcomes(tmp_path / "r", keys.robustness_top1("a"))
+    assert o.value() == pytest.approx(result[keys.TOP1]) and o.images.tolist() == list(range(23))
+    assert stats.load_outcomes(tmp_path / "r", "in_a_top5").value() == pytest.approx(result[keys.TOP5])
 
 
 def test_segmentation_outcomes_recompute_miou(tmp_path):

@@ -102,7 +102,8 @@ def load_outcomes(run_dir: str | Path, key: str) -> Outcomes | None:
         return None
     with np.load(path, allow_pickle=False) as z:
         names = set(z.files)
-        images = z[IMAGES] if IMAGES in names else None
+        own = outcome(key, IMAGES)  # a file holding several image sets (robustness) names each set's images
+        images = z[own] if own in names else z[IMAGES] if IMAGES in names else None
         if outcome(key, "hit") in names:
             return Outcomes("mean", {"hit": z[outcome(key, "hit")].astype(float)}, images)
         if outcome(key, "intersect") in names:
