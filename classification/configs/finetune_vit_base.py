@@ -9,7 +9,8 @@ pretrained = ""  # backbone checkpoint (maebench pretrain/convert output, or an 
 partial_blocks = None
 model = dict(img_size=224, global_pool="avg", drop_path_rate=0.1)
 data = dict(format="imagefolder", root="", year=None, version=None, image_dir=None, batch_size=32,
-            eval_batch_size=64, num_workers=8, eval_crop_pct=None)  # None: 224/256 up to 224 px, else 1.0
+            eval_batch_size=64, num_workers=8, eval_crop_pct=None,  # None: 224/256 up to 224 px, else 1.0
+            fraction=None, shots=None, subset_file=None, subset_seed=0)
 aug = dict(crop_scale=(0.08, 1.0), auto_augment="rand-m9-mstd0.5-inc1", color_jitter=None, reprob=0.25,
            remode="pixel", recount=1,
            mixup=0.8, cutmix=1.0, mixup_prob=1.0, mixup_switch_prob=0.5, mixup_mode="batch", smoothing=0.1)

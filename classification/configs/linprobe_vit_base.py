@@ -8,7 +8,8 @@ pretrained = ""
 partial_blocks = None
 model = dict(img_size=224, global_pool="token", drop_path_rate=0.0)
 data = dict(format="imagefolder", root="", year=None, version=None, image_dir=None, batch_size=512,
-            eval_batch_size=256, num_workers=8, eval_crop_pct=None)
+            eval_batch_size=256, num_workers=8, eval_crop_pct=None, fraction=None, shots=None, subset_file=None,
+            subset_seed=0)
 aug = dict(crop_scale=(0.08, 1.0))  # RandomResizedCrop area range
 optim = dict(optimizer="LARS", blr=0.1, global_batch=16384, weight_decay=0.0, layer_decay=1.0, momentum=0.9,
              precision="auto", clip_grad=None)
