@@ -152,3 +152,15 @@ def test_paper_scale_verdict_and_a_stale_outcomes_file(tmp_path):
     md = written["markdown"].read_text()
     assert "outcomes give 80.000, metrics.json 82.667; no interval (rerun that stage)" in md
     assert "no interval (published 83.46–83.66)" in md
+
+
+def test_zero_replicates_turn_intervals_off_and_negative_is_refused(tmp_path):
+    from mae_backbone.errors import ConfigError
+
+    suite = _suite(tmp_path / "s", {"ours": "pretrain", "random": "scratch"},
+                   {("ours", 0): _hits(120), ("random", 0): _hits(90)})
+    written = build_report([suite], tmp_path / "r", visualize=False, options=Options(replicates=0))
+    md = written["markdown"].read_text()
+    assert "| ours | vit_mini_patch16 | 80.0 [p1] |" in md and "| Δ ours − random |  | +20.0 |" in md
+    with pytest.raises(ConfigError, match="replicates must be >= 0"):
+        Options(replicates=-1)

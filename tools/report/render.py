@@ -50,7 +50,7 @@ def interval_note(t: Table) -> str | None:
     cells = [c for r in t.rows for c in r.cells if c.value is not None]
     if not cells:
         return None
-    drawn = sorted({(c.replicates, c.outcomes[0].n) for c in cells if c.outcomes})
+    drawn = sorted({(c.replicates, c.outcomes[0].n) for c in cells if c.outcomes and c.replicates})
     seeds = sorted({len(c.results) for c in cells})
     text = ("[lo, hi]: 95% bootstrap interval over the evaluation images"
             + (" and seeds (seeds resampled, then images)" if max(seeds) > 1 else "")
@@ -58,8 +58,9 @@ def interval_note(t: Table) -> str | None:
             + f" ({t.seconds:.2f} s for this table).")
     if max(seeds) > 1:
         text += f" Cells are the mean over {'/'.join(map(str, seeds))} seeds ± their standard deviation."
-    if any(not c.outcomes for c in cells):
-        text += " A number without brackets comes from a run that saved no per-image outcomes: no interval."
+    if any(not c.interval for c in cells):
+        text += (" A number without brackets has no interval: its run saved no per-image outcomes (or they did "
+                 "not fit, see below), or the report drew 0 replicates.")
     if t.gains:
         text += " Δ rows: paired bootstrap on the same images; n.s. = the interval covers 0."
     return text

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from mae_backbone.errors import ConfigError
 from mae_backbone.runtime import metric_keys as keys
 
 from . import protocol, stats
@@ -46,6 +47,11 @@ class Options:
     replicates: int = 1000
     coco_replicates: int = 200
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("replicates", "coco_replicates"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"report {name} must be >= 0 (0: no intervals), got {getattr(self, name)}")
 
 
 TABLES: tuple[TableSpec, ...] = (
@@ -197,6 +203,7 @@ def _estimate(cell: Cell, col: Column, table_key: str, label: str, values: list[
         else:
             cell.outcomes = outcomes
             cell.replicates = opts.coco_replicates if outcomes[0].kind == "coco" else opts.replicates
+        if cell.replicates:
             # shift onto the recorded numbers (the outcomes recompute them up to the recorded rounding)
             shift = float(np.mean(values)) - float(np.mean(recomputed))
             reps = stats.bootstrap(outcomes, cell.replicates, opts.seed, f"{table_key}/{col.title}", label) + shift
