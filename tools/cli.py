@@ -10,22 +10,7 @@ import argparse
 import importlib
 import sys
 
-# name -> (module, one-line help). A literal dict: the only registry of commands.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "doctor": ("tools.doctor", "check the install: versions, compiled ops, known traps"),
-    "demo-data": ("tools.demo_world.command", "write the embedded synthetic demo world to a folder"),
-    "pretrain": ("mae_backbone.pretrain.command", "MAE pre-training; exports the encoder as a backbone"),
-    "convert": ("tools.convert", "official MAE / timm / mmpretrain checkpoints -> maebench safetensors"),
-    "visualize": ("tools.visualize", "masked / reconstruction / original triplets as a PNG"),
-    "suite": ("tools.suite.command", "pre-train, every transfer protocol for MAE and scratch, then the report"),
-    "report": ("tools.report.command", "paper-style tables (Markdown, CSV) and plots from metrics.json files"),
-    "finetune": ("classification.commands.finetune", "end-to-end fine-tuning of a pre-trained ViT (classification)"),
-    "linprobe": ("classification.commands.linprobe", "linear probe of a frozen pre-trained ViT (classification)"),
-    "partial": ("classification.commands.partial", "partial fine-tuning of the last k blocks; --blocks sweeps k"),
-    "robustness": ("classification.commands.robustness", "ImageNet-A/-R/-Sketch/-C evaluation of a classifier"),
-    "detect": ("detection.command", "COCO Mask R-CNN transfer (ViT pyramid + FPN, box and mask AP)"),
-    "segment": ("segmentation.command", "ADE20K UperNet transfer (relative position bias, slide test)"),
-}
+from tools.commands import COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,37 +3,40 @@ the accuracy-vs-k curve (paper Fig. 9). Optimizer overrides apply to k >= 1; k =
 `linprobe_config` recipe with this run's dataset, architecture, input size, checkpoint and seed."""
 from __future__ import annotations
 
-import argparse
-import json
+from typing import Any
 
-from . import add_training_arguments, build_cfg, load_protocol_config, run_command
+from mae_backbone.runtime.task import Flag
 
+from . import classification_task, load_protocol_config
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_training_arguments(parser, "partial")
-    parser.add_argument("--blocks", default=None, metavar="K,K,...",
-                        help="sweep: comma-separated numbers of tuned blocks and/or 'mlp' (e.g. 0,1,2,4,6,mlp); "
-                             "each k in WORK_DIR/k<k>, finished ones are skipped")
+BLOCKS = Flag("blocks", "blocks", "sweep: comma-separated numbers of tuned blocks and/or 'mlp' (e.g. 0,1,2,4,6,mlp);"
+              " each k in WORK_DIR/k<k>, finished ones are skipped; sets blocks", metavar="K,K,...")
 
 
-def main(args: argparse.Namespace) -> int:
-    if not args.blocks:
-        return run_command(args, "partial", main)
-    if args.eval_only:
+def run(cfg: dict[str, Any], nan_retry: int = 0) -> dict[str, Any]:
+    """One partial run, or with `blocks` the sweep (each k retried on its own after a non-finite loss)."""
+    from mae_backbone.runtime.engine import run_with_nan_retry
+
+    from ..engine import run as run_one
+
+    if not cfg.get("blocks"):
+        return run_with_nan_retry(run_one, cfg, nan_retry)
+    if cfg.get("eval_only"):
         from mae_backbone.errors import ConfigError
 
         raise ConfigError("--eval-only evaluates one classifier: use `maebench partial --eval-only` without --blocks")
     from mae_backbone.factory import variant_args
 
-    from ..engine import run
     from ..partial import parse_blocks, run_sweep
 
-    cfg = build_cfg(args, "partial")
     depth = variant_args(cfg["arch"])["depth"]  # each run checks k again against its built backbone
-    blocks = parse_blocks(args.blocks, depth)
-    from mae_backbone.runtime.engine import run_with_nan_retry
+    blocks = parse_blocks(cfg["blocks"], depth)
+    sweep = {k: v for k, v in cfg.items() if k != "blocks"}
+    summary = run_sweep(sweep, blocks, lambda path: load_protocol_config(path, [], "linprobe").to_dict(),
+                        lambda sub: run_with_nan_retry(run_one, sub, nan_retry))
+    return {"top1": summary["top1"]}
 
-    summary = run_sweep(cfg, blocks, lambda path: load_protocol_config(path, [], "linprobe").to_dict(),
-                        lambda sub: run_with_nan_retry(run, sub, args.nan_retry))
-    print(json.dumps({"work_dir": cfg["work_dir"], "top1": summary["top1"]}, indent=2))
-    return 0
+
+TASK = classification_task("partial", (BLOCKS,),
+                           run="classification.commands.partial:run", retries_inside=True)
+add_arguments, main = TASK.add_arguments, TASK.main

@@ -1,6 +1,10 @@
 """The commands: bad input gives one clear line and a non-zero exit, before anything is written."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from classification.commands import CONFIG_DIR
 from tools.cli import main
 
@@ -35,10 +39,30 @@ def test_every_shipped_recipe_loads():
     from classification.commands import load_protocol_config
     from mae_backbone.factory import VARIANTS
 
-    configs = sorted(CONFIG_DIR.glob("*.py"))
+    configs = sorted(p for p in CONFIG_DIR.glob("*.py") if p.stem.split("_")[0] in ("finetune", "linprobe", "partial"))
     assert len(configs) > 0
     for path in configs:
         protocol = path.stem.split("_")[0]
         cfg = load_protocol_config(str(path), [], protocol)
         assert cfg.arch in VARIANTS, path
         assert cfg.optim.optimizer == ("LARS" if protocol == "linprobe" else "AdamW"), path
+
+
+def test_each_task_resolves_its_default_config_with_its_flags(tmp_path):
+    """The Task API: defaults, then overrides, then flags -- the same dict the command line and the suite run."""
+    from classification.commands.robustness import TASK as ROBUSTNESS
+    from mae_backbone.errors import ConfigError
+    from tools.commands import TASKS, load_task
+
+    for name in TASKS:
+        task = load_task(name)
+        assert task.name == name and Path(task.default_config).is_file()
+    finetune = load_task("finetune")
+    cfg = finetune.build_cfg(None, ["optim.blr=3e-3"], data="d", pretrained="p.safetensors", seed=7,
+                             work_dir=str(tmp_path))
+    assert (cfg["optim"]["blr"], cfg["data"]["root"], cfg["pretrained"], cfg["seed"]) == (3e-3, "d", "p.safetensors", 7)
+    with pytest.raises(ConfigError, match="unknown flag"):
+        finetune.build_cfg(None, [], blocks="1")  # partial's flag, not finetune's
+    cfg = ROBUSTNESS.build_cfg(None, ["batch_size=8"], checkpoint="c.safetensors", data="r")
+    assert (cfg["batch_size"], cfg["data"]["root"], cfg["work_dir"]) == (8, "r", "work_dirs/robustness_c")
+    assert load_task("partial").build_cfg(None, [], blocks="mlp,1")["blocks"] == "mlp,1"

@@ -1,17 +1,18 @@
-"""`--launcher slurm` submits through submitit outside a job and the task re-enters the command with resume."""
+"""`--launcher slurm` on a single command submits through submitit outside a job, and the job re-enters the
+same Task with resume (the suite's own Slurm graph is tested on a real cluster in tests/suite/test_cluster.py)."""
 from __future__ import annotations
 
 import argparse
 
 import pytest
 
-from mae_backbone.runtime.cli import add_common_args
+from mae_backbone.pretrain.command import TASK
 from mae_backbone.runtime.slurm import SlurmTask, maybe_submit
 
 
 def parse(argv):
     parser = argparse.ArgumentParser()
-    add_common_args(parser)
+    TASK.add_arguments(parser)
     return parser.parse_args(argv)
 
 
