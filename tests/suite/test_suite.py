@@ -18,16 +18,12 @@ from mae_backbone.errors import ConfigError, is_interrupt
 from tools.cli import COMMANDS
 from tools.cli import main as cli
 from tools.suite.config import CONFIG_DIR, load_suite
-from tools.suite.runner import load_command
+from tools.suite.resources import stage_resources
 from tools.suite.stages import PROTOCOLS, build_plan, select
 from tools.suite.workers import InlineExecutor, resolve_jobs
 
 TINY_SUITE = str(CONFIG_DIR / "tiny.py")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def available(protocol: str) -> bool:
-    return load_command(PROTOCOLS[protocol].command)[0] is not None
 
 
 def suite_args(demo_world, work_dir, *extra, overrides=()):
@@ -64,8 +60,8 @@ def test_plan_compares_mae_with_a_same_architecture_scratch_baseline(demo_world,
     assert {s.backbone for s in stages[1:]} == {"mae", "scratch"}
     assert suite["backbones"]["scratch"]["arch"] == suite["backbones"]["mae"]["arch"] == "vit_mini_patch16"
     mae_ft, scratch_ft = (next(s for s in stages if s.name == n) for n in ("mae/finetune", "scratch/finetune"))
-    assert "--pretrained" in mae_ft.argv(0, "none") and "--pretrained" not in scratch_ft.argv(0, "none")
-    assert "arch='vit_mini_patch16'" in scratch_ft.argv(0, "none")
+    assert "pretrained" in mae_ft.flags and "pretrained" not in scratch_ft.flags
+    assert "arch='vit_mini_patch16'" in scratch_ft.overrides and "--pretrained" in mae_ft.command_line()
     # MAE's own lr (demo.py) comes after the protocol's shared overrides, so it wins; scratch keeps the shared one
     assert mae_ft.overrides[-1] == "optim.blr=1e-2" and "optim.blr=1e-2" not in scratch_ft.overrides
     assert mae_ft.overrides[:-1] == scratch_ft.overrides
@@ -92,11 +88,11 @@ def test_the_whole_suite_fills_every_table_cell(finished):
     rec = record(work_dir)
     stages = rec["stages"]
     assert code == 0, {n: s.get("error") for n, s in stages.items() if s["status"] != "done"}
+    # every task is part of the product: a missing task module fails here
+    assert set(stages) == {"pretrain"} | {f"{b}/{p}" for b in ("mae", "scratch") for p in PROTOCOLS}
     for name, info in stages.items():
-        want = "done" if name == "pretrain" or available(info["protocol"]) else "not available"
-        assert info["status"] == want, (name, info.get("error"))
-        if want == "done":  # each stage's compute and memory are measured
-            assert info["cpu_seconds"] > 0 and info["peak_rss_mib"]["process"] > 100, (name, info)
+        assert info["status"] == "done", (name, info.get("error"))
+        assert info["cpu_seconds"] > 0 and info["peak_rss_mib"]["process"] > 100, (name, info)  # cost measured
         for need in info["needs"]:  # two at a time, yet no stage started before what it needs had finished
             assert info["started_s"] >= stages[need]["ended_s"], (name, need)
     assert rec["protocol"]["jobs"] == 2
@@ -113,8 +109,6 @@ def test_the_whole_suite_fills_every_table_cell(finished):
         for row in rows:
             cells = [c.strip() for c in row.strip("|").split("|")][2:]
             for cell in cells:
-                if cell == "*not available*":
-                    continue
                 assert cell[0].isdigit() and "[p" in cell, (table.splitlines()[0], row)  # a number + its protocol
                 checked += 1
     assert checked >= 2 * (2 + 2 + 3)  # at least classification, transfer and the partial curve, both backbones
@@ -124,10 +118,7 @@ def test_the_whole_suite_fills_every_table_cell(finished):
     assert csv_text.count("\n") > checked
     figures = {p.name for p in (work_dir / "report").glob("*.png")}
     assert {"training_curves.png", "reconstructions_pretrain.png", "partial_finetune.png"} <= figures
-    if available("robustness"):
-        assert "robustness_corruptions.png" in figures
-    if available("detect"):
-        assert "reconstructions_coco.png" in figures
+    assert {"robustness_corruptions.png", "reconstructions_coco.png"} <= figures
 
 
 def test_second_run_skips_finished_stages_and_force_redoes_one(finished, demo_world, capsys):
@@ -155,19 +146,19 @@ def test_a_stage_run_with_another_recipe_is_redone_and_so_is_what_needs_it(finis
     changed = ["report.visualize=False", "backbones.mae.overrides.finetune=['optim.blr=5e-3']"]
     assert cli(suite_args(demo_world, work_dir, "--list", overrides=changed)) == 0  # says what a run would do
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert "[redo: its config, overrides or seed changed since it ran]" in listed["mae/finetune"]
+    assert "[redo: changed: config.optim.blr: 0.01 -> 0.005]" in listed["mae/finetune"]
     assert "[redo: needs the new mae/finetune]" in listed["mae/robustness"]
     assert "[cached]" in listed["mae/linprobe"] and "[cached]" in listed["scratch/finetune"]
     assert cli(suite_args(demo_world, work_dir, *only, overrides=changed)) == 0
     stages = record(work_dir)["stages"]
     assert stages["mae/finetune"]["status"] == "done"  # not "cached": its numbers came from blr 1e-2
-    assert stages["mae/robustness"]["status"] == ("done" if available("robustness") else "not available")
+    assert stages["mae/robustness"]["status"] == "done"
     out = capsys.readouterr().out
-    assert "mae/finetune: its config, overrides or seed changed since it ran: redoing it" in out
-    if available("robustness"):
-        assert "mae/robustness: needs the new mae/finetune: redoing it" in out
-    recipe = json.loads((work_dir / "mae" / "finetune" / "suite_recipe.json").read_text())
-    assert "optim.blr=5e-3" in recipe["argv"] and recipe["seed"] == 0
+    assert "mae/finetune: changed: config.optim.blr: 0.01 -> 0.005: redoing it" in out
+    assert "mae/robustness: needs the new mae/finetune: redoing it" in out
+    recipe = json.loads((work_dir / "mae" / "finetune" / "suite_stage.json").read_text())["recipe"]
+    assert recipe["config"]["optim"]["blr"] == 5e-3 and recipe["config"]["seed"] == 0
+    assert any(k.startswith("{suite}/pretrain/backbone.safetensors") for k in recipe["inputs"])  # its digest
     assert cli(suite_args(demo_world, work_dir, *only, overrides=changed)) == 0  # now it matches: cached
     assert record(work_dir)["stages"]["mae/finetune"]["status"] == "cached"
     moved = tmp_path / "moved"  # paths inside the suite's folder are recorded relative to it
@@ -189,7 +180,7 @@ def test_a_failing_stage_is_recorded_blocks_its_dependents_and_the_rest_still_ru
     assert stages["scratch/finetune"]["status"] == "failed"
     assert "schedule.epohcs" in stages["scratch/finetune"]["error"]
     assert "Traceback" in (work_dir / "scratch" / "finetune" / "stage.log").read_text()
-    assert stages["scratch/robustness"]["status"] == ("blocked" if available("robustness") else "not available")
+    assert stages["scratch/robustness"]["status"] == "blocked"
     assert stages["scratch/linprobe"]["status"] == "done"
     md = (work_dir / "report" / "report.md").read_text()
     assert "| scratch/finetune | failed | ConfigError:" in md
@@ -286,5 +277,41 @@ def test_paper_scale_suites_resolve_to_the_paper_recipes(name, arch, tmp_path):
             assert opts["config"] and Path(opts["config"]).is_file(), proto
     stages = build_plan(suite)
     assert len(stages) == 1 + 3 * len(PROTOCOLS)
-    official = next(s for s in stages if s.name == "mae_official/finetune").argv(0, "slurm")
-    assert official[official.index("--pretrained") + 1] == str(ckpt) and "--launcher" in official
+    official = next(s for s in stages if s.name == "mae_official/finetune")
+    assert official.flags["pretrained"] == str(ckpt)
+    for stage in stages:  # each stage's Slurm job holds its global batch without accumulation: none is refused
+        cfg = stage.build_cfg("slurm")
+        res = stage_resources(suite, stage.name, stage.protocol, stage.backbone, cfg)
+        if res["global_batch"]:
+            assert res["global_batch"] % (res["processes"] * res["batch_size"]) == 0, stage.name
+            assert res["accumulation"] == 1 and res["nodes"] * res["tasks_per_node"] == res["processes"], res
+    seg = next(s for s in stages if s.name == "mae/segment")
+    assert stage_resources(suite, seg.name, "segment", "mae", seg.build_cfg())["processes"] == 8  # ADE20K: 16 / 2
+    pre = stages[0]
+    assert stage_resources(suite, "pretrain", "pretrain", None, pre.build_cfg())["nodes"] == 8  # 4096 / 64 GPUs
+    with pytest.raises(ConfigError, match="do not divide its global batch 16"):
+        bad = load_suite(str(CONFIG_DIR / f"{name}.py"), [f"backbones.mae_official.path={str(ckpt)!r}",
+                                                          "resources.segment={'gpus': 16}"])
+        stage_resources(bad, seg.name, "segment", "mae", seg.build_cfg())
+    with pytest.raises(ConfigError, match=r"unknown resource\(s\) gpu \(did you mean gpus\?\)"):
+        load_suite(str(CONFIG_DIR / f"{name}.py"), [f"backbones.mae_official.path={str(ckpt)!r}",
+                                                    "resources.segment={'gpu': 16}"])
+
+
+def test_seeds_fan_out_into_one_stage_per_seed(finished, demo_world, tmp_path):
+    _, done_dir = finished
+    work_dir = tmp_path / "suite"
+    shutil.copytree(done_dir, work_dir)
+    assert cli(suite_args(demo_world, work_dir, "--only", "scratch/linprobe", "--seeds", "0,1", "--jobs", "1",
+                          overrides=["report.visualize=False"])) == 0
+    rec = record(work_dir)
+    assert rec["seeds"] == [0, 1]
+    for seed in (0, 1):
+        stage = rec["stages"][f"scratch/linprobe/s{seed}"]
+        assert (stage["status"], stage["seed"]) == ("done", seed)
+        assert json.loads((work_dir / "scratch" / "linprobe" / f"s{seed}" / "metrics.json").read_text())["seed"] == seed
+    stages = build_plan(load_suite(TINY_SUITE, [f"data.demo.root={demo_world['root']!r}", "seeds=[0, 1]"]))
+    assert [s.name for s in stages if s.protocol == "robustness" and s.backbone == "mae"] == [
+        "mae/robustness/s0", "mae/robustness/s1"]
+    assert next(s for s in stages if s.name == "mae/robustness/s1").needs == ["pretrain", "mae/finetune/s1"]
+    assert sum(s.name == "pretrain" for s in stages) == 1

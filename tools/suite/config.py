@@ -12,8 +12,12 @@ Keys (see tools/configs/suite/demo.py for a commented example):
   same transfer schedule; `checkpoint` is an existing backbone (e.g. an official MAE one after
   `maebench convert`). `overrides`: protocol -> [KEY=VALUE, ...] applied after the protocol's own, for
   this backbone only: its own recipe where the paper tunes one per backbone (A.2: scratch gets its own lr).
-- `protocols`: name -> `dict(config=None, overrides=[...], args=[...])`, in run order; names from
-  tools.suite.stages.PROTOCOLS. Overrides are the task configs' own keys, applied strictly by the task.
+- `protocols`: name -> `dict(config=None, overrides=[...], flags=dict(...))`, in run order; names from
+  tools.suite.stages.PROTOCOLS. Overrides are the task configs' own keys, applied strictly by the task; flags
+  are the task's command-line flags by name (e.g. partial's `blocks="mlp,1,2"`), checked by the task.
+- `seeds`: e.g. [0, 1, 2] runs every transfer stage once per seed (pre-training once, with `seed`); None: [seed].
+- `baseline`: the label the report's gain rows subtract (None: the scratch backbone).
+- `slurm`, `resources`: how `--launcher slurm` sizes and places each stage's job (tools/suite/resources.py).
 - `report`: options of the final `maebench report` (reconstruction figures).
 """
 from __future__ import annotations
@@ -31,10 +35,12 @@ from .stages import PROTOCOLS
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / "tools" / "configs" / "suite"
 DEFAULT_CONFIG = CONFIG_DIR / "demo.py"
-CONFIG_KEYS = ("work_dir", "seed", "jobs", "data", "pretrain", "backbones", "protocols", "report")
+CONFIG_KEYS = ("work_dir", "seed", "seeds", "jobs", "data", "pretrain", "backbones", "protocols", "report", "baseline",
+               "slurm", "resources")
 DATA_KEYS = ("pretrain", "imagenet", "coco", "ade", "inat", "places", "robustness")
 SOURCES = ("pretrain", "scratch", "checkpoint")
-BACKBONE_KEYS = ("source", "path", "arch", "img_size", "overrides")
+BACKBONE_KEYS = ("source", "path", "arch", "img_size", "overrides", "resources")
+PROTOCOL_KEYS = ("config", "overrides", "flags", "anchor")
 
 
 def find_file(path: str | None, what: str, source: str) -> str | None:
@@ -108,13 +114,18 @@ def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
     protocols = suite.get("protocols") or {}
     refuse_unknown(protocols, PROTOCOLS, "protocol", source)
     for name, opts in protocols.items():
+        refuse_unknown(opts, PROTOCOL_KEYS, "key", f"{source}: protocols.{name}")
         opts["config"] = find_file(opts.get("config"), f"config of protocol {name}", source)
-        for key in PROTOCOLS[name].args:  # a protocol whose data root is missing cannot run: say so now
-            if key.startswith("{") and key.strip("{}") in DATA_KEYS and not suite["data"][key.strip("{}")]:
-                raise ConfigError(f"{source}: protocol {name} needs data.{key.strip('{}')} (or data.demo)")
+        if not suite["data"][PROTOCOLS[name].data]:  # a protocol whose data root is missing cannot run: say so now
+            raise ConfigError(f"{source}: protocol {name} needs data.{PROTOCOLS[name].data} (or data.demo)")
     pre = suite.get("pretrain") or {}
+    refuse_unknown(pre, ("config", "overrides", "flags"), "key", f"{source}: pretrain")
     pre["config"] = find_file(pre.get("config"), "pretrain config", source)
     suite["pretrain"] = pre
+    seeds = suite.get("seeds") or [suite.get("seed", 0)]
+    if not isinstance(seeds, (list, tuple)) or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds):
+        raise ConfigError(f"{source}: seeds must be a list of integers (e.g. [0, 1, 2]), got {seeds!r}")
+    suite["seeds"] = list(dict.fromkeys(seeds))
 
     backbones = suite.get("backbones") or {}
     if not backbones:
@@ -152,6 +163,11 @@ def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
                                       "the architecture; give arch=... (e.g. 'vit_base_patch16')")
                 b["arch"], b["img_size"] = reference
     suite["backbones"] = backbones
+    if suite.get("baseline") is not None and suite["baseline"] not in backbones:
+        refuse_unknown([suite["baseline"]], backbones, "backbone", f"{source}: baseline")
     suite.setdefault("report", {})
     suite.setdefault("jobs", None)
+    from .resources import check_resources
+
+    check_resources(suite, source)
     return suite

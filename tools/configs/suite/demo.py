@@ -5,6 +5,8 @@
 # scratch at toy scale; paper_vit_b.py / paper_vit_l.py are the paper-scale suites.
 work_dir = "work_dirs/suite"
 seed = 0
+seeds = None  # e.g. [0, 1, 2] (or --seeds 0,1,2): every transfer stage once per seed; pre-training once, with `seed`
+baseline = None  # the backbone label the report's gain rows subtract (None: the scratch backbone)
 # None (auto): on a CPU the two backbones' stages run side by side, one worker process each with half the threads
 # (a tiny ViT's step does not scale across threads: two stages at 1 thread took as long as one at 2, measured)
 jobs = None
@@ -67,7 +69,7 @@ protocols = dict(
     # partial_demo.py's own lr (blr 1e-2) and pooling, and as many epochs as fine-tuning (the paper gives fewer
     # tuned blocks longer schedules): at 10 epochs and blr 2e-3 every point sat at chance, below the probe
     partial=dict(config=None, overrides=_io + _no_mix + _epochs(30),
-                 args=["--blocks", "mlp,2"]),
+                 flags=dict(blocks="mlp,2")),
     # 50 epochs: at 30 the from-scratch iNat classifier sat near chance (18.9, chance 16.7); 31.1 at 50 (+15 s)
     inat=dict(config=None, overrides=_cls + ["data.format='inat'", "data.year=2019"] + _epochs(50, 2)),
     places=dict(config=None, overrides=_cls + ["data.format='places'", "data.version=365"] + _epochs(20)),
@@ -82,7 +84,7 @@ protocols = dict(
     # config's 1000 (2 min 15 s) -- measured on the 2-core Xeon; 300 is what the 10-minute budget holds
     segment=dict(config=None, overrides=_iters(300, 15)),
     # IN-C images are not resized (they are the world's 128 px), so the 64-px classifier is evaluated at 128 px
-    robustness=dict(config=None, overrides=[], args=["--img-size", "128"]),
+    robustness=dict(config=None, overrides=["img_size=128"]),
 )
 # `maebench report` options: reconstruction figures of the pre-trained model on demo and COCO-style images.
 report = dict(visualize=True, num_images=4)

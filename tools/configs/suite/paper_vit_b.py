@@ -1,7 +1,7 @@
 # The paper's transfer section for ViT-B/16 (He et al. 2021, Tables 3-6 and 13, Fig. 9), as one suite.
-# It needs a GPU cluster: run it with `maebench suite tools/configs/suite/paper_vit_b.py --launcher slurm`
-# (the whole suite becomes one Slurm job; every stage runs distributed inside it) or under torchrun
-# (`--launcher pytorch`). Every recipe is the task package's paper config, with its provenance and
+# It needs a GPU cluster: `maebench suite tools/configs/suite/paper_vit_b.py --launcher slurm` on a login node
+# submits every stage as its own Slurm job, sized by its recipe (processes = global batch / per-GPU batch: no
+# gradient accumulation), with `afterok` dependencies, and returns; `maebench suite --status WORK_DIR` follows it. Every recipe is the task package's paper config, with its provenance and
 # expected number in that file; the report prints the published number beside ours.
 #
 # Backbones: MAE pre-trained here (1600 epochs, as in Table 3), the official released MAE ViT-B
@@ -35,11 +35,23 @@ protocols = dict(
     # Fig. 9 is ViT-L (paper_vit_l.py); here its recipe with ViT-B's fine-tuning values; k = 0 is the linprobe
     partial=dict(config="classification/configs/partial_vit_large.py",
                  overrides=["arch='vit_base_patch16'", "model.drop_path_rate=0.1", "optim.blr=5e-4",
-                            "optim.layer_decay=0.65"], args=["--blocks", "mlp,1,2,4,6"]),
+                            "optim.layer_decay=0.65"], flags=dict(blocks="mlp,1,2,4,6")),
     inat=dict(config="classification/configs/finetune_inat2019_vit_base.py"),  # 80.5
     places=dict(config="classification/configs/finetune_places365_vit_base.py"),  # 57.9
     detect=dict(config="detection/configs/mask_rcnn_mae_vit_base_1024_100ep.py"),  # 50.3 box / 44.9 mask
     segment=dict(config="segmentation/configs/upernet_mae_vit_base_512_160k.py"),  # 48.1 mIoU
-    robustness=dict(args=["--batch-size", "256", "--num-workers", "8"]),  # IN-A 35.9, R 48.3, Sketch 34.5, C 51.7
+    robustness=dict(overrides=["batch_size=256", "num_workers=8"]),  # IN-A 35.9, R 48.3, Sketch 34.5, C 51.7
 )
 report = dict(visualize=True, num_images=4)
+# Slurm: every stage job's defaults (set partition/account/qos/constraint for your cluster). A job at its time
+# limit, or preempted, requeues itself and resumes from its newest complete checkpoint.
+slurm = dict(partition=None, account=None, qos=None, constraint=None, gpus_per_node=8, cpus_per_task=10, mem=None,
+             time="72:00:00", retries=2, requeues=100, max_gpus=64)
+# GPUs are derived from each recipe (global / per-GPU batch): pretrain 4096/64 = 64, finetune 1024/32 = 32,
+# linprobe 16384/512 = 32, partial 1024/32 = 32, iNat / Places 1024/32 = 32, detect 64/2 = 32, segment 16/2 = 8,
+# robustness and the report 1. Set `gpus` here to change one (it must divide the global batch).
+resources = dict(
+    finetune=dict(time="48:00:00"), linprobe=dict(time="24:00:00"), detect=dict(time="72:00:00"),
+    segment=dict(time="48:00:00"), robustness=dict(time="04:00:00", cpus_per_task=16),
+    report=dict(gpus=1, time="01:00:00"),
+)

@@ -10,7 +10,7 @@ protocols = dict(
     finetune=dict(config="classification/configs/finetune_vit_large.py"),  # 85.9
     linprobe=dict(config="classification/configs/linprobe_vit_large.py"),  # 75.8
     partial=dict(config="classification/configs/partial_vit_large.py", overrides=[],
-                 args=["--blocks", "0,mlp,1,2,4,6,12,18,24"]),  # Fig. 9: 73.5 / 79.1 (MLP) / 81.0 (1 block)
+                 flags=dict(blocks="0,mlp,1,2,4,6,12,18,24")),  # Fig. 9: 73.5 / 79.1 (MLP) / 81.0 (1 block)
     inat=dict(config="classification/configs/finetune_inat2019_vit_base.py",
               overrides=["arch='vit_large_patch16'", "model.drop_path_rate=0.2"]),  # 83.4
     places=dict(config="classification/configs/finetune_places365_vit_base.py",

@@ -12,7 +12,7 @@ _cls = ["model.img_size=64", "data.batch_size=8", "data.eval_batch_size=16", "da
 protocols = dict(
     finetune=dict(overrides=_cls),
     linprobe=dict(overrides=_cls),
-    partial=dict(overrides=_cls, args=["--blocks", "mlp,1"]),
+    partial=dict(overrides=_cls, flags=dict(blocks="mlp,1")),
     inat=dict(overrides=_cls + ["data.format='inat'", "data.year=2019"]),
     places=dict(overrides=_cls + ["data.format='places'", "data.version=365"]),
     detect=dict(overrides=["data.image_size=64", "data.batch_size=2", "data.num_workers=0", "model.window_size=4",
@@ -21,6 +21,8 @@ protocols = dict(
     segment=dict(overrides=["data.crop_size=64", "test.crop_size=64", "test.stride=43", "data.batch_size=4",
                             "data.num_workers=0", "optim.precision='fp32'", "schedule.warmup_iters=2",
                             "schedule.iters=4", "schedule.log_interval=1", "schedule.checkpoint_interval=4"]),
-    robustness=dict(args=["--batch-size", "16", "--num-workers", "0", "--img-size", "128"]),  # IN-C is 128 px here
+    robustness=dict(overrides=["batch_size=16", "num_workers=0", "img_size=128"]),  # IN-C is 128 px here
 )
 report = dict(visualize=True, num_images=2)
+# `--launcher slurm` on the tests' local cluster (scripts/local_slurm.sh): CPUs only, one CPU per stage job
+slurm = dict(gpus_per_node=0, cpus_per_task=1, time="00:30:00", retries=0)
