@@ -11,8 +11,9 @@ by dataset index) that `maebench report` bootstraps its intervals from (mae_back
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,9 @@ from mmengine.evaluator import BaseMetric
 from torch.utils.data import DataLoader, Dataset
 
 from mae_backbone.runtime import metric_keys as keys
-from mae_backbone.runtime.distributed import ExactShardSampler  # shared with detection and segmentation
+
+# ExactShardSampler is shared with detection and segmentation
+from mae_backbone.runtime.distributed import ExactShardSampler
 
 
 class ClassificationMetric(BaseMetric):

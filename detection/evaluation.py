@@ -28,14 +28,15 @@ import io
 import json
 import os
 from collections import OrderedDict
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
-from mmengine.logging import MMLogger
 from mmdet.evaluation import CocoMetric
 from mmdet.registry import METRICS
+from mmengine.logging import MMLogger
 
 from mae_backbone.errors import ConfigError
 from mae_backbone.runtime import metric_keys as keys

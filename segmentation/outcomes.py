@@ -20,7 +20,7 @@ from .data import PerClassIoUMetric
 def per_image_areas(results: list) -> dict[str, np.ndarray]:
     """`(intersect, union, pred, label, img_path)` per image -> arrays named for metric_keys, by file name."""
     rows = sorted(results, key=lambda r: str(r[4]))
-    stack = lambda j: np.stack([np.asarray(r[j].cpu() if hasattr(r[j], "cpu") else r[j]) for r in rows])  # noqa: E731
+    stack = lambda j: np.stack([np.asarray(r[j].cpu() if hasattr(r[j], "cpu") else r[j]) for r in rows])
     return {keys.IMAGES: np.array([Path(r[4]).name for r in rows]),
             keys.outcome(keys.MIOU, "intersect"): stack(0).astype(np.int64),
             keys.outcome(keys.MIOU, "union"): stack(1).astype(np.int64),

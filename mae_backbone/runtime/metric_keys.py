@@ -42,6 +42,7 @@ PER_CLASS_IOU = "per_class_IoU"
 
 # robustness (classification/robustness.py): `in_<set>_top1` for set in a / r / sketch; IN-C's mCE
 IN_C_MCE = "in_c_mce"
+IN_C_CE = "in_c_ce"  # {corruption: AlexNet-normalised corruption error}
 
 
 def robustness_top1(dataset: str) -> str:

@@ -118,8 +118,8 @@ def test_protocol_summary_and_comparable():
     s = proto.summary(full)
     assert s["missing"] == [] and s["evaluator_version"] == "mmsegmentation 1.2.2"
     whole = {**full, "protocol": {**full["protocol"], "test": {"mode": "whole"}}}
-    assert proto.comparable(s, proto.summary(whole)) == ["different test modes (test={mode: slide} vs "
-                                                          "test={mode: whole})"]
+    assert proto.comparable(s, proto.summary(whole)) == [("different test modes (test={mode: slide} vs "
+                                                           "test={mode: whole})")]
     assert proto.summary({**full, "protocol": {"dataset": {"sha256": "ab"}}})["missing"] == ["test_mode", "evaluator"]
     assert proto.comparable(s, s) == []
 

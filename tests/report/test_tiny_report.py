@@ -58,3 +58,16 @@ def test_cells_carry_intervals_from_the_saved_outcomes(report):
         for cell in [c.strip() for c in line.strip("|").split("|")][2:]:
             assert re.match(rf"{NUMBER}( \[{NUMBER}, {NUMBER}\])? \[p[\d,p]+\]$", cell), cell
     assert re.search(rf"\| Δ mae − scratch \|  \| [+-]{NUMBER} \[{NUMBER}, {NUMBER}\]", md)
+
+
+def test_a_standalone_inat_finetune_is_a_table_6_number(tmp_path):
+    import json
+    import shutil
+
+    shutil.copytree(TINY / "mae" / "inat", tmp_path / "my_inat")  # outside any suite: kind from its protocol
+    coll = collect([tmp_path / "my_inat"])
+    assert [(r.kind, r.backbone, r.role) for r in coll.results] == [("inat", "my_inat", "checkpoint")]
+    rec = json.loads((tmp_path / "my_inat" / "metrics.json").read_text())
+    rec["protocol"]["pretrained"] = None  # no checkpoint loaded: a scratch run
+    (tmp_path / "my_inat" / "metrics.json").write_text(json.dumps(rec))
+    assert collect([tmp_path / "my_inat"]).results[0].role == "scratch"

@@ -78,14 +78,12 @@ class Collection:
 
 
 def _kind(record: dict[str, Any]) -> str:
-    """A standalone run's kind from its record: a fine-tune on iNat / Places data is a Table 6 number."""
+    """A standalone run's kind from its record: a fine-tune on iNat / Places data is a Table 6 number (the
+    classification protocol's `dataset.format`)."""
     task = str(record.get("task", "unknown"))
-    if task == "finetune":
-        text = json.dumps(record.get("protocol", {})).lower()
-        for name in ("inat", "places"):
-            if f'"format": "{name}' in text or f'"name": "{name}' in text:
-                return name
-    return task
+    dataset = (record.get("protocol") or {}).get("dataset")
+    fmt = dataset.get("format") if isinstance(dataset, dict) else None
+    return fmt if task == "finetune" and fmt in ("inat", "places") else task
 
 
 def _standalone_role(protocol: dict[str, Any]) -> str:

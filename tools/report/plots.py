@@ -11,13 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mae_backbone.runtime import metric_keys as keys
+
 from .collect import Collection
 from .tables import Table
-
-# ImageNet-C's 15 benchmark corruptions (anchors.md 4.3), in the usual order
-CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
-               "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
-               "jpeg_compression")
 
 
 def _plt():
@@ -117,34 +114,22 @@ def gains_plot(tables: list[Table], out: Path) -> Path | None:
     return _save(fig, out)
 
 
-def per_corruption(metrics: dict[str, Any], path: str = "") -> tuple[str, dict[str, float]] | None:
-    """The first nested dict keyed by corruption names with numeric values (errors or CEs), and where it was."""
-    if isinstance(metrics, dict):
-        keys = [k for k in metrics if k in CORRUPTIONS]
-        if keys and all(isinstance(metrics[k], (int, float)) for k in keys):
-            return path or "per corruption", {k: float(metrics[k]) for k in CORRUPTIONS if k in metrics}
-        for k, v in metrics.items():
-            found = per_corruption(v, f"{path}.{k}" if path else k)
-            if found:
-                return found
-    return None
-
-
 def robustness_bars(coll: Collection, out: Path) -> Path | None:
-    found = [(r.backbone, per_corruption(r.metrics)) for r in coll.results if r.kind == "robustness"]
-    found = [(b, f) for b, f in found if f]
+    """IN-C's corruption error per corruption (`in_c_ce`, AlexNet-normalised, in the producer's order)."""
+    found = [(r.backbone, ce) for r in coll.results if r.kind == "robustness"
+             and isinstance(ce := r.metrics.get(keys.IN_C_CE), dict) and ce]
     if not found:
         return None
     plt = _plt()
-    names = [c for c in CORRUPTIONS if any(c in f[1] for _, f in found)]
+    names = list(dict.fromkeys(n for _, ce in found for n in ce))
     fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(names) * len(found) + 2), 3.2))
     width = 0.8 / len(found)
-    for i, (label, (what, values)) in enumerate(found):
-        ax.bar([j + i * width for j in range(len(names))], [values.get(n, 0.0) for n in names], width, label=label)
+    for i, (label, ce) in enumerate(found):
+        ax.bar([j + i * width for j in range(len(names))], [ce.get(n, 0.0) for n in names], width, label=label)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(names))])
     ax.set_xticklabels([n.replace("_", " ") for n in names], rotation=45, ha="right", fontsize=7)
-    ax.set_ylabel(found[0][1][0].split(".")[-1], fontsize=8)
-    ax.set_title("robustness per corruption (IN-C style)", fontsize=9)
+    ax.set_ylabel("corruption error (AlexNet = 100)", fontsize=8)
+    ax.set_title("robustness per corruption (IN-C); no intervals: IN-C saves no per-image outcomes", fontsize=8)
     ax.legend(fontsize=8)
     return _save(fig, out)
 
@@ -161,7 +146,8 @@ def reconstructions(coll: Collection, out_dir: Path, num_images: int = 4) -> dic
         if r.kind != "pretrain" or not ckpt.is_file():
             continue
         sources = {"pre-training images": Path(((r.record.get("protocol") or {}).get("dataset") or {}).get("root", ""))}
-        sources.update({"COCO-style val images": root / "val2017" for root in coco_roots})
+        if coco_roots:  # the last suite's COCO images
+            sources["COCO-style val images"] = coco_roots[-1] / "val2017"
         for title, folder in sources.items():
             if not folder.is_dir():
                 continue

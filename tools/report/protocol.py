@@ -5,7 +5,8 @@ fields that decide comparability wherever they sit, and says which ones a record
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 # field -> keys that hold it anywhere in a task's protocol dict (first found wins)
 FIELDS: dict[str, tuple[str, ...]] = {

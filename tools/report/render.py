@@ -124,11 +124,11 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
             parts.append("Recipes differ per backbone (these overrides apply on top of the protocol's shared ones): "
                          + "; ".join(f"{label}: " + ", ".join(f"{p} `{' '.join(o)}`" for p, o in protos.items())
                                      for label, protos in own.items()) + ".")
-    parts += ["", "Each number is followed by its 95% bootstrap interval over the evaluation images [lo, hi] and its "
+    parts += ["", ("Each number is followed by its 95% bootstrap interval over the evaluation images [lo, hi] and its "
               "protocol footnote [pN] (listed below: data fingerprint, test mode, evaluator and version, seed, world "
               "size). Δ rows: each pre-trained backbone minus the suite's baseline (its `baseline`, else its "
               "from-scratch backbone; roles from the suite record), when both numbers share a protocol, with a "
-              "paired interval; n.s. marks a gain whose interval covers 0.", ""]
+              "paired interval; n.s. marks a gain whose interval covers 0."), ""]
     parts += [table_markdown(t) for t in tables]
     if figures:
         parts += ["## Figures", ""]

@@ -19,9 +19,10 @@ The metrics, recomputed from weighted per-image outcomes (metric_keys describes 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -68,7 +69,7 @@ class Outcomes:
         if not self._cats:  # detections are stored grouped by category, in COCO's score order
             cat = a["det_cat"]
             bounds = np.searchsorted(cat, np.arange(a["num_gt"].shape[1] + 1))
-            self._cats = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+            self._cats = [slice(lo, hi) for lo, hi in pairwise(bounds)]
         num_gt = w @ a["num_gt"]  # (K,) weighted non-ignored ground truths per category
         aps = []
         for k, sl in enumerate(self._cats):

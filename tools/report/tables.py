@@ -18,7 +18,15 @@ from mae_backbone.errors import ConfigError
 from mae_backbone.runtime import metric_keys as keys
 
 from . import protocol, stats
-from .anchors import FIG9_PRETRAIN_EPOCHS, PAPER_ARCHS, Anchor, Verdict, lookup, spread, verdict
+from .anchors import (
+    FIG9_PRETRAIN_EPOCHS,
+    PAPER_ARCHS,
+    Anchor,
+    Verdict,
+    lookup,
+    spread,
+    verdict,
+)
 from .collect import SCRATCH, Collection, Result
 
 
@@ -301,7 +309,7 @@ def partial_table(coll: Collection, opts: Options | None = None) -> Table:
                      tuple(columns), note="0 blocks is the linear probe (the linprobe run when the sweep skips k = 0); "
                                           "\"last MLP\" tunes only the last block's MLP; all blocks is full "
                                           "fine-tuning.")
-    owns = lambda r, c: c.part is not None and partial_k(r) == c.part  # noqa: E731
+    owns = lambda r, c: c.part is not None and partial_k(r) == c.part
     table = _fill(spec, columns, coll, opts or Options(), owns)
     for row in table.rows:  # issue 20: the published points are from an 800-epoch ViT-L
         if any(c.paper is not None for c in row.cells):
