@@ -10,7 +10,8 @@ from mae_backbone.runtime.task import COMMON, Flag, Task
 from . import CONFIG_DIR
 
 SETS = ("a", "r", "sketch", "c")
-CONFIG_KEYS = ("checkpoint", "data", "sets", "arch", "img_size", "batch_size", "num_workers", "work_dir", "launcher")
+CONFIG_KEYS = ("checkpoint", "data", "sets", "arch", "img_size", "interpolation", "c_upsample", "batch_size",
+               "num_workers", "work_dir", "launcher")
 RELEASES = {"a": "imagenet-a", "r": "imagenet-r", "sketch": "imagenet-sketch", "c": "imagenet-c"}
 
 
@@ -41,7 +42,14 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         init_dist("slurm" if inside_slurm_job() else "pytorch", backend="nccl" if torch.cuda.is_available() else "gloo")
     index_dir = data.get("index_dir") or data.get("root")
     return evaluate_all_and_record(cfg["checkpoint"], sets, Path(cfg["work_dir"]), Path(index_dir) if index_dir else None,
-                                   cfg.get("arch"), cfg.get("img_size"), cfg["batch_size"], cfg["num_workers"])
+                                   cfg.get("arch"), cfg.get("img_size"), cfg["batch_size"], cfg["num_workers"],
+                                   interpolation=cfg["interpolation"], c_upsample=cfg["c_upsample"])
+
+
+def _upsample(text: str) -> str | None:
+    if text not in ("bicubic", "bilinear", "None"):
+        raise ValueError(text)  # argparse: "invalid _upsample value"
+    return None if text == "None" else text
 
 
 def _finish(cfg: Any, config: str) -> None:
@@ -67,6 +75,10 @@ TASK = Task(
              "(default: --data)"),
         Flag("arch", "arch", "architecture, for checkpoints without a maebench sidecar"),
         Flag("img-size", "img_size", "input size (default: the checkpoint's)", type=int),
+        Flag("interpolation", "interpolation", "A/R/Sketch resize: bicubic (MAE's evaluation, default) or bilinear "
+             "(hendrycks' eval.py)", choices=("bicubic", "bilinear")),
+        Flag("c-upsample", "c_upsample", "IN-C images smaller than the input (e.g. --img-size 448): bicubic "
+             "(default) or bilinear upsampling; None refuses", type=_upsample),
         Flag("batch-size", "batch_size", "images per batch (default 64)", type=int),
         Flag("num-workers", "num_workers", "data-loader workers (default 2)", type=int),
     ),

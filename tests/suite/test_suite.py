@@ -277,6 +277,16 @@ def test_paper_scale_suites_resolve_to_the_paper_recipes(name, arch, tmp_path):
             assert opts["config"] and Path(opts["config"]).is_file(), proto
     stages = build_plan(suite)
     assert len(stages) == 1 + 3 * len(PROTOCOLS)
+    from tests.classification.paper_recipes import PAPER_RECIPES
+
+    for stage in stages:  # every classification stage, as the suite resolves it, runs the published recipe
+        want = PAPER_RECIPES.get((name, stage.protocol))
+        if want is None:
+            continue
+        cfg = stage.build_cfg()
+        got = dict(blr=cfg["optim"]["blr"], layer_decay=cfg["optim"]["layer_decay"], epochs=cfg["schedule"]["epochs"],
+                   drop_path=cfg["model"].get("drop_path_rate", 0.0))
+        assert got == {k: want[k] for k in got}, (stage.name, got, want["source"])
     official = next(s for s in stages if s.name == "mae_official/finetune")
     assert official.flags["pretrained"] == str(ckpt)
     for stage in stages:  # each stage's Slurm job holds its global batch without accumulation: none is refused

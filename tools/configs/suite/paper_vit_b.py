@@ -33,9 +33,7 @@ protocols = dict(
     finetune=dict(config="classification/configs/finetune_vit_base.py"),  # official 5e-4 / 0.65: 83.6
     linprobe=dict(config="classification/configs/linprobe_vit_base.py"),  # 68.0
     # Fig. 9 is ViT-L (paper_vit_l.py); here its recipe with ViT-B's fine-tuning values; k = 0 is the linprobe
-    partial=dict(config="classification/configs/partial_vit_large.py",
-                 overrides=["arch='vit_base_patch16'", "model.drop_path_rate=0.1", "optim.blr=5e-4",
-                            "optim.layer_decay=0.65"], flags=dict(blocks="mlp,1,2,4,6")),
+    partial=dict(config="classification/configs/partial_vit_base.py", flags=dict(blocks="mlp,1,2,4,6")),
     inat=dict(config="classification/configs/finetune_inat2019_vit_base.py"),  # 80.5
     places=dict(config="classification/configs/finetune_places365_vit_base.py"),  # 57.9
     detect=dict(config="detection/configs/mask_rcnn_mae_vit_base_1024_100ep.py"),  # 50.3 box / 44.9 mask
