@@ -112,6 +112,19 @@ def test_seeds_are_aggregated_mean_std_and_per_seed_values(tmp_path):
     assert float(row["std_over_seeds"]) == pytest.approx(std, abs=1e-4)
     assert rows["Δ ours − random"][2].startswith("+18.0 [")
     assert "seeds resampled, then images" in md
+    # a seed whose stage failed: the mean is over the others, and the note says so
+    rec = json.loads((suite / "metrics.json").read_text())
+    rec["stages"]["ours/finetune/s2"].update(status="failed", error="RuntimeError: boom")
+    (suite / "metrics.json").write_text(json.dumps(rec))
+    (suite / "ours" / "finetune" / "s2" / "metrics.json").unlink()
+    md = build_report([suite], tmp_path / "failed", visualize=False, options=OPTS)["markdown"].read_text()
+    assert "| ours | vit_mini_patch16 | 81.0 ±1.4 [" in md
+    assert "ours, fine-tune: the mean is over 2 seed(s); ours/finetune/s2 failed" in md
+    (suite / "ours" / "finetune" / "s2" / "metrics.json").write_text(json.dumps(
+        {**json.loads((suite / "ours" / "finetune" / "s1" / "metrics.json").read_text()), "seed": 2,
+         "metrics": {keys.TOP1: 78.0}}))
+    rec["stages"]["ours/finetune/s2"].update(status="done", error=None)
+    (suite / "metrics.json").write_text(json.dumps(rec))
     # deterministic for a report seed
     again = build_report([suite], tmp_path / "again", visualize=False, options=OPTS)["csv"].read_text()
     assert again == (tmp_path / "report" / "report.csv").read_text()

@@ -248,6 +248,10 @@ def _fill(spec: TableSpec, columns: list[Column], coll: Collection, opts: Option
                 problem = _estimate(cell, col, spec.key, label, [metric(r.metrics, col.metric) for r in runs], opts)
                 if problem:
                     notes.append(problem)
+                lost = [s for s in coll.stages if s.kind == col.kind and s.backbone == label and s.status != "not run"]
+                if lost:  # a seed that left no number: the mean is over the others, say so
+                    notes.append(f"{label}, {col.title}: the mean is over {len(runs)} seed(s); "
+                                 + ", ".join(f"{s.name} {s.status}" for s in lost))
                 cell.value = cell.estimate.value
                 if paper is not None:
                     cell.verdict = verdict(paper, spread(anchor, first.arch, published), cell.interval)
