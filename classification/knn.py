@@ -29,6 +29,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.dist import all_gather, all_gather_object, get_dist_info
@@ -39,6 +40,7 @@ from mae_backbone import create_vit
 from mae_backbone.checkpoint import load_checkpoint
 from mae_backbone.errors import ConfigError
 from mae_backbone.fileio import atomic_write_json
+from mae_backbone.runtime import metric_keys as keys
 from mae_backbone.runtime.distributed import ExactShardSampler, check_exact_once, prepare_launch
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 from mae_backbone.vit import VisionTransformer
@@ -148,7 +150,8 @@ def knn_predict(train: torch.Tensor, train_labels: torch.Tensor, queries: torch.
 
 def knn_accuracy(train: torch.Tensor, train_labels: torch.Tensor, val: torch.Tensor, val_labels: torch.Tensor,
                  num_classes: int, ks: Sequence[int], temperature: float) -> dict[str, Any]:
-    """Top-1 / top-n accuracy (percent) for every k; query chunks are shared out over the processes."""
+    """Top-1 / top-n accuracy (percent) for every k, and per image (`outcomes[k]`: hit1, hitn, pred arrays in
+    validation order); the query chunks are shared out over the processes."""
     rank, world = get_dist_info()
     ks = sorted(set(int(k) for k in ks))
     topn = min(TOPN, num_classes)
@@ -159,15 +162,30 @@ def knn_accuracy(train: torch.Tensor, train_labels: torch.Tensor, val: torch.Ten
         stop = min(start + QUERY_CHUNK, val.shape[0])
         preds = knn_predict(train, train_labels, val[start:stop], num_classes, ks, temperature, topn)
         truth = val_labels[start:stop, None]
-        hits = {k: (p[:, :1] == truth).any(1).tolist() for k, p in preds.items()}
-        hits_n = {k: (p == truth).any(1).tolist() for k, p in preds.items()}
-        mine += [(start + j, {k: (hits[k][j], hits_n[k][j]) for k in ks}) for j in range(stop - start)]
-    merged = [r for part in all_gather_object(mine) for r in part]
-    check_exact_once([i for i, _ in merged], val.shape[0], what="kNN classification")
-    n = len(merged)
-    by_k = {str(k): {"top1": 100.0 * sum(h[k][0] for _, h in merged) / n,
-                     f"top{topn}": 100.0 * sum(h[k][1] for _, h in merged) / n} for k in ks}
-    return {"by_k": by_k, "num_samples": n, "topn": topn}
+        mine.append((start, {k: ((p[:, :1] == truth).any(1).cpu().numpy(), (p == truth).any(1).cpu().numpy(),
+                                 p[:, 0].cpu().numpy()) for k, p in preds.items()}))
+    merged = sorted((r for part in all_gather_object(mine) for r in part), key=lambda r: r[0])
+    check_exact_once([start + j for start, r in merged for j in range(len(r[ks[0]][0]))], val.shape[0],
+                     what="kNN classification")
+    outcomes = {k: dict(zip(("hit1", "hitn", "pred"), (np.concatenate([r[k][f] for _, r in merged])
+                                                       for f in range(3)))) for k in ks}
+    by_k = {str(k): {"top1": 100.0 * float(o["hit1"].mean()), f"top{topn}": 100.0 * float(o["hitn"].mean())}
+            for k, o in outcomes.items()}
+    return {"by_k": by_k, "num_samples": int(val.shape[0]), "topn": topn, "outcomes": outcomes}
+
+
+def outcome_arrays(result: dict[str, Any], report_k: int, labels: torch.Tensor) -> dict[str, np.ndarray]:
+    """Per-image outcomes under the metric keys (mae_backbone/runtime/metric_keys.py): `top1/hit`, `top5/hit`
+    (at report_k) and `by_k.<k>.top1/hit`, `by_k.<k>.top5/hit` for every k, by validation index."""
+    topn_key = f"top{result['topn']}"
+    o = result["outcomes"]
+    arrays = {keys.IMAGES: np.arange(result["num_samples"]), keys.outcome(keys.TOP1, "hit"): o[report_k]["hit1"],
+              keys.outcome(topn_key, "hit"): o[report_k]["hitn"], keys.outcome(keys.TOP1, "pred"): o[report_k]["pred"],
+              keys.outcome(keys.TOP1, "label"): labels.cpu().numpy()}
+    for k, ok in o.items():
+        arrays[keys.outcome(f"by_k.{k}.{keys.TOP1}", "hit")] = ok["hit1"]
+        arrays[keys.outcome(f"by_k.{k}.{topn_key}", "hit")] = ok["hitn"]
+    return arrays
 
 
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -204,10 +222,11 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         print(f"NOTICE: {len(train_split.files)} training images: k={ks} searched as k={used}")
     result = knn_accuracy(train_f, train_y, val_f, val_y, len(train_split.classes), ks, temperature)
     topn = result["topn"]
-    metrics = {"top1": result["by_k"][str(report_k)]["top1"], f"top{topn}": result["by_k"][str(report_k)][f"top{topn}"],
-               "k": report_k, "by_k": result["by_k"], "num_samples": result["num_samples"],
-               "num_train": len(train_split.files)}
+    headline = result["by_k"][str(report_k)]
+    metrics = {"top1": headline["top1"], f"top{topn}": headline[f"top{topn}"], "k": report_k, "by_k": result["by_k"],
+               "num_samples": result["num_samples"], "num_train": len(train_split.files)}
     if get_dist_info()[0] == 0:
+        keys.write_outcomes(work_dir / keys.OUTCOMES_FILE, outcome_arrays(result, report_k, val_y))
         _write_outputs(cfg, work_dir, metrics, report, train_split, val_split, crop_pct, dtype, ks, used, world)
     return metrics
 

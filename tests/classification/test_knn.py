@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -59,8 +60,10 @@ def test_prediction_is_invariant_to_the_order_of_the_training_set(monkeypatch):
     a = knn_predict(train, labels, queries, 7, KS, 0.07)
     b = knn_predict(train[perm], labels[perm], queries, 7, KS, 0.07)
     assert all(torch.equal(a[k], b[k]) for k in KS)
-    assert knn_accuracy(train, labels, queries, truth, 7, KS, 0.07) == \
-        knn_accuracy(train[perm], labels[perm], queries, truth, 7, KS, 0.07)
+    x = knn_accuracy(train, labels, queries, truth, 7, KS, 0.07)
+    y = knn_accuracy(train[perm], labels[perm], queries, truth, 7, KS, 0.07)
+    assert x["by_k"] == y["by_k"]
+    assert all((x["outcomes"][k][f] == y["outcomes"][k][f]).all() for k in KS for f in ("hit1", "hitn", "pred"))
 
 
 def test_separable_clusters_are_classified_perfectly():
@@ -106,6 +109,10 @@ def test_run_writes_a_knn_record(demo_world, tmp_path):
     assert proto["temperature"] == 0.07 and proto["feature_dtype"] == "float32" and proto["low_shot"] is None
     assert proto["dataset"]["train"]["num_files"] == 36 and proto["load_report"]["loaded"]
     assert record["config"]["knn"]["feature"] == "mean"
+    outcomes = np.load(tmp_path / "knn" / "outcomes.npz")  # per image, for the report's bootstrap intervals
+    assert outcomes["images"].tolist() == list(range(18))
+    assert 100 * outcomes["top1/hit"].mean() == pytest.approx(metrics["top1"])
+    assert 100 * outcomes["by_k.200.top5/hit"].mean() == pytest.approx(metrics["by_k"]["200"]["top5"])
 
 
 def test_run_on_its_own_training_images_finds_each_one(demo_world, tmp_path):
