@@ -7,7 +7,9 @@ instead of silently emptying a report column. Dotted names address nested dicts 
 Per-image outcomes (`OUTCOMES_FILE`, a NumPy .npz beside `metrics.json`) hold, for a metric key `K`,
 arrays named `K/<field>`; the fields say how the number is recomputed on a resampled image set:
 
-- `K/hit` (N,) 0/1: the metric is 100 x the mean (top-1, top-5, robustness top-1).
+- `K/hit` (N,): the metric is 100 x their mean: 0/1 for top-1, top-5 and robustness top-1; for IN-C's mCE,
+  each image's error averaged over severities, divided by AlexNet's and averaged over corruptions (the
+  mCE is linear in the per-image errors, as every corruption and severity holds the same images).
 - `K/intersect`, `K/union` (N, C) pixel counts: the metric is 100 x the mean over classes of
   sum(intersect) / sum(union) (mIoU; a class with no union is left out, as mmseg's nanmean does).
 - `K/det_img`, `K/det_cat`, `K/det_tp`, `K/det_fp`, `K/num_gt`: COCO AP (see tools/report/stats.py).
