@@ -19,7 +19,7 @@ from tools.report.tables import Options
 
 FIXTURES = Path(__file__).parent / "fixtures"
 N = 150  # images of the fixture's classification val set
-OPTS = Options(replicates=400, coco_replicates=50, seed=0)
+OPTS = dict(bootstrap=400, coco_bootstrap=50, bootstrap_seed=0)
 
 
 def _hits(k: int, flip: tuple[int, int] = (0, 0)) -> np.ndarray:
@@ -58,7 +58,7 @@ def _suite(root: Path, backbones: dict[str, str], runs: dict[tuple[str, int], np
 
 
 def _report(tmp_path: Path, suite: Path):
-    written = build_report([suite], tmp_path / "report", visualize=False, options=OPTS)
+    written = build_report([suite], tmp_path / "report", visualize=False, **OPTS)
     md = written["markdown"].read_text()
     block = md.split("### Table 3-style", 1)[1].split("\n\n", 2)[1]
     rows = {r[0]: r for r in ([c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()[2:])}
@@ -117,7 +117,7 @@ def test_seeds_are_aggregated_mean_std_and_per_seed_values(tmp_path):
     rec["stages"]["ours/finetune/s2"].update(status="failed", error="RuntimeError: boom")
     (suite / "metrics.json").write_text(json.dumps(rec))
     (suite / "ours" / "finetune" / "s2" / "metrics.json").unlink()
-    md = build_report([suite], tmp_path / "failed", visualize=False, options=OPTS)["markdown"].read_text()
+    md = build_report([suite], tmp_path / "failed", visualize=False, **OPTS)["markdown"].read_text()
     assert "| ours | vit_mini_patch16 | 81.0 ±1.4 [" in md
     assert "ours, fine-tune: the mean is over 2 seed(s); ours/finetune/s2 failed" in md
     (suite / "ours" / "finetune" / "s2" / "metrics.json").write_text(json.dumps(
@@ -126,7 +126,7 @@ def test_seeds_are_aggregated_mean_std_and_per_seed_values(tmp_path):
     rec["stages"]["ours/finetune/s2"].update(status="done", error=None)
     (suite / "metrics.json").write_text(json.dumps(rec))
     # deterministic for a report seed
-    again = build_report([suite], tmp_path / "again", visualize=False, options=OPTS)["csv"].read_text()
+    again = build_report([suite], tmp_path / "again", visualize=False, **OPTS)["csv"].read_text()
     assert again == (tmp_path / "report" / "report.csv").read_text()
 
 
@@ -154,14 +154,14 @@ def _standalone_vit_b(root: Path, top1_hits: int, planted_hits: int) -> Path:
 
 def test_paper_scale_verdict_and_a_stale_outcomes_file(tmp_path):
     written = build_report([_standalone_vit_b(tmp_path / "a", 124, 124)], tmp_path / "ra", visualize=False,
-                           options=OPTS)
+                           **OPTS)
     row = next(r for r in csv.DictReader(io.StringIO(written["csv"].read_text())) if r["column"] == "fine-tune")
     assert (row["paper"], row["paper_spread"], row["verdict"]) == ("83.6", "83.46–83.66", "reproduced")
     assert float(row["ci_low"]) < 83.46 and float(row["ci_high"]) > 83.66  # 150 images: a wide interval
     assert "reproduced (published 83.46–83.66)" in written["markdown"].read_text()
     # outcomes that do not recompute the recorded number (another run's) give no interval, and say why
     written = build_report([_standalone_vit_b(tmp_path / "b", 124, 120)], tmp_path / "rb", visualize=False,
-                           options=OPTS)
+                           **OPTS)
     md = written["markdown"].read_text()
     assert "outcomes give 80.000, metrics.json 82.667; no interval (rerun that stage)" in md
     assert "no interval (published 83.46–83.66)" in md
@@ -172,7 +172,7 @@ def test_zero_replicates_turn_intervals_off_and_negative_is_refused(tmp_path):
 
     suite = _suite(tmp_path / "s", {"ours": "pretrain", "random": "scratch"},
                    {("ours", 0): _hits(120), ("random", 0): _hits(90)})
-    written = build_report([suite], tmp_path / "r", visualize=False, options=Options(replicates=0))
+    written = build_report([suite], tmp_path / "r", visualize=False, bootstrap=0)
     md = written["markdown"].read_text()
     assert "| ours | vit_mini_patch16 | 80.0 [p1] |" in md and "| Δ ours − random |  | +20.0 |" in md
     with pytest.raises(ConfigError, match="replicates must be >= 0"):

@@ -10,7 +10,7 @@ import pytest
 
 from tools.report import build_report
 from tools.report.collect import collect
-from tools.report.tables import TABLES, Options, metric, partial_table
+from tools.report.tables import TABLES, metric, partial_table
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 NO_OUTCOMES = {"robustness"}  # classification/robustness.py saves none yet: no interval there
@@ -20,7 +20,7 @@ NUMBER = r"-?\d+\.\d"
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_report")
-    written = build_report([TINY], out, visualize=False, options=Options(replicates=500, coco_replicates=50))
+    written = build_report([TINY], out, visualize=False, bootstrap=500, coco_bootstrap=50)
     return written, written["markdown"].read_text()
 
 

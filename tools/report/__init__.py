@@ -12,21 +12,23 @@ from pathlib import Path
 from typing import Any
 
 
-def build_report(work_dirs: list[str | Path], out_dir: str | Path, visualize: bool = True,
-                 num_images: int = 4, options: Any = None) -> dict[str, Any]:
+def build_report(work_dirs: list[str | Path], out_dir: str | Path, visualize: bool = True, num_images: int = 4,
+                 bootstrap: int = 1000, coco_bootstrap: int = 200, bootstrap_seed: int = 0) -> dict[str, Any]:
     """Write report.md, report.csv and the PNGs into `out_dir`; return their paths.
 
-    `options`: a `tables.Options` (bootstrap replicates, COCO replicates, seed); default 1000 / 200 / 0."""
+    `bootstrap`: replicates per cell of the top-1 / mIoU intervals; `coco_bootstrap`: per COCO AP cell (each
+    replicate is a COCO accumulate); 0 turns intervals off; `bootstrap_seed`: the draws' seed. (A suite's
+    `report = dict(...)` passes these.)"""
     from mae_backbone.fileio import atomic_write_text
 
     from .collect import collect
     from .plots import all_figures
     from .render import csv_text, markdown
-    from .tables import build_tables
+    from .tables import Options, build_tables
 
     out_dir = Path(out_dir)
     coll = collect(list(work_dirs))
-    tables = build_tables(coll, options)
+    tables = build_tables(coll, Options(bootstrap, coco_bootstrap, bootstrap_seed))
     figures = all_figures(coll, tables, out_dir, visualize=visualize, num_images=num_images)
     md = atomic_write_text(out_dir / "report.md", markdown(coll, tables, figures, out_dir))
     table_csv = atomic_write_text(out_dir / "report.csv", csv_text(tables))
