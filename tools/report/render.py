@@ -13,11 +13,12 @@ from .tables import Cell, Gain, Table
 def _num(v: float | None, signed: bool = False) -> str:
     if v is None:
         return "—"
+    v = round(v, 1) + 0.0  # no "-0.0"
     return f"{v:+.1f}" if signed else f"{v:.1f}"
 
 
 def _ci(ci: tuple[float, float] | None) -> str:
-    return f" [{round(ci[0], 1) + 0.0:.1f}, {round(ci[1], 1) + 0.0:.1f}]" if ci else ""  # + 0.0: no "-0.0"
+    return f" [{_num(ci[0])}, {_num(ci[1])}]" if ci else ""
 
 
 def _cell(c: Cell) -> str:
