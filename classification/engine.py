@@ -210,8 +210,7 @@ def _train(cfg, net, frozen, train_split, common, work_dir, world):
                               collate_fn=dict(type="default_collate")),
         train_cfg=dict(by_epoch=True, max_epochs=sched["epochs"], val_interval=sched.get("val_interval", 1)),
         optim_wrapper=wrapper, param_scheduler=schedulers(sched, plan["lr"]), default_hooks=hooks,
-        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook"),
-                      dict(type="Top1HistoryHook")],
+        custom_hooks=engine.training_hooks("Top1HistoryHook"),
         visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend"),
                                                          dict(type="TensorboardVisBackend")]),
         resume=resume_from is not None, load_from=resume_from, **common)

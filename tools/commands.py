@@ -22,11 +22,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finetune": ("classification.commands.finetune", "end-to-end fine-tuning of a pre-trained ViT (classification)"),
     "linprobe": ("classification.commands.linprobe", "linear probe of a frozen pre-trained ViT (classification)"),
     "partial": ("classification.commands.partial", "partial fine-tuning of the last k blocks; --blocks sweeps k"),
+    "knn": ("classification.commands.knn", "training-free weighted kNN of frozen features (DINO's protocol)"),
     "robustness": ("classification.commands.robustness", "ImageNet-A/-R/-Sketch/-C evaluation of a classifier"),
     "detect": ("detection.command", "COCO Mask R-CNN transfer (ViT pyramid + FPN, box and mask AP)"),
     "segment": ("segmentation.command", "ADE20K UperNet transfer (relative position bias, slide test)"),
 }
-TASKS = ("pretrain", "finetune", "linprobe", "partial", "robustness", "detect", "segment")
+TASKS = ("pretrain", "finetune", "linprobe", "partial", "knn", "robustness", "detect", "segment")
 
 
 def load_task(name: str) -> Any:

@@ -15,12 +15,16 @@ BLOCKS = Flag("blocks", "blocks", "sweep: comma-separated numbers of tuned block
 
 def run(cfg: dict[str, Any], nan_retry: int = 0) -> dict[str, Any]:
     """One partial run, or with `blocks` the sweep (each k retried on its own after a non-finite loss)."""
+    from mae_backbone.runtime.cost import measure
     from mae_backbone.runtime.engine import run_with_nan_retry
 
     from ..engine import run as run_one
 
+    def one(sub: dict[str, Any]) -> dict[str, Any]:
+        return measure(lambda c: run_with_nan_retry(run_one, c, nan_retry), sub)
+
     if not cfg.get("blocks"):
-        return run_with_nan_retry(run_one, cfg, nan_retry)
+        return one(cfg)
     if cfg.get("eval_only"):
         from mae_backbone.errors import ConfigError
 
@@ -33,7 +37,7 @@ def run(cfg: dict[str, Any], nan_retry: int = 0) -> dict[str, Any]:
     blocks = parse_blocks(cfg["blocks"], depth)
     sweep = {k: v for k, v in cfg.items() if k != "blocks"}
     summary = run_sweep(sweep, blocks, lambda path: load_protocol_config(path, [], "linprobe").to_dict(),
-                        lambda sub: run_with_nan_retry(run_one, sub, nan_retry))
+                        one)
     return {"top1": summary["top1"]}
 
 

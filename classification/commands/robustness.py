@@ -41,7 +41,8 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
 
         init_dist("slurm" if inside_slurm_job() else "pytorch", backend="nccl" if torch.cuda.is_available() else "gloo")
     index_dir = data.get("index_dir") or data.get("root")
-    return evaluate_all_and_record(cfg["checkpoint"], sets, Path(cfg["work_dir"]), Path(index_dir) if index_dir else None,
+    index_dir = Path(index_dir) if index_dir else None
+    return evaluate_all_and_record(cfg["checkpoint"], sets, Path(cfg["work_dir"]), index_dir,
                                    cfg.get("arch"), cfg.get("img_size"), cfg["batch_size"], cfg["num_workers"],
                                    interpolation=cfg["interpolation"], c_upsample=cfg["c_upsample"])
 
@@ -69,7 +70,8 @@ TASK = Task(
         Flag("data", "data.root", "folder holding a/ r/ sketch/ c/ (the demo world's robustness/); per-set flags "
              "override"),
         *(Flag(name, f"data.{key}", f"root of {name} (<wnid>/ folders"
-               + (", <corruption>/<severity>/<wnid>/ for C)" if key == "c" else ")")) for key, name in RELEASES.items()),
+               + (", <corruption>/<severity>/<wnid>/ for C)" if key == "c" else ")"))
+          for key, name in RELEASES.items()),
         Flag("sets", "sets", "which sets to run, e.g. a,r (default: all found)"),
         Flag("index-dir", "data.index_dir", "folder with imagenet_{a,r}_indices.txt for non-ImageNet classifiers "
              "(default: --data)"),

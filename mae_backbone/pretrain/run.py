@@ -85,7 +85,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
                                by_epoch=True, begin=warm, end=epochs, convert_to_iter_based=True))
     engine.allow_mmengine_checkpoints()
     resume_from = workdir.resolve_resume(cfg.get("resume"), work_dir)
-    hooks = [dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")]
+    hooks = engine.training_hooks()
     monitor = knn_monitor(cfg)
     if monitor is not None:
         hooks.append(monitor)

@@ -22,6 +22,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
 from ..errors import UserFacingError
+from . import cost  # noqa: F401  (registers CostHook)
 from .workdir import latest_complete_checkpoint
 
 
@@ -267,6 +268,12 @@ class NonFiniteLossHook(Hook):
             raise err
 
 
+def training_hooks(*extra: str) -> list[dict[str, str]]:
+    """The hooks of every training run: resumable RNG/message-hub state, stop on NaN, progress, measured cost."""
+    return [dict(type=name) for name in ("ResumableStateHook", "NonFiniteLossHook", "ProgressBarHook", "CostHook",
+                                         *extra)]
+
+
 def run_with_nan_retry(run: Any, cfg: dict[str, Any], retries: int = 0) -> Any:
     """`run(cfg)`; on a non-finite loss, up to `retries` times: resume from the last good checkpoint in the
     work dir (or start again) with half the lr of the run that failed."""
@@ -328,7 +335,7 @@ def iter_runner_kwargs(cfg: dict[str, Any], accum: int, scope: str, visualizer: 
             checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=sched["checkpoint_interval"] * accum,
                             max_keep_ckpts=2, save_last=True),
             sampler_seed=dict(type="DistSamplerSeedHook")),
-        custom_hooks=[dict(type="ResumableStateHook"), dict(type="NonFiniteLossHook"), dict(type="ProgressBarHook")],
+        custom_hooks=training_hooks(),
         log_processor=dict(by_epoch=False),
         env_cfg=dict(cudnn_benchmark=cudnn_benchmark, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
                      dist_cfg=dict(backend="nccl" if torch.cuda.is_available() else "gloo")),

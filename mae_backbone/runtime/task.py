@@ -102,13 +102,15 @@ class Task:
         return cfg.to_dict()
 
     def execute(self, cfg: dict[str, Any], nan_retry: int = 0) -> dict[str, Any]:
-        """Run it here: `run(cfg)`, resuming with half the lr after a non-finite loss at most `nan_retry` times."""
+        """Run it here: `run(cfg)`, resuming with half the lr after a non-finite loss at most `nan_retry` times;
+        its cost (wall, device-seconds, images, FLOPs, peak memory) joins its metrics.json (runtime/cost.py)."""
         run = _resolve(self.run)
-        if self.retries_inside:
+        if self.retries_inside:  # a sweep measures each of its runs
             return run(cfg, nan_retry=nan_retry)
+        from .cost import measure
         from .engine import run_with_nan_retry
 
-        return run_with_nan_retry(run, cfg, nan_retry)
+        return measure(lambda c: run_with_nan_retry(run, c, nan_retry), cfg)
 
     # -- the command line ----------------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,8 @@ still divides (whole nodes above one node). A suite config can set any of it per
     backbones = dict(mae=dict(..., resources=dict(detect=dict(gpus=16))))
 
 `retries`: a failing stage runs again in its job this often; `requeues`: how often a job preempted or at its time
-limit requeues itself. `gpus_per_node=0` is a CPU cluster: each stage is one task with `cpus_per_task` CPUs (`tasks` to ask for more).
+limit requeues itself. `gpus_per_node=0` is a CPU cluster: each stage is one task with `cpus_per_task` CPUs
+(`tasks` to ask for more).
 A process count that the global batch does not divide is refused when the suite is loaded, not on the cluster.
 """
 from __future__ import annotations

@@ -216,7 +216,8 @@ def _executor(submitit: Any, root: Path, suite: dict[str, Any], res: dict[str, A
 def _shown(res: dict[str, Any], deps: list[str]) -> str:
     where = (f"{res['nodes']}x{res['gpus_per_node']} GPU" if res["gpus_per_node"] else f"{res['processes']} task")
     acc = f", accum {res['accumulation']}" if res.get("accumulation") and res["accumulation"] > 1 else ""
-    return f"{where}, {res['cpus_per_task']} cpu/task, {res['time']}{acc}" + (f", after {','.join(deps)}" if deps else "")
+    after = f", after {','.join(deps)}" if deps else ""
+    return f"{where}, {res['cpus_per_task']} cpu/task, {res['time']}{acc}{after}"
 
 
 def _table(rows: list[tuple[str, str, str, str]], out: TextIO) -> None:

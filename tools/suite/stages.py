@@ -26,6 +26,7 @@ class Protocol:
 PROTOCOLS: dict[str, Protocol] = {
     "finetune": Protocol("finetune", "imagenet", weight=35),
     "linprobe": Protocol("linprobe", "imagenet", weight=16),
+    "knn": Protocol("knn", "imagenet", weight=8),
     # a sweep (`blocks`) writes one metrics.json per k in k<k>/ and partial_sweep.json when all are done
     "partial": Protocol("partial", "imagenet", weight=55, done_file="partial_sweep.json"),
     "inat": Protocol("finetune", "inat", weight=35, anchor="inat2019"),

@@ -65,6 +65,7 @@ def _iters(n: int, warmup: int) -> list[str]:
 protocols = dict(
     finetune=dict(config=None, overrides=_cls + _epochs(30, 2)),
     linprobe=dict(config=None, overrides=_io + _epochs(20)),
+    knn=dict(config=None, overrides=_io),  # training-free: features of the frozen encoder, k in 10/20/100/200
     # Fig. 9: k = 0 is the linear probe above and k = depth the fine-tune; the sweep adds the points between
     # partial_demo.py's own lr (blr 1e-2) and pooling, and as many epochs as fine-tuning (the paper gives fewer
     # tuned blocks longer schedules): at 10 epochs and blr 2e-3 every point sat at chance, below the probe

@@ -1,8 +1,9 @@
 # The paper's transfer section for ViT-B/16 (He et al. 2021, Tables 3-6 and 13, Fig. 9), as one suite.
 # It needs a GPU cluster: `maebench suite tools/configs/suite/paper_vit_b.py --launcher slurm` on a login node
 # submits every stage as its own Slurm job, sized by its recipe (processes = global batch / per-GPU batch: no
-# gradient accumulation), with `afterok` dependencies, and returns; `maebench suite --status WORK_DIR` follows it. Every recipe is the task package's paper config, with its provenance and
-# expected number in that file; the report prints the published number beside ours.
+# gradient accumulation), with `afterok` dependencies, and returns; `maebench suite --status WORK_DIR` follows it.
+# Every recipe is the task package's paper config, with its provenance and expected number in that file; the
+# report prints the published number beside ours.
 #
 # Backbones: MAE pre-trained here (1600 epochs, as in Table 3), the official released MAE ViT-B
 # (`maebench convert mae_pretrain_vit_base.pth --out checkpoints/mae_pretrain_vit_base.safetensors`),
@@ -32,6 +33,7 @@ backbones = dict(
 protocols = dict(
     finetune=dict(config="classification/configs/finetune_vit_base.py"),  # official 5e-4 / 0.65: 83.6
     linprobe=dict(config="classification/configs/linprobe_vit_base.py"),  # 68.0
+    knn=dict(config="classification/configs/knn_vit_base.py"),  # DINO's kNN (k 20, T 0.07); MAE publishes none
     # Fig. 9 is ViT-L (paper_vit_l.py); here its recipe with ViT-B's fine-tuning values; k = 0 is the linprobe
     partial=dict(config="classification/configs/partial_vit_base.py", flags=dict(blocks="mlp,1,2,4,6")),
     inat=dict(config="classification/configs/finetune_inat2019_vit_base.py"),  # 80.5
@@ -47,9 +49,11 @@ slurm = dict(partition=None, account=None, qos=None, constraint=None, gpus_per_n
              time="72:00:00", retries=2, requeues=100, max_gpus=64)
 # GPUs are derived from each recipe (global / per-GPU batch): pretrain 4096/64 = 64, finetune 1024/32 = 32,
 # linprobe 16384/512 = 32, partial 1024/32 = 32, iNat / Places 1024/32 = 32, detect 64/2 = 32, segment 16/2 = 8,
-# robustness and the report 1. Set `gpus` here to change one (it must divide the global batch).
+# robustness and the report 1; kNN (no training batch) 8, set below. Set `gpus` here to change one (it must
+# divide the global batch).
 resources = dict(
     finetune=dict(time="48:00:00"), linprobe=dict(time="24:00:00"), detect=dict(time="72:00:00"),
     segment=dict(time="48:00:00"), robustness=dict(time="04:00:00", cpus_per_task=16),
+    knn=dict(gpus=8, time="04:00:00"),
     report=dict(gpus=1, time="01:00:00"),
 )
