@@ -95,6 +95,13 @@ def test_the_whole_suite_fills_every_table_cell(finished):
         assert info["cpu_seconds"] > 0 and info["peak_rss_mib"]["process"] > 100, (name, info)  # cost measured
         for need in info["needs"]:  # two at a time, yet no stage started before what it needs had finished
             assert info["started_s"] >= stages[need]["ended_s"], (name, need)
+    for path in work_dir.glob("**/metrics.json"):  # every task's record carries its cost (runtime/cost.py)
+        if path.parent in (work_dir, work_dir / "report") or "report" in path.parts:
+            continue
+        cost = json.loads(path.read_text())["cost"]
+        assert cost["wall_seconds"] > 0 and cost["device_seconds"] > 0 and cost["peak_rss_mib"] > 100, path
+        trained = path.parent.name not in ("knn", "robustness")
+        assert (cost.get("train_flops", 0) > 0 and cost["train_images"] > 0) == trained, (path, cost)
     assert rec["protocol"]["jobs"] == 2
     spans = sorted((s["started_s"], s["ended_s"]) for s in stages.values() if s["status"] == "done")
     assert any(b[0] < a[1] for a, b in zip(spans, spans[1:]))  # and some stages did run side by side
