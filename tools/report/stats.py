@@ -40,6 +40,7 @@ class Outcomes:
     arrays: dict[str, np.ndarray]
     images: np.ndarray | None = None
     _cats: list[slice] = field(default_factory=list, repr=False)
+    _scored: list[np.ndarray | None] = field(default_factory=list, repr=False)  # per category, see _coco_ap
 
     @property
     def n(self) -> int:
@@ -70,6 +71,10 @@ class Outcomes:
             cat = a["det_cat"]
             bounds = np.searchsorted(cat, np.arange(a["num_gt"].shape[1] + 1))
             self._cats = [slice(lo, hi) for lo, hi in pairwise(bounds)]
+            # a detection is scored (TP or FP) at every IoU threshold unless it matched an ignored (crowd)
+            # ground truth; without such matches one cumulated row gives the FPs of every threshold
+            valid = a["det_tp"] | a["det_fp"]
+            self._scored = [valid[0, sl] if (valid[:, sl] == valid[0, sl]).all() else None for sl in self._cats]
         num_gt = w @ a["num_gt"]  # (K,) weighted non-ignored ground truths per category
         aps = []
         for k, sl in enumerate(self._cats):
@@ -81,7 +86,8 @@ class Outcomes:
                 continue
             wd = w[a["det_img"][sl]]
             tp = np.cumsum(a["det_tp"][:, sl] * wd, axis=1)
-            fp = np.cumsum(a["det_fp"][:, sl] * wd, axis=1)
+            scored = self._scored[k]
+            fp = np.cumsum(scored * wd)[None] - tp if scored is not None else np.cumsum(a["det_fp"][:, sl] * wd, axis=1)
             rc = tp / num_gt[k]
             pr = tp / (tp + fp + np.spacing(1))
             pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]  # COCO's precision envelope
