@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mae_backbone.runtime.task import EVAL_ONLY, Flag, Task, data_flag, resolve_eval_weights
+from mae_backbone.runtime.task import BACKBONE_FLAG, EVAL_ONLY, Flag, Task, data_flag, resolve_eval_weights
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -20,8 +20,7 @@ TASK = Task(
     run="detection.run:run",
     flags=(
         data_flag("the COCO folder (annotations/instances_<split>.json + <split>/ images)"),
-        Flag("pretrained", "model.pretrained", "backbone checkpoint (maebench .safetensors or official MAE .pth); "
-             "sets model.pretrained. Without it the ViT starts from scratch"),
+        BACKBONE_FLAG,
         EVAL_ONLY,
         Flag("protocol", "protocol", "benchmarking: MAE paper A.3, four block groups -> pyramid -> FPN (default); "
              "vitdet: simple pyramid from the last block. Sets protocol", choices=("benchmarking", "vitdet")),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mae_backbone.runtime.task import EVAL_ONLY, Flag, Task, data_flag, resolve_eval_weights
+from mae_backbone.runtime.task import BACKBONE_FLAG, EVAL_ONLY, Task, data_flag, resolve_eval_weights
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -19,8 +19,7 @@ TASK = Task(
     run="segmentation.run:run",
     flags=(
         data_flag("the ADEChallengeData2016 folder"),
-        Flag("pretrained", "model.pretrained", "backbone checkpoint (maebench .safetensors or official MAE .pth); "
-             "sets model.pretrained. Without it the ViT starts from scratch"),
+        BACKBONE_FLAG,
         EVAL_ONLY,
     ),
     data_hint="ADEChallengeData2016_FOLDER",

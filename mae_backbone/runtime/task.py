@@ -52,6 +52,11 @@ def data_flag(what: str) -> Flag:
     return Flag("data", "data.root", f"{what}; sets data.root")
 
 
+# detection and segmentation: the backbone their ViT starts from
+BACKBONE_FLAG = Flag("pretrained", "model.pretrained", "backbone checkpoint (maebench .safetensors or official MAE "
+                     ".pth); sets model.pretrained. Without it the ViT starts from scratch")
+
+
 @dataclass(frozen=True)
 class Task:
     name: str  # the `maebench` subcommand
