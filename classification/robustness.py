@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from mae_backbone.errors import BadInputError
@@ -115,7 +116,8 @@ def evaluate_subset(net: torch.nn.Module, root: Path, classes: list[str], indice
     wanted = classes if indices is None else [classes[i] for i in indices]
     split = image_folder(root, "", wanted)  # folders must be exactly the wanted wnids
     metric = ClassificationMetric(wanted, valid_indices=indices)
-    return predict(net, LabelledImages(split, transform), metric, batch_size, num_workers, device)
+    result = predict(net, LabelledImages(split, transform), metric, batch_size, num_workers, device)
+    return {**result, "outcome_arrays": metric.outcome_arrays}  # per-image outcomes, saved by the caller
 
 
 def c_input_policy(image_size: tuple[int, int], img_size: int, c_upsample: str | None) -> str:
@@ -142,7 +144,7 @@ def evaluate_c(net: torch.nn.Module, root: Path, classes: list[str], img_size: i
 
     raise_if_problems(validate_imagenet_c(root, class_index=list(classes)), what=str(root))
     errors: dict[str, dict[int, float]] = {}
-    policy = None
+    policy, names, wrong = None, None, {}  # wrong[c]: each image's errors summed over the severities
     for c in CORRUPTIONS:
         errors[c] = {}
         for s in SEVERITIES:
@@ -156,7 +158,12 @@ def evaluate_c(net: torch.nn.Module, root: Path, classes: list[str], img_size: i
             metric = ClassificationMetric(classes)
             res = predict(net, LabelledImages(split, view), metric, batch_size, num_workers, device)
             errors[c][s] = 1.0 - res["top1"] / 100.0
+            files = [f.relative_to(root / c / str(s)).as_posix() for f in split.files]
+            names = files if names is None else names if names == files else []
+            wrong[c] = wrong.get(c, 0) + (1 - metric.outcomes["correct1"].astype(float))
     out = mce(errors)
+    if names:  # every set holds the same images: the mCE is the mean over images of each one's share
+        out["per_image_mce"] = np.mean([wrong[c] / len(SEVERITIES) / ALEXNET_ERR[c] for c in CORRUPTIONS], axis=0)
     out["input"] = policy
     out["held_out_present_not_scored"] = [c for c in HELD_OUT_CORRUPTIONS if (root / c).is_dir()]
     return out
@@ -215,6 +222,7 @@ def evaluate_all_and_record(checkpoint: str, sets: dict[str, Path], work_dir: Pa
     from mmengine.dist import get_dist_info
 
     from mae_backbone.fileio import atomic_write_text
+    from mae_backbone.runtime import metric_keys as keys
     from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
     from .model import load_classifier
@@ -256,6 +264,14 @@ def evaluate_all_and_record(checkpoint: str, sets: dict[str, Path], work_dir: Pa
         name = f"{meta['arch_name']} @{size}"
         table = table13(name, results)
         atomic_write_text(work_dir / "robustness_table.md", table)
+        outcomes = {k: v for key, res in results.items() if "outcome_arrays" in res
+                    for k, v in res["outcome_arrays"](keys.robustness_top1(key)).items()}
+        if "per_image_mce" in results.get("c", {}):  # mCE = 100 x the mean of these (metric_keys: `hit`)
+            share = results["c"]["per_image_mce"]
+            outcomes.update({keys.outcome(keys.IN_C_MCE, "hit"): share,
+                             keys.outcome(keys.IN_C_MCE, keys.IMAGES): np.arange(len(share))})
+        if outcomes:  # per image, for the report's intervals
+            keys.write_outcomes(work_dir / keys.OUTCOMES_FILE, outcomes)
         write_metrics(work_dir, metrics, protocol=proto, task="robustness", world_size=world,
                       extra=dict(table_file="robustness_table.md"))
         print(table)

@@ -134,6 +134,9 @@ def test_in_c_is_upsampled_bicubically_to_a_larger_input():
 def test_in_c_at_twice_the_released_size_runs_and_says_so(classifier, demo_world, tmp_path):
     c = Path(demo_world["robustness"]) / "c"  # 128 px demo images, evaluated at 256 as IN-C at 448
     metrics = evaluate_all_and_record(str(classifier), {"c": c}, tmp_path, None, img_size=256, batch_size=50)
+    from tools.report.stats import load_outcomes  # the mCE's per-image shares recompute it
+
+    assert load_outcomes(tmp_path, "in_c_mce").value() == pytest.approx(metrics["in_c_mce"])
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert record["protocol"]["input_size"] == 256 and record["protocol"]["c_upsample"] == "bicubic"
     assert record["protocol"]["transform"]["c"] == "bicubic upsampling 128 -> 256 px (PIL), no crop"
@@ -165,3 +168,14 @@ def test_a_r_sketch_resize_interpolation_is_a_named_option(classifier, demo_worl
 
     with pytest.raises(ConfigError, match="bicubic or bilinear"):
         evaluate_all_and_record(str(classifier), sketch, tmp_path / "x", None, interpolation="nearest")
+
+
+def test_robustness_saves_outcomes_the_report_reads(classifier, demo_world, tmp_path):
+    from tools.report.stats import load_outcomes
+
+    root = Path(demo_world["robustness"])
+    metrics = evaluate_all_and_record(str(classifier), {k: root / k for k in ("a", "r", "sketch")}, tmp_path, root,
+                                      batch_size=32)
+    for key in ("a", "r", "sketch"):
+        o = load_outcomes(tmp_path, f"in_{key}_top1")
+        assert o.n == metrics[f"in_{key}_num_samples"] and o.value() == pytest.approx(metrics[f"in_{key}_top1"])
