@@ -181,8 +181,12 @@ def measure(name: str, batch: int, args, device: torch.device, precision: str, r
     if args.compile:  # last: compiling is in place (the full-size pre-training configs set optim.compile)
         compile_in_place(ours, True)
         t_comp, m_comp = run(ours, precision)
+        from torch._dynamo.utils import counters
+
+        # compile_in_place falls back to eager code on an error: the graph count says whether it compiled
         row.update(ours_compiled_img_s=batch / t_comp, speedup_vs_reference_compiled=t_ref / t_comp,
-                   ours_compiled_mfu=mfu(t_comp), ours_compiled_peak_mem_gib=m_comp)
+                   ours_compiled_mfu=mfu(t_comp), ours_compiled_peak_mem_gib=m_comp,
+                   compiled_graphs=counters["stats"]["unique_graphs"])
         if tokens is not None:
             compile_in_place(tokens, True)  # compiles its own forward (it calls ours' submodules, not ours)
             t_tok_comp = run(tokens, precision)[0]
@@ -246,14 +250,15 @@ def main() -> None:
     print(f"machine: {machine}; {args.img_size}px, 75% masking, our precision {precision}, reference "
           f"{ref_precision}; MFU peak: {peak_name}")
     results = []
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     for name, batch in zip(args.arch, args.batch * len(args.arch) if len(args.batch) == 1 else args.batch):
         results.append(measure(name, batch, args, device, precision, ref_precision, peak))
         report(results[-1])
+        # written after each model, so a run cut short (a GPU lease running out) keeps what it measured
+        out.write_text(json.dumps({"machine": machine, "mfu_peak": peak_name, "results": results}, indent=2) + "\n")
         if cuda:
             torch.cuda.empty_cache()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine, "mfu_peak": peak_name, "results": results}, indent=2) + "\n")
     print(f"wrote {out}")
 
 
