@@ -131,7 +131,7 @@ def junit(xml: Path) -> dict[str, Any]:
 
 
 # Doctor findings that the GPU image itself causes, not maebench: the carried wheels shadow the image's own
-# copies on purpose (PYTHONPATH first, so "duplicate installs"), and imagecorruptions 1.1.2 calls np.float_,
+# copies on purpose (timm, setuptools: PYTHONPATH first, so "duplicate installs"), and imagecorruptions 1.1.2 calls np.float_,
 # which the image's numpy 2 no longer has (setup.sh installs numpy<2). Listed in the record, not a failure.
 IMAGE_FINDINGS = ("no duplicate installs", "imagecorruptions")
 
