@@ -117,11 +117,17 @@ def settle(suite: dict[str, Any], planned: list[Stage]) -> dict[str, dict[str, A
         entry["slurm_state"] = state
         if state in LIVE:
             entry["status"] = "running" if state in ("RUNNING", "COMPLETING") else "pending"
-        elif any(info[n]["status"] in ("failed", "blocked") for n in s.needs):
-            entry.update(status="blocked", error="needs " + ", ".join(n for n in s.needs if info[n]["status"]
-                                                                      in ("failed", "blocked")))
+            continue
+        if any(info[n]["status"] in ("failed", "blocked") for n in s.needs):
+            failed = ", ".join(n for n in s.needs if info[n]["status"] in ("failed", "blocked"))
+            entry.update(status="blocked", error=f"needs {failed}")
         elif entry["status"] in ("running", "not run", "pending"):
             entry.update(status="failed", error=entry.get("error") or f"its job {job['job_id']} ended: {state}")
+        else:
+            continue
+        if state != "UNKNOWN":  # Slurm said how it ended: kept, as Slurm forgets finished jobs
+            write_stage(s, status=entry["status"], error=entry["error"],
+                        ended_at=entry.get("ended_at") or time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     return info
 
 
