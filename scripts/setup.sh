@@ -9,7 +9,10 @@ PY=${PYTHON:-python3}
 VENV=.venv
 PIP="$VENV/bin/pip --disable-pip-version-check"
 STAMP=$VENV/.maebench-installed
-HASH=$(cat constraints.txt pyproject.toml scripts/setup.sh scripts/mmcv_ops.py | sha256sum | cut -c1-16)
+# what decides mmcv's ops is part of the stamp: the same .venv used on a GPU node after a login node rebuilds
+GPUS=$(nvidia-smi -L 2>/dev/null | wc -l || true)
+HASH=$( (cat constraints.txt pyproject.toml scripts/setup.sh scripts/mmcv_ops.py
+        echo "gpus=$GPUS archs=${MAEBENCH_CUDA_ARCHS:-} cpu_only=${MAEBENCH_CPU_OPS_ONLY:-}") | sha256sum | cut -c1-16)
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$HASH" ]; then
   echo "setup: .venv is up to date"; exit 0
