@@ -86,7 +86,7 @@ def extract_features(net: VisionTransformer, dataset: Dataset, feature: str = "c
                      device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """L2-normalised (N, D) features and (N,) labels in dataset order, on every process (exact once)."""
     if feature not in FEATURES:
-        raise ConfigError(f"knn.feature {feature!r}: choose one of {', '.join(FEATURES)} ({FEATURES})")
+        raise ConfigError(f"knn.feature {feature!r}: choose 'cls' ({FEATURES['cls']}) or 'mean' ({FEATURES['mean']})")
     sampler = ExactShardSampler(dataset)
     # A private generator: the loader's base seed must not come from (and advance) the global one, so the
     # pre-training kNN monitor leaves the training run's random stream as it was.
@@ -197,8 +197,6 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"knn.report_k={report_k} is not one of knn.k={ks}; add it or pick one of them")
     if min(ks) < 1 or temperature <= 0:
         raise ConfigError(f"knn.k must be positive ({ks}) and knn.temperature > 0 ({temperature})")
-    if feature not in FEATURES:
-        raise ConfigError(f"knn.feature {feature!r}: choose one of {', '.join(FEATURES)}")
     img_size = cfg["model"]["img_size"]
     crop_pct = data.get("eval_crop_pct") or default_crop_pct(img_size)
     train_split = build_split(data, "train")  # low-shot subsets apply here (data.fraction / shots / subset_file)

@@ -123,6 +123,15 @@ def test_run_on_its_own_training_images_finds_each_one(demo_world, tmp_path):
     assert metrics["top1"] == 100.0 and metrics["num_samples"] == 36
 
 
+def test_bad_knn_settings_are_refused(demo_world, tmp_path):
+    from mae_backbone.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="knn.report_k=20 is not one of knn.k=\\[5, 10\\]"):
+        knn.run(_cfg(demo_world, tmp_path / "a", k=[10, 5]))
+    with pytest.raises(ConfigError, match="knn.feature 'avg': choose 'cls'"):
+        knn.run(_cfg(demo_world, tmp_path / "b", feature="avg"))
+
+
 def test_low_shot_subset_is_recorded(demo_world, tmp_path):
     cfg = _cfg(demo_world, tmp_path / "shots")
     cfg["data"]["shots"] = 2
