@@ -20,6 +20,7 @@ class Protocol:
     anchor: str | None = None  # which published number a paper-scale run is compared with (tools/report)
     done_file: str = "metrics.json"  # its presence in the work dir means the stage finished
     on_classifier: bool = False  # evaluates the classifier its `needs` fine-tuned, not the backbone
+    overrides: tuple[str, ...] = ()  # what makes it this protocol (low-shot: the fraction of training labels)
 
 
 # Order = run order. `finetune` comes before `robustness`, which evaluates the fine-tuned classifier.
@@ -29,6 +30,10 @@ PROTOCOLS: dict[str, Protocol] = {
     "knn": Protocol("knn", "imagenet", weight=8),
     # a sweep (`blocks`) writes one metrics.json per k in k<k>/ and partial_sweep.json when all are done
     "partial": Protocol("partial", "imagenet", weight=55, done_file="partial_sweep.json"),
+    # low-shot (1% / 10% of the labels, class-balanced and seeded: classification/datasets.py), as MAE's follow-ups
+    # report ImageNet fine-tuning; the published 1% / 10% ImageNet lists can be given with data.subset_file
+    "finetune_1pct": Protocol("finetune", "imagenet", weight=10, overrides=("data.fraction=0.01",)),
+    "finetune_10pct": Protocol("finetune", "imagenet", weight=12, overrides=("data.fraction=0.1",)),
     "inat": Protocol("finetune", "inat", weight=35, anchor="inat2019"),
     "places": Protocol("finetune", "places", weight=23, anchor="places365"),
     "detect": Protocol("detect", "coco", weight=60),
@@ -112,7 +117,7 @@ def build_plan(suite: dict[str, Any]) -> list[Stage]:
                     needs.insert(0, "pretrain")
                 work_dir = root / stage
                 flags = dict(opts.get("flags") or {}, data=data[spec.data])
-                overrides = list(opts.get("overrides", []))
+                overrides = list(spec.overrides) + list(opts.get("overrides", []))
                 if spec.on_classifier:  # e.g. robustness: the classifier this backbone's fine-tune made
                     classifier = root / stage_name(name, spec.needs[0], seed, seeds) / FINETUNED_CHECKPOINT
                     flags["checkpoint"], inputs = str(classifier), [str(classifier)]

@@ -64,6 +64,8 @@ def _iters(n: int, warmup: int) -> list[str]:
 
 protocols = dict(
     finetune=dict(config=None, overrides=_cls + _epochs(30, 2)),
+    # low-shot: the same recipe on 10% of the training labels (8 images per class, seeded, class-balanced)
+    finetune_10pct=dict(config=None, overrides=_cls + _epochs(30, 2)),
     linprobe=dict(config=None, overrides=_io + _epochs(20)),
     knn=dict(config=None, overrides=_io),  # training-free: features of the frozen encoder, k in 10/20/100/200
     # Fig. 9: k = 0 is the linear probe above and k = depth the fine-tune; the sweep adds the points between

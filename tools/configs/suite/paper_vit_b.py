@@ -32,6 +32,9 @@ backbones = dict(
 )
 protocols = dict(
     finetune=dict(config="classification/configs/finetune_vit_base.py"),  # official 5e-4 / 0.65: 83.6
+    # low-shot ImageNet fine-tuning (1% / 10% of the labels; the published lists: data.subset_file=...)
+    finetune_1pct=dict(config="classification/configs/finetune_vit_base.py"),
+    finetune_10pct=dict(config="classification/configs/finetune_vit_base.py"),
     linprobe=dict(config="classification/configs/linprobe_vit_base.py"),  # 68.0
     knn=dict(config="classification/configs/knn_vit_base.py"),  # DINO's kNN (k 20, T 0.07); MAE publishes none
     # Fig. 9 is ViT-L (paper_vit_l.py); here its recipe with ViT-B's fine-tuning values; k = 0 is the linprobe

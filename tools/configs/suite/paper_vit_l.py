@@ -8,6 +8,8 @@ backbones = dict(
 )
 protocols = dict(
     finetune=dict(config="classification/configs/finetune_vit_large.py"),  # 85.9
+    finetune_1pct=dict(config="classification/configs/finetune_vit_large.py"),
+    finetune_10pct=dict(config="classification/configs/finetune_vit_large.py"),
     linprobe=dict(config="classification/configs/linprobe_vit_large.py"),  # 75.8
     partial=dict(config="classification/configs/partial_vit_large.py", overrides=[],
                  flags=dict(blocks="0,mlp,1,2,4,6,12,18,24")),  # Fig. 9: 73.5 / 79.1 (MLP) / 81.0 (1 block)
