@@ -11,3 +11,6 @@ optim = dict(blr=1.5e-4, weight_decay=0.05, betas=(0.9, 0.95), global_batch=4096
              clip_grad=None, compile=True)
 schedule = dict(epochs=800, warmup_epochs=40, min_lr=0.0, checkpoint_interval=20, log_interval=50)
 seed = 0
+# kNN top-1 on a small labelled ImageFolder every `every` epochs (TensorBoard, scalars.json, metrics.json): off
+# while data is None; e.g. monitor.knn.data=/datasets/imagenet-100 (classification/knn_monitor.py)
+monitor = dict(knn=dict(data=None, every=5))
