@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export MAEBENCH_NO_PROGRESS ?= 0
 
-.PHONY: setup demo test doctor bench clean
+.PHONY: setup demo test doctor bench gpu-check clean
 
 setup:
 	bash scripts/setup.sh
@@ -18,6 +18,9 @@ doctor: setup
 
 bench: setup
 	$(PY) benchmarks/pretrain_speed.py
+
+gpu-check:  # on a GPU machine, after `bash scripts/gpu_check.sh fetch` where there is network (README: Performance)
+	bash scripts/gpu_check.sh run
 
 clean:
 	rm -rf work_dirs demo_data .pytest_cache
