@@ -23,13 +23,17 @@ from .errors import CheckpointError
 from .fileio import atomic_write, atomic_write_json
 from .keymaps import convert_state_dict
 from .pos_embed import resample_pos_embed
+from .vit import REL_POS_SUFFIXES
 
 FORMAT_VERSION = 1
 # Keys a transfer model may lack on purpose: the pre-training decoder, the final norm of global-pool
 # fine-tuning, the cls token of cls-free dense backbones, and a classifier that is re-initialised.
 UNUSED_BY_DESIGN = ("mask_token", "decoder_*", "norm.*", "cls_token", "head.*", "fc_norm.*")
+# Keys of a transfer model that no MAE checkpoint holds: the zero-initialised relative positions (BEiT's bias
+# table, ViTDet's decomposed `rel_pos_h` / `rel_pos_w`), which MAE pre-training does not have.
+RELATIVE_POSITION_NEW = tuple(f"*{suffix}" for suffix in REL_POS_SUFFIXES)
 # Keys a transfer model has that no MAE checkpoint provides: new heads and zero-init relative position.
-NEW_BY_DESIGN = ("head.*", "fc_norm.*", "*relative_position_bias_table")
+NEW_BY_DESIGN = ("head.*", "fc_norm.*", *RELATIVE_POSITION_NEW)
 
 
 @dataclass
@@ -96,8 +100,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
             tensors = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as err:
             raise CheckpointError(f"{path}: not a readable safetensors file ({err}); re-export or re-convert it")
-        meta = _read_sidecar(path)
-        return tensors, meta
+        return tensors, read_sidecar(path)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -115,8 +118,10 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     return obj, meta
 
 
-def _read_sidecar(path: Path) -> dict[str, Any]:
-    sidecar = path.with_suffix(".json")
+def read_sidecar(path: str | Path) -> dict[str, Any]:
+    """The JSON sidecar beside checkpoint `path` ({} when there is none), refused if it is not valid JSON or
+    of a newer format version. The one reader of sidecars: checkpoint loading and the suite's arch lookup."""
+    sidecar = Path(path).with_suffix(".json")
     if not sidecar.is_file():
         return {}
     try:
@@ -230,12 +235,33 @@ def _fit_pos_embed(value: torch.Tensor, target: torch.Tensor, model: nn.Module) 
     return value
 
 
-def load_checkpoint(model: nn.Module, path: str | Path, **kwargs: Any) -> LoadReport:
-    """Read any supported checkpoint, convert its layout to ours and load it with a full report."""
+@dataclass
+class Checkpoint:
+    """A checkpoint read and converted to our key layout, not yet loaded into a model: what a caller that
+    must look at the tensors before building the model (the classifier's head, `maebench convert`) holds."""
+
+    path: str
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+    layout: str
+
+    def load(self, model: nn.Module, **kwargs: Any) -> LoadReport:
+        """Check the sidecar's architecture against `model`, then `load_into` it (kwargs: load_into's)."""
+        _check_architecture(model, self.meta, self.path)
+        return load_into(model, self.tensors, source=self.path, layout=self.layout, **kwargs)
+
+
+def open_checkpoint(path: str | Path) -> Checkpoint:
+    """Read any supported checkpoint (weights only) and convert its key layout to ours."""
     tensors, meta = read_checkpoint(path)
     tensors, layout = convert_state_dict(tensors)
-    _check_architecture(model, meta, path)
-    return load_into(model, tensors, source=str(path), layout=layout, **kwargs)
+    return Checkpoint(str(path), tensors, meta, layout)
+
+
+def load_checkpoint(model: nn.Module, path: str | Path, **kwargs: Any) -> LoadReport:
+    """Read any supported checkpoint, convert its layout to ours, check its architecture and load it with a
+    full report: the one path from a file to a model (read -> convert keys -> check architecture -> load)."""
+    return open_checkpoint(path).load(model, **kwargs)
 
 
 def _check_architecture(model: nn.Module, meta: dict[str, Any], path: str | Path) -> None:

@@ -6,13 +6,14 @@ would leave encoder tensors behind fails here instead of at the start of a week-
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from mae_backbone import VARIANTS, create_mae, create_vit
-from mae_backbone.checkpoint import load_into, read_checkpoint, save_backbone
+from mae_backbone.checkpoint import open_checkpoint, save_backbone
 from mae_backbone.errors import CheckpointError
 from mae_backbone.factory import architecture_of
-from mae_backbone.keymaps import convert_state_dict, infer_architecture
+from mae_backbone.keymaps import infer_architecture
 from mae_backbone.mae import DECODER_PREFIXES
 
 
@@ -37,8 +38,8 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.output).with_suffix(".safetensors")
     if out.exists() and not args.force:
         raise CheckpointError(f"{out} exists; pass --force to overwrite it")
-    tensors, meta = read_checkpoint(args.input)
-    tensors, layout = convert_state_dict(tensors)
+    ckpt = open_checkpoint(args.input)
+    tensors, meta, layout = ckpt.tensors, ckpt.meta, ckpt.layout
     try:
         arch = infer_architecture(tensors)
     except ValueError as err:
@@ -57,15 +58,14 @@ def main(args: argparse.Namespace) -> int:
         heads = VARIANTS.get(base, {}).get("decoder_num_heads", 16)
         model = create_mae(base, img_size=img_size, decoder_embed_dim=arch["decoder_embed_dim"],
                            decoder_depth=arch["decoder_depth"], decoder_num_heads=heads, **kw)
-        report = load_into(model, tensors, source=args.input, layout=layout, new_by_design=(),
-                           unused_by_design=())
+        report = ckpt.load(model, new_by_design=(), unused_by_design=())
         state = model.state_dict()
     else:  # an encoder; a fine-tuned classifier keeps its fc_norm / head (robustness evaluates it as is)
         pool = "avg" if "fc_norm.weight" in tensors else "token"
         classes = tensors["head.weight"].shape[0] if "head.weight" in tensors else 0
         model = create_vit(base, img_size=img_size, global_pool=pool, num_classes=classes, **kw)
-        report = load_into(model, {k: v for k, v in tensors.items() if not k.startswith(DECODER_PREFIXES)},
-                           source=args.input, layout=layout, new_by_design=(), unused_by_design=())
+        encoder = replace(ckpt, tensors={k: v for k, v in tensors.items() if not k.startswith(DECODER_PREFIXES)})
+        report = encoder.load(model, new_by_design=(), unused_by_design=())
         state = model.state_dict()
     print(report.summary())
     side = {**meta, **dict(arch_name=name, architecture=architecture_of(model), img_size=img_size,

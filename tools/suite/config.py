@@ -23,7 +23,6 @@ Keys (see tools/configs/suite/demo.py for a commented example):
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -74,11 +73,9 @@ def _pretrain_arch(pre: dict[str, Any]) -> tuple[str, int]:
 
 
 def _checkpoint_arch(path: str, source: str) -> tuple[str, int | None]:
-    sidecar = Path(path).with_suffix(".json")  # what save_backbone / convert write beside the tensors
-    try:
-        meta = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{source}: {sidecar} is not valid JSON ({err}); restore it or re-convert") from None
+    from mae_backbone.checkpoint import read_sidecar  # the one sidecar reader (JSON and format version checked)
+
+    meta = read_sidecar(path)  # what save_backbone / convert write beside the tensors
     if not meta.get("arch_name"):
         raise ConfigError(f"{source}: {path} has no sidecar naming its architecture; give arch=... for it in "
                           "`backbones`, or convert it with `maebench convert`")
