@@ -1,39 +1,81 @@
 """Regenerate tests/report/fixtures/tiny/ from a real tiny suite run (what the producers write, nothing else).
 
-    maebench suite tools/configs/suite/tiny.py data.demo.root="'/tmp/demo_tiny'" --work-dir /tmp/tiny_suite
-    python -m tests.report.make_tiny_fixture /tmp/tiny_suite /tmp/demo_tiny
+    python -m tests.report.make_tiny_fixture                 # runs the suite below in a temp folder (~1 min)
+    python -m tests.report.make_tiny_fixture SUITE DEMO_ROOT # copies a finished suite run instead
 
-Copies every metrics.json and outcomes.npz (no checkpoints, logs or figures), with the run's absolute
-paths replaced by relative ones so the fixture names no machine.
+The suite is tools/configs/suite/tiny.py plus what the report must show and the tiny config leaves out:
+the kNN monitor during pre-training (2 epochs, every epoch, on the demo world's ImageNet-style folder) and
+both low-shot protocols, at a batch of 2 (the tiny world's 1% / 10% subsets are 1 image per class: 6 images).
+Copies every metrics.json, outcomes.npz and mmengine scalar log (vis_data/scalars.json; no checkpoints or
+figures), with the run's absolute paths replaced by relative ones so the fixture names no machine.
 """
 from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from mae_backbone.runtime.metric_keys import OUTCOMES_FILE
 from mae_backbone.runtime.records import METRICS_FILE
 
+REPO = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).parent / "fixtures" / "tiny"
+SCALARS = "scalars.json"  # mmengine's LocalVisBackend log, <run>/<timestamp>/vis_data/scalars.json
+LOW_SHOT = ["model.img_size=64", "data.batch_size=2", "data.eval_batch_size=16", "data.num_workers=0",
+            "schedule.epochs=1", "schedule.warmup_epochs=0", "schedule.checkpoint_interval=1",
+            "schedule.log_interval=1", "optim.precision='fp32'"]
+# the tiny suite's pre-training overrides (tools/configs/suite/tiny.py) with 2 epochs: two monitor points
+PRETRAIN = ["model.img_size=64", "data.batch_size=8", "data.num_workers=0", "schedule.epochs=2",
+            "schedule.warmup_epochs=1", "schedule.checkpoint_interval=1", "schedule.log_interval=1",
+            "optim.precision='fp32'"]
 
 
-def main(suite: str, demo_root: str) -> None:
+def write_config(tmp: Path) -> Path:
+    """The suite config, in `tmp` (it names the repo's tiny suite by its absolute path)."""
+    suite = tmp / "tiny_report_suite.py"
+    suite.write_text(f"_base_ = {str(REPO / 'tools/configs/suite/tiny.py')!r}\n"
+                     f"protocols = dict(finetune_1pct=dict(overrides={LOW_SHOT!r}), "
+                     f"finetune_10pct=dict(overrides={LOW_SHOT!r}))\n")
+    return suite
+
+
+def run_suite(tmp: Path) -> tuple[Path, Path]:
+    from tools.cli import main as cli
+
+    demo, work = tmp / "demo_tiny", tmp / "suite"
+    monitor = [f"monitor.knn.data={str(demo / 'imagenet')!r}", "monitor.knn.every=1"]
+    cli(["suite", str(write_config(tmp)), f"data.demo.root={str(demo)!r}",
+         f"pretrain.overrides={PRETRAIN + monitor!r}", "--work-dir", str(work)])
+    return work, demo
+
+
+def copy(suite: str | Path, demo_root: str | Path) -> None:
     src = Path(suite).resolve()
     if OUT.exists():
         shutil.rmtree(OUT)
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
-        if rel.parts[0] == "report" or path.name not in (METRICS_FILE, OUTCOMES_FILE):
+        if rel.parts[0] == "report" or path.name not in (METRICS_FILE, OUTCOMES_FILE, SCALARS):
             continue
         (OUT / rel).parent.mkdir(parents=True, exist_ok=True)
         if path.name == OUTCOMES_FILE:
             shutil.copyfile(path, OUT / rel)
         else:  # the demo world's root first: it may lie inside the suite's
             text = path.read_text().replace(str(Path(demo_root).resolve()), "demo_data").replace(str(src), ".")
+            text = text.replace(str(src.parent), "..")  # the generated config beside the suite's folder
+            text = text.replace(str(REPO), "<repo>")  # the task configs a record names
             (OUT / rel).write_text(text)
     print(f"{sum(1 for _ in OUT.rglob('*.*'))} files -> {OUT}")
 
 
+def main(argv: list[str]) -> None:
+    if argv:
+        copy(*argv[:2])
+        return
+    with tempfile.TemporaryDirectory(prefix="maebench_tiny_fixture_") as tmp:
+        copy(*run_suite(Path(tmp)))
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(sys.argv[1:])

@@ -3,18 +3,24 @@ finds its number under the producers' own metric key, and every cell with per-im
 interval that contains it, recomputed from those outcomes."""
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tools.report import build_report
+from tools.report import build_report, cost
 from tools.report.collect import collect
+from tools.report.compute_plot import compute_points
 from tools.report.tables import TABLES, metric, partial_table
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
-NO_OUTCOMES = {"robustness"}  # classification/robustness.py saves none yet: no interval there
+NO_OUTCOMES: set[str] = set()  # every producer, robustness included, saves per-image outcomes
 NUMBER = r"-?\d+\.\d"
+COST = r"[\d.]+ (CPU|GPU)-(s|min|h), ([\d.]+ [MGTPE]?FLOP|no training)"  # tools/report/cost.text
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +58,15 @@ def test_cells_carry_intervals_from_the_saved_outcomes(report):
                 checked += 1
         for label, gains in table.gains:
             assert all(g.interval is not None for g, c in zip(gains, table.columns) if c.kind not in NO_OUTCOMES)
-    assert checked >= 2 * (2 + 2 + 1 + 2 + 3)
+    assert checked >= 2 * (3 + 2 + 2 + 1 + 2 + 3 + 3)
     rows = [line for line in md.splitlines() if line.startswith(("| mae |", "| scratch |"))]
     for line in rows:  # the suite test's contract: each cell starts with its number and names its protocol
         for cell in [c.strip() for c in line.strip("|").split("|")][2:]:
-            assert re.match(rf"{NUMBER}( \[{NUMBER}, {NUMBER}\])? \[p[\d,p]+\]$", cell), cell
+            assert re.match(rf"({NUMBER}( \[{NUMBER}, {NUMBER}\])?|{COST}) \[p[\d,p]+\]$", cell), cell
     assert re.search(rf"\| Δ mae − scratch \|  \| [+-]{NUMBER} \[{NUMBER}, {NUMBER}\]", md)
 
 
 def test_a_standalone_inat_finetune_is_a_table_6_number(tmp_path):
-    import json
-    import shutil
-
     shutil.copytree(TINY / "mae" / "inat", tmp_path / "my_inat")  # outside any suite: kind from its protocol
     coll = collect([tmp_path / "my_inat"])
     assert [(r.kind, r.backbone, r.role) for r in coll.results] == [("inat", "my_inat", "checkpoint")]
@@ -71,3 +74,123 @@ def test_a_standalone_inat_finetune_is_a_table_6_number(tmp_path):
     rec["protocol"]["pretrained"] = None  # no checkpoint loaded: a scratch run
     (tmp_path / "my_inat" / "metrics.json").write_text(json.dumps(rec))
     assert collect([tmp_path / "my_inat"]).results[0].role == "scratch"
+
+
+# ---- issue 22: the kNN column, the low-shot table, the cost of each number, accuracy vs compute ----------
+FOLDERS = {"kNN": "knn", "1% labels": "finetune_1pct", "10% labels": "finetune_10pct", "fine-tune": "finetune",
+           "linear probe": "linprobe"}
+
+
+def _record(*parts: str) -> dict:
+    return json.loads((TINY.joinpath(*parts) / "metrics.json").read_text())
+
+
+def _md_table(md: str, title: str) -> dict[str, dict[str, str]]:
+    """row label -> header -> cell of the Markdown table under `### title`."""
+    block = md.split(f"### {title}", 1)[1].split("\n\n", 2)[1]
+    lines = [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()]
+    return {line[0]: dict(zip(lines[0], line)) for line in lines[2:]}
+
+
+def test_knn_column_and_low_shot_table_hold_the_recorded_values(report):
+    written, md = report
+    tables = {t.spec.key: t for t in written["tables"]}
+    for key, title in (("classification", "kNN"), ("lowshot", "1% labels"), ("lowshot", "10% labels")):
+        table = tables[key]
+        i = [c.title for c in table.columns].index(title)
+        shown = _md_table(md, table.spec.title)
+        for row in table.rows:
+            top1 = _record(row.label, FOLDERS[title])["metrics"]["top1"]
+            cell = row.cells[i]
+            assert cell.value == pytest.approx(top1) and cell.interval is not None
+            assert shown[row.label][title].startswith(f"{top1:.1f} [")
+        gain = dict(table.gains)["mae − scratch"][i]
+        assert isinstance(gain.value, float) and gain.interval is not None
+        assert shown["Δ mae − scratch"][title].startswith(f"{gain.value + 0.0:+.1f} [")
+    # the training images of each low-shot run, by digest, in its protocol footnote (the finetune record has
+    # no `low_shot` entry yet: its training files' fingerprint stands for the subset)
+    for r in collect([TINY]).results:
+        if r.kind in ("finetune_1pct", "finetune_10pct"):
+            train = r.record["protocol"]["dataset"]["train"]
+            line = next(ln for ln in md.splitlines() if ln.startswith(f"- [{r.id}] {r.kind}, {r.backbone} "))
+            assert f"{train['num_files']} files, sha256 {train['sha256']}" in line
+
+
+def test_a_recorded_low_shot_subset_is_named_and_gates_the_gain(report, demo_world, tmp_path):
+    from classification.datasets import build_split, low_shot_record
+
+    data = dict(format="imagefolder", root=str(Path(demo_world["root"]) / "imagenet"), fraction=0.1)
+    subsets = [low_shot_record(build_split(dict(data, subset_seed=seed), "train"), tmp_path / f"s{seed}")
+               for seed in (0, 1)]
+    assert subsets[0]["sha256"] != subsets[1]["sha256"]
+    shutil.copytree(TINY, tmp_path / "tiny")
+    for label, subset in (("mae", subsets[0]), ("scratch", subsets[1])):
+        path = tmp_path / "tiny" / label / "finetune_10pct" / "metrics.json"
+        rec = json.loads(path.read_text())
+        rec["protocol"]["low_shot"] = subset
+        path.write_text(json.dumps(rec))
+    written = build_report([tmp_path / "tiny"], tmp_path / "out", visualize=False, bootstrap=20, coco_bootstrap=0)
+    md = written["markdown"].read_text()
+    assert f"fraction 0.1, seed 0, 6 of 36 images (1-1 per class), list train_subset.txt sha256 " \
+           f"{subsets[0]['sha256']}" in md
+    table = next(t for t in written["tables"] if t.spec.key == "lowshot")
+    assert dict(table.gains)["mae − scratch"][1].value == "n/c"  # trained on different labelled images
+    assert "different low-shot subsets" in md
+    rows = list(csv.DictReader(io.StringIO(written["csv"].read_text())))
+    assert {r["low_shot_sha256"] for r in rows if r["column"] == "10% labels"} == {s["sha256"] for s in subsets}
+
+
+COST_CELL = re.compile(r"([\d.]+) CPU-(s|min|h), (?:([\d.]+) ([MGTPE]?)FLOP|no training) \[(p[\d,p]+)\]")
+SCALE = {"s": 1, "min": 60, "h": 3600, "": 1, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+
+
+def test_cost_cells_and_csv_columns_hold_the_recorded_cost(report):
+    written, md = report
+    for table in written["tables"]:
+        shown = _md_table(md, table.spec.title)
+        costs = [h for h in next(iter(shown.values())) if h.endswith(cost.HEADER)]
+        assert costs, table.spec.key
+        for row in table.rows:
+            for header in costs:
+                m = COST_CELL.fullmatch(shown[row.label][header])
+                assert m, shown[row.label][header]
+                result = next(r for r in written["collection"].results if r.id == m.group(5))
+                recorded = result.record["cost"]
+                # two significant digits: within 5% of the record
+                assert float(m.group(1)) * SCALE[m.group(2)] == pytest.approx(recorded["device_seconds"], rel=0.05)
+                if m.group(3) is None:
+                    assert "train_flops" not in recorded and result.kind in ("knn", "robustness")
+                else:
+                    assert float(m.group(3)) * SCALE[m.group(4)] == pytest.approx(recorded["train_flops"], rel=0.05)
+    rows = list(csv.DictReader(io.StringIO(written["csv"].read_text())))
+    assert rows and all(f"cost_{f}" in rows[0] for f in cost.FIELDS)
+    for r in rows:
+        recorded = json.loads(Path(r["metrics_file"]).read_text())["cost"]
+        for f in cost.FIELDS:
+            want = recorded.get(f)
+            if want is None:
+                assert r[f"cost_{f}"] == "", (r["metrics_file"], f)
+            elif isinstance(want, str):
+                assert r[f"cost_{f}"] == want
+            else:
+                assert float(r[f"cost_{f}"]) == pytest.approx(want), (r["metrics_file"], f)
+
+
+def test_accuracy_vs_compute_plots_each_protocol_at_its_training_flops(report):
+    written, md = report
+    path = written["figures"]["accuracy vs training compute"]
+    assert path.name == "accuracy_vs_compute.png" and path.read_bytes()[:4] == b"\x89PNG" and f"]({path.name})" in md
+    points = compute_points(written["tables"])
+    runs = {"linear": ("linprobe",), "MLP": ("partial", "kmlp"), "1 blocks": ("partial", "k1"), "full": ("finetune",)}
+    for label in ("mae", "scratch"):
+        line = points[label]["line"]
+        assert sorted(p.label for p in line) == sorted(runs)
+        assert [p.flops for p in line] == sorted(p.flops for p in line)
+        for p in line:
+            rec = _record(label, *runs[p.label])
+            assert p.flops == rec["cost"]["train_flops"] and p.value == pytest.approx(rec["metrics"]["top1"])
+            assert p.interval is not None
+        (knn,) = points[label]["knn"]  # no training: drawn on the y-axis
+        assert knn.flops == 0 and knn.value == pytest.approx(_record(label, "knn")["metrics"]["top1"])
+        assert {p.label: p.flops for p in points[label]["low_shot"]} == {
+            t: _record(label, FOLDERS[t])["cost"]["train_flops"] for t in ("1% labels", "10% labels")}

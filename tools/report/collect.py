@@ -19,7 +19,8 @@ from mae_backbone.errors import BadInputError
 from mae_backbone.runtime.records import METRICS_FILE
 
 SCRATCH = "scratch"  # the one source that is not pre-trained
-KINDS = ("pretrain", "finetune", "linprobe", "partial", "inat", "places", "detect", "segment", "robustness")
+KINDS = ("pretrain", "finetune", "linprobe", "knn", "finetune_1pct", "finetune_10pct", "partial", "inat", "places",
+         "detect", "segment", "robustness")
 
 
 @dataclass
@@ -77,12 +78,20 @@ class Collection:
                      if (b or {}).get("source") == SCRATCH), None)
 
 
+LOW_SHOT_KINDS = {0.01: "finetune_1pct", 0.1: "finetune_10pct"}  # the suite's low-shot protocols (tools/suite)
+
+
 def _kind(record: dict[str, Any]) -> str:
     """A standalone run's kind from its record: a fine-tune on iNat / Places data is a Table 6 number (the
-    classification protocol's `dataset.format`)."""
+    classification protocol's `dataset.format`); one on a low-shot subset is a low-shot number (1% / 10%: the
+    low-shot table; any other subset: `finetune_lowshot`, in no table), never a Table 3 fine-tune."""
     task = str(record.get("task", "unknown"))
-    dataset = (record.get("protocol") or {}).get("dataset")
+    protocol = record.get("protocol") or {}
+    dataset, subset = protocol.get("dataset"), protocol.get("low_shot")
     fmt = dataset.get("format") if isinstance(dataset, dict) else None
+    if task == "finetune" and isinstance(subset, dict):
+        return LOW_SHOT_KINDS.get(subset.get("fraction"), "finetune_lowshot") if subset.get("mode") == "fraction" \
+            else "finetune_lowshot"
     return fmt if task == "finetune" and fmt in ("inat", "places") else task
 
 

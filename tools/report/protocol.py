@@ -68,6 +68,8 @@ def summary(record: dict[str, Any]) -> dict[str, Any]:
         package = package or "maebench"  # our own evaluator (e.g. classification's exact-once top-k)
         out["evaluator_version"] = f"{package} {versions.get(package)}"
     out["seed"], out["world_size"] = record.get("seed"), record.get("world_size")
+    low_shot = protocol.get("low_shot")
+    out["low_shot"] = low_shot if isinstance(low_shot, dict) else None
     required = NEEDS_FOR.get(str(record.get("task")), REQUIRED)
     out["missing"] = [k for k in required if out[k] in (None, "")] if protocol else ["protocol"]
     return out
@@ -79,7 +81,29 @@ def describe(s: dict[str, Any]) -> str:
     ev = f"{s['evaluator']} ({s['evaluator_version'] or 'version unknown'})" if s["evaluator"] else "-"
     text = (f"data {fp}; test mode {s['test_mode'] or '-'}; evaluator {ev}; seed {s['seed']}; "
             f"world size {s['world_size']}")
+    if s.get("low_shot"):
+        text += "; " + low_shot_text(s["low_shot"])
     return text + (f"; **missing: {', '.join(s['missing'])}**" if s["missing"] else "")
+
+
+def low_shot_text(subset: dict[str, Any]) -> str:
+    """`low-shot subset: fraction 0.1, seed 0, 6 of 36 images (1-1 per class), list sha256 6582...`: what
+    classification/datasets.py records of a training subset (the digest covers its train_subset.txt)."""
+    how = {"fraction": f"fraction {subset.get('fraction')}", "shots": f"{subset.get('shots')} shots per class",
+           "file": f"file {subset.get('subset_file')}"}.get(str(subset.get("mode")), str(subset.get("mode")))
+    seed = f", seed {subset['seed']}" if subset.get("seed") is not None else ""
+    return (f"low-shot subset: {how}{seed}, {subset.get('num_images')} of {subset.get('of_images')} images "
+            f"({subset.get('per_class_min')}-{subset.get('per_class_max')} per class), list "
+            f"{subset.get('list_file', 'train_subset.txt')} sha256 {subset.get('sha256')}")
+
+
+def training_files(record: dict[str, Any]) -> str | None:
+    """`36 files, sha256 5ead...`: the fingerprint of the images a classification run trained on, if recorded."""
+    dataset = (record.get("protocol") or {}).get("dataset")
+    train = dataset.get("train") if isinstance(dataset, dict) else None
+    if not isinstance(train, dict) or not train.get("sha256"):
+        return None
+    return f"{train.get('num_files')} files, sha256 {train['sha256']}"
 
 
 def comparable(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -94,6 +118,9 @@ def comparable(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
         reasons.append(f"different data ({a['fingerprint']} vs {b['fingerprint']})")
     if a["test_mode"] != b["test_mode"]:
         reasons.append(f"different test modes ({a['test_mode']} vs {b['test_mode']})")
+    subsets = [(s.get("low_shot") or {}).get("sha256") for s in (a, b)]
+    if subsets[0] != subsets[1]:  # same validation images, different labelled training images
+        reasons.append(f"different low-shot subsets ({subsets[0] or 'all labels'} vs {subsets[1] or 'all labels'})")
     if (a["evaluator"], a["evaluator_version"]) != (b["evaluator"], b["evaluator_version"]):
         reasons.append(f"different evaluators ({a['evaluator']} {a['evaluator_version']} vs "
                        f"{b['evaluator']} {b['evaluator_version']})")

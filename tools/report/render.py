@@ -5,8 +5,8 @@ import csv
 import io
 from pathlib import Path
 
-from . import protocol
-from .collect import Collection
+from . import cost, protocol
+from .collect import LOW_SHOT_KINDS, Collection
 from .tables import Cell, Gain, Table
 
 
@@ -67,26 +67,54 @@ def interval_note(t: Table) -> str | None:
     return text
 
 
+def cost_groups(t: Table) -> list[list[int]]:
+    """Column indices that share their runs (same result kind and sweep point, e.g. AP box and AP mask): each
+    group gets one cost column, after its last column."""
+    groups: list[list[int]] = []
+    for i, col in enumerate(t.columns):
+        prev = t.columns[groups[-1][-1]] if groups else None
+        if prev is not None and (prev.kind, prev.part) == (col.kind, col.part):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def _cost_cell(cells: list[Cell]) -> str:
+    """`1.9 CPU-s, 6.5 GFLOP [p3]`: one run's device time and training FLOPs, then its footnote (tools/report/
+    cost.py); the number first and the footnote inside, as every cell of a backbone's row."""
+    c = next((c for c in cells if c.results), None)
+    return "—" if c is None or c.cost is None else f"{cost.text(c.cost)} [{c.ids}]"
+
+
 def table_markdown(t: Table) -> str:
+    groups = cost_groups(t)
+    last = {g[-1]: g for g in groups}
     head = ["backbone", "arch"]
-    for col in t.columns:
+    for i, col in enumerate(t.columns):
         head.append(col.title + (" ↓" if col.lower_better else ""))
         if t.show_paper:
             head += ["paper", "Δ paper", "verdict"]
+        if i in last:
+            head.append((f"{t.columns[i].title} " if len(groups) > 1 else "") + cost.HEADER)
     lines = [f"### {t.spec.title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in t.rows:
         cells = [row.label, row.arch or "—"]
-        for c in row.cells:
+        for i, c in enumerate(row.cells):
             cells.append(_cell(c))
             if t.show_paper:
                 cells += _paper(c)
+            if i in last:
+                cells.append(_cost_cell([row.cells[j] for j in last[i]]))
         lines.append("| " + " | ".join(cells) + " |")
     for label, gains in t.gains:
         cells = [f"Δ {label}", ""]
-        for g in gains:
+        for i, g in enumerate(gains):
             cells.append(_gain(g))
             if t.show_paper:
                 cells += ["", "", ""]
+            if i in last:
+                cells.append("")
         lines.append("| " + " | ".join(cells) + " |")
     notes = ([t.spec.note] if t.spec.note else []) + ([n] if (n := interval_note(t)) else []) + t.notes
     if t.show_paper:
@@ -129,7 +157,7 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
               "protocol footnote [pN] (listed below: data fingerprint, test mode, evaluator and version, seed, world "
               "size). Δ rows: each pre-trained backbone minus the suite's baseline (its `baseline`, else its "
               "from-scratch backbone; roles from the suite record), when both numbers share a protocol, with a "
-              "paired interval; n.s. marks a gain whose interval covers 0."), ""]
+              "paired interval; n.s. marks a gain whose interval covers 0."), "", cost.NOTE, ""]
     parts += [table_markdown(t) for t in tables]
     if figures:
         parts += ["## Figures", ""]
@@ -152,7 +180,11 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
     parts += ["## Protocols", ""]
     for r in coll.results:
         s = protocol.summary(r.record)
-        parts.append(f"- [{r.id}] {r.kind}, {r.backbone} (`{r.path}`): {protocol.describe(s)}")
+        line = f"- [{r.id}] {r.kind}, {r.backbone} (`{r.path}`): {protocol.describe(s)}"
+        if r.kind in LOW_SHOT_KINDS.values() and not s["low_shot"]:  # the run did not record its subset
+            line += ("; low-shot subset not recorded by the run, its training images: "
+                     f"{protocol.training_files(r.record) or 'not recorded either'}")
+        parts.append(line)
     if coll.problems:
         parts += ["", "## Problems", ""] + [f"- {p}" for p in coll.problems]
     return "\n".join(parts) + "\n"
@@ -162,7 +194,7 @@ CSV_FIELDS = ("table", "column", "backbone", "role", "arch", "value", "ci_low", 
               "per_seed", "std_over_seeds", "status", "paper", "paper_source", "paper_diff", "paper_spread", "verdict",
               "gain_vs_baseline", "gain_ci_low", "gain_ci_high", "gain_significant", "baseline", "protocol_id", "task",
               "fingerprint", "num_files", "test_mode", "evaluator", "evaluator_version", "seed", "world_size",
-              "missing_protocol", "comparable_to_baseline", "metrics_file")
+              "missing_protocol", "comparable_to_baseline", "low_shot_sha256", *cost.CSV_FIELDS, "metrics_file")
 
 
 def _r(v: float | None) -> float | str:
@@ -201,5 +233,6 @@ def csv_text(tables: list[Table]) -> str:
                     evaluator_version=s.get("evaluator_version") or "", seed=s.get("seed", ""),
                     world_size=s.get("world_size", ""), missing_protocol=",".join(s.get("missing", [])),
                     comparable_to_baseline="" if not base or g.value is None else g.value != "n/c",
+                    low_shot_sha256=(s.get("low_shot") or {}).get("sha256") or "", **cost.csv_fields(c.cost),
                     metrics_file=";".join(str(r.path) for r in c.results) or (str(c.result.path) if c.result else "")))
     return buf.getvalue()

@@ -28,6 +28,7 @@ from .anchors import (
     verdict,
 )
 from .collect import SCRATCH, Collection, Result
+from .cost import Cost, combine
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,16 @@ class Options:
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("classification", "Table 3-style: image classification (top-1, %)", (
         Column("fine-tune", "finetune", keys.TOP1, "in1k_finetune"),
-        Column("linear probe", "linprobe", keys.TOP1, "in1k_linprobe"))),
+        Column("linear probe", "linprobe", keys.TOP1, "in1k_linprobe"),
+        Column("kNN", "knn", keys.TOP1)),
+        note="kNN: weighted k-NN on the frozen encoder's features, no training (classification/knn.py; its k, "
+             "temperature and feature in the protocol footnote); the paper reports no kNN number."),
+    TableSpec("lowshot", "Low-shot: ImageNet-style fine-tuning on 1% / 10% of the training labels (top-1, %)", (
+        Column("1% labels", "finetune_1pct", keys.TOP1),
+        Column("10% labels", "finetune_10pct", keys.TOP1)),
+        note="Class-balanced, seeded subsets of the training labels (classification/datasets.py; the same "
+             "subset for every backbone of a seed), the full validation set; the subset's list digest is in the "
+             "protocol footnote. The paper reports no low-shot number."),
     TableSpec("coco", "Table 4: COCO object detection and instance segmentation, Mask R-CNN (AP)", (
         Column("AP box", "detect", keys.BOX_AP, "coco_box"),
         Column("AP mask", "detect", keys.MASK_AP, "coco_mask"))),
@@ -95,6 +105,11 @@ class Cell:
     outcomes: list[stats.Outcomes] | None = None  # per seed; None when a run saved none
     replicates: int = 0  # bootstrap replicates drawn (0: no interval)
     verdict: Verdict | None = None
+
+    @property
+    def cost(self) -> Cost | None:
+        """The cost of one run of this number (tools/report/cost.py)."""
+        return combine([r.record for r in self.results]) if self.results else None
 
     @property
     def paper_diff(self) -> float | None:
