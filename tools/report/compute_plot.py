@@ -65,6 +65,15 @@ def _err(points: list[Point]) -> list[list[float]]:
             [p.interval[1] - p.value if p.interval else 0.0 for p in points]]
 
 
+def _annotate(ax, points: list[Point], color: str, dy: int) -> None:
+    """Each point's label beside it; points at the same place (e.g. equal 1% / 10% subsets) share one label."""
+    at: dict[tuple[float, float], list[str]] = {}
+    for p in points:
+        at.setdefault((p.flops, p.value), []).append(p.label)
+    for (x, y), labels in at.items():
+        ax.annotate(" / ".join(labels), (x, y), textcoords="offset points", xytext=(4, dy), fontsize=6, color=color)
+
+
 def accuracy_vs_compute(tables: list[Table], out: Path) -> Path | None:
     """Write the figure to `out` (accuracy_vs_compute.png); None when no cell has recorded training FLOPs."""
     curves = compute_points(tables)
@@ -73,7 +82,7 @@ def accuracy_vs_compute(tables: list[Table], out: Path) -> Path | None:
     from .plots import _plt, _save  # the report's one matplotlib setup (Agg) and saving
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    fig, ax = plt.subplots(figsize=(5.6, 4.4))
     on_axis = ax.get_yaxis_transform()  # x in axes units (0 = the y-axis), y in data units
     for i, (label, pts) in enumerate(curves.items()):
         color = f"C{i}"
@@ -81,16 +90,12 @@ def accuracy_vs_compute(tables: list[Table], out: Path) -> Path | None:
         if line:
             ax.errorbar([p.flops for p in line], [p.value for p in line], yerr=_err(line), marker="o", capsize=3,
                         color=color, label=f"{label}: linear → partial → full")
-            for p in line:
-                ax.annotate(p.label, (p.flops, p.value), textcoords="offset points", xytext=(4, 4), fontsize=6,
-                            color=color)
+            _annotate(ax, line, color, 4)
         shot = pts["low_shot"]
         if shot:
             ax.errorbar([p.flops for p in shot], [p.value for p in shot], yerr=_err(shot), fmt="s", mfc="none",
                         capsize=3, color=color, label=f"{label}: low-shot fine-tuning")
-            for p in shot:
-                ax.annotate(p.label, (p.flops, p.value), textcoords="offset points", xytext=(4, -9), fontsize=6,
-                            color=color)
+            _annotate(ax, shot, color, -9)
         for p in pts["knn"]:
             ax.plot([0.0], [p.value], marker=">", ms=8, color=color, transform=on_axis, clip_on=False,
                     label=f"{label}: kNN (no training), on the y-axis")
@@ -98,9 +103,11 @@ def accuracy_vs_compute(tables: list[Table], out: Path) -> Path | None:
                 ax.plot([0.0, 0.0], list(p.interval), lw=3, alpha=0.5, color=color, transform=on_axis,
                         clip_on=False)
     ax.set_xscale("log")
+    xs = [p.flops for pts in curves.values() for p in pts["line"] + pts["low_shot"]]
+    ax.set_xlim(min(xs) / 2.5, max(xs) * 2.5)  # room between the y-axis (kNN) and the cheapest run
     ax.set_xlabel("training FLOPs of one run (measured, log scale)", fontsize=8)
     ax.set_ylabel("top-1 (%), 95% interval", fontsize=8)
     ax.set_title("accuracy vs training compute (paper Fig. 9, cost on the x-axis)", fontsize=9)
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     return _save(fig, out)
