@@ -194,3 +194,17 @@ def test_accuracy_vs_compute_plots_each_protocol_at_its_training_flops(report):
         assert knn.flops == 0 and knn.value == pytest.approx(_record(label, "knn")["metrics"]["top1"])
         assert {p.label: p.flops for p in points[label]["low_shot"]} == {
             t: _record(label, FOLDERS[t])["cost"]["train_flops"] for t in ("1% labels", "10% labels")}
+
+
+def test_training_curves_show_the_pretraining_knn_monitor(report, tmp_path):
+    from tools.report.plots import knn_monitor_log
+
+    written, md = report
+    record = _record("pretrain")
+    recorded = [(p["iter"], pytest.approx(p["top1"])) for p in record["metrics"]["knn_monitor"]]
+    assert len(recorded) == 2  # every epoch of the fixture's 2-epoch pre-training
+    assert knn_monitor_log(TINY / "pretrain", record) == recorded  # from the scalar log
+    shutil.copyfile(TINY / "pretrain" / "metrics.json", tmp_path / "metrics.json")
+    assert knn_monitor_log(tmp_path, record) == recorded  # no scalar log: from the record
+    path = written["figures"]["training curves"]
+    assert path.read_bytes()[:4] == b"\x89PNG" and f"]({path.name})" in md

@@ -1,4 +1,4 @@
-"""PNG figures: training curves, the partial fine-tuning curve (Fig. 9, with 95% interval bars), the gains
+"""PNG figures: training curves (with pre-training's kNN monitor), the partial fine-tuning curve (Fig. 9, with 95% interval bars), the gains
 over the baseline with their paired intervals, per-corruption robustness bars, and reconstruction
 triplets of the pre-trained model (Figs. 2-3) on demo and COCO-style images.
 
@@ -26,8 +26,11 @@ def _plt():
     return plt
 
 
-def scalar_log(run_dir: Path) -> list[dict[str, Any]]:
-    """Training scalars of a run, in step order, across resumed sessions (one timestamped folder each)."""
+KNN_MONITOR = "knn_top1"  # the scalar tag of pre-training's kNN monitor (classification/knn_monitor.py)
+
+
+def _scalar_rows(run_dir: Path, key: str) -> list[dict[str, Any]]:
+    """The logged rows holding `key`, in step order, across resumed sessions (one timestamped folder each)."""
     rows: dict[int, dict[str, Any]] = {}
     for f in sorted(run_dir.glob("*/vis_data/scalars.json")):
         for line in f.read_text().splitlines():
@@ -35,19 +38,34 @@ def scalar_log(run_dir: Path) -> list[dict[str, Any]]:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a torn last line of an interrupted run
-            if "loss" in row and "step" in row:
+            if key in row and "step" in row:
                 rows[int(row["step"])] = row
     return [rows[k] for k in sorted(rows)]
 
 
+def scalar_log(run_dir: Path) -> list[dict[str, Any]]:
+    """Training-loss scalars of a run, in step order."""
+    return _scalar_rows(run_dir, "loss")
+
+
+def knn_monitor_log(run_dir: Path, record: dict[str, Any]) -> list[tuple[int, float]]:
+    """(iteration, top-1) of pre-training's kNN monitor: the scalar logs (every session of a resumed run), else
+    the record's `knn_monitor` (this session's evaluations); empty when the monitor was off."""
+    logged = [(int(r["step"]), float(r[KNN_MONITOR])) for r in _scalar_rows(run_dir, KNN_MONITOR)]
+    recorded = (record.get("metrics") or {}).get("knn_monitor") or []
+    return logged or [(int(p["iter"]), float(p["top1"])) for p in recorded if isinstance(p, dict)]
+
+
 def training_curves(coll: Collection, out: Path) -> Path | None:
-    runs: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {}
+    """The training loss of every run, a panel per kind; pre-training's kNN monitor (top-1) on the right axis."""
+    runs: dict[str, list[tuple[str, list[dict[str, Any]], list[tuple[int, float]]]]] = {}
     for r in coll.results:
         log = scalar_log(r.path.parent)
-        if log:
+        monitor = knn_monitor_log(r.path.parent, r.record) if r.kind == "pretrain" else []
+        if log or monitor:
             # a partial sweep has one run per k (its folder k<k>/): label which line is which
             label = f"{r.backbone} {r.path.parent.name}" if r.kind == "partial" else r.backbone
-            runs.setdefault(r.kind, []).append((label, log))
+            runs.setdefault(r.kind, []).append((label, log, monitor))
     if not runs:
         return None
     plt = _plt()
@@ -56,13 +74,22 @@ def training_curves(coll: Collection, out: Path) -> Path | None:
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), squeeze=False)
     for ax, (kind, lines) in zip(axes.flat, runs.items()):
-        for label, log in lines:
-            ax.plot([p["step"] for p in log], [p["loss"] for p in log], label=label, lw=1.2)
+        handles = []
+        for label, log, _ in lines:
+            handles += ax.plot([p["step"] for p in log], [p["loss"] for p in log], label=label, lw=1.2)
+        monitored = [(label, m) for label, _, m in lines if m]
+        if monitored:  # another unit: its own axis, dashed
+            right = ax.twinx()
+            for i, (label, m) in enumerate(monitored):
+                handles += right.plot([s for s, _ in m], [v for _, v in m], ls="--", marker="o", ms=3, lw=1.0,
+                                      color=f"C{len(lines) + i}", label=f"{label} kNN top-1")
+            right.set_ylabel("kNN monitor top-1 (%)", fontsize=8)
+            right.tick_params(labelsize=7)
         ax.set_title(kind, fontsize=9)
         ax.set_xlabel("iteration", fontsize=8)
         ax.set_ylabel("training loss", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7)
+        ax.legend(handles=handles, fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     return _save(fig, out)
