@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from tools.cli import main as cli
-from tools.suite.stages import PROTOCOLS
+from tools.suite.config import load_suite
 
 from .test_suite import TINY_SUITE, record, suite_args
 
-EXPECTED = {"pretrain", *(f"{b}/{p}" for b in ("mae", "scratch") for p in PROTOCOLS)}
+EXPECTED = {"pretrain", *(f"{b}/{p}" for b in ("mae", "scratch") for p in load_suite(TINY_SUITE)["protocols"])}
 
 
 def wait_for(work_dir: Path, timeout: float = 900) -> str:
