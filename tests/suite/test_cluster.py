@@ -73,7 +73,10 @@ def test_every_stage_is_its_own_job_in_dependency_order_and_the_report_comes_las
     assert (work_dir / "report" / "report.md").is_file()
     jobs = json.loads((work_dir / "suite_jobs.json").read_text())["stages"]
     assert len({j["job_id"] for j in jobs.values()}) == len(EXPECTED) + 1  # one job per stage, plus the report
-    ends = jobcomp(slurm_cluster)
+    deadline = time.monotonic() + 60  # slurmctld appends to its completion log just after a job leaves the queue
+    while not all(j["job_id"] in (ends := jobcomp(slurm_cluster)) for j in jobs.values()):
+        assert time.monotonic() < deadline, (jobs, sorted(ends))
+        time.sleep(1)
     t = {n: (ends[j["job_id"]]["StartTime"], ends[j["job_id"]]["EndTime"]) for n, j in jobs.items()}
     assert all(ends[j["job_id"]]["JobState"] == "COMPLETED" for j in jobs.values())
     for name, info in rec["stages"].items():

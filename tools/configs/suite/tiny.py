@@ -12,6 +12,7 @@ _cls = ["model.img_size=64", "data.batch_size=8", "data.eval_batch_size=16", "da
 protocols = dict(
     finetune=dict(overrides=_cls),
     linprobe=dict(overrides=_cls),
+    finetune_1pct=dict(overrides=_cls + ["data.batch_size=2"]),  # the tiny world: at least one image per class
     finetune_10pct=dict(overrides=_cls + ["data.batch_size=2"]),  # 10% of the tiny world: 6 images
     knn=dict(overrides=["model.img_size=64", "data.batch_size=16", "data.num_workers=0"]),
     partial=dict(overrides=_cls, flags=dict(blocks="mlp,1")),
