@@ -60,6 +60,11 @@ CONF
   alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
   alive "$DIR/slurmctld.pid" || slurmctld -f "$SLURM_CONF" -c   # -c: clean start, no jobs of an earlier cluster
   alive "$DIR/slurmd.pid" || slurmd -f "$SLURM_CONF" -N localhost
+  sleep 1
+  for daemon in slurmctld slurmd; do  # e.g. another cluster holding the port: say so, never talk to that one
+    alive "$DIR/$daemon.pid" || { echo "local_slurm: $daemon did not start; see $DIR/$daemon.log" >&2;
+                                  tail -5 "$DIR/$daemon.log" >&2 2>/dev/null; exit 1; }
+  done
   for _ in $(seq 60); do
     state=$(sinfo -h -n localhost -o %T 2>/dev/null || true)
     case "$state" in idle*|mix*|alloc*) echo "local_slurm: up ($DIR/slurm.conf, $cpus CPUs)"; return 0 ;; esac
