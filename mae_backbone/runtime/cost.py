@@ -74,12 +74,14 @@ class CostHook(Hook):
                 "iterations": iters, "flops_method": METHOD})
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads) and its finished children (data-loader workers)."""
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _peak_rss_mib() -> float:
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process (VmHWM; since its start or the last reset), in MiB."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -104,14 +106,14 @@ def measure(run: Callable[[dict[str, Any]], dict[str, Any]], cfg: dict[str, Any]
     cuda = torch.cuda.is_available()
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    t0, c0 = time.perf_counter(), _cpu_seconds()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     (Path(cfg["work_dir"]) / TRAINING_FILE).unlink(missing_ok=True)
     metrics = run(cfg)
     wall = time.perf_counter() - t0
-    cpu, world = _sum_over_processes(_cpu_seconds() - c0)
+    cpu, world = _sum_over_processes(cpu_seconds() - c0)
     cost: dict[str, Any] = dict(wall_seconds=round(wall, 2), processes=world, device="cuda" if cuda else "cpu",
                                 device_seconds=round(wall * world if cuda else cpu, 2),
-                                peak_rss_mib=_peak_rss_mib(),
+                                peak_rss_mib=peak_rss_mib(),
                                 peak_gpu_mib=round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None)
     work_dir = Path(cfg["work_dir"])
     training = work_dir / TRAINING_FILE

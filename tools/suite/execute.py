@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mae_backbone.fileio import atomic_write_json
+from mae_backbone.runtime.cost import cpu_seconds, peak_rss_mib as process_peak_rss_mib
 
 from .cache import STAGE_FILE, digest, read_stage, recipe
 from .stages import Stage
@@ -23,13 +24,6 @@ from .stages import Stage
 
 def _rank() -> int:
     return int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", 0)))
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process (all threads) and its finished children (data-loader workers): the compute a
-    stage used, which unlike wall time does not grow when other jobs share the machine."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def reset_peak_rss() -> None:
@@ -41,17 +35,10 @@ def reset_peak_rss() -> None:
 
 
 def peak_rss_mib() -> dict[str, float | None]:
-    """Peak resident memory of this process since `reset_peak_rss` (VmHWM) and of its largest finished child
+    """Peak resident memory of this process since `reset_peak_rss` and of its largest finished child
     (data-loader workers, since the process start), in MiB."""
-    own = None
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                own = round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        own = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"process": own, "largest_child": round(kids / 1024, 1) if kids else None}
+    return {"process": process_peak_rss_mib(), "largest_child": round(kids / 1024, 1) if kids else None}
 
 
 def write_stage(stage: Stage, **fields: Any) -> dict[str, Any]:
