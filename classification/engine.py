@@ -1,15 +1,17 @@
-"""One classification run as a pure `run(cfg) -> metrics` on mmengine's runner.
+"""One classification run (fine-tune, linear probe, partial-k) as a pure `run(cfg) -> metrics` on mmengine's runner.
 
 The effective batch defines the recipe: lr = blr x effective batch / 256 (printed at start); gradient
 accumulation reaches it from the per-process batch and the world size, and a configuration that makes
-no optimizer step in an epoch is refused (official MAE issue #49: 0.1% accuracy, no error). Fine-tune
-and partial use AdamW over layer-decay groups (absolute lr per group); the linear probe uses LARS over
-the head. Warmup then cosine, per iteration. Evaluation is exact-once (evaluate.py). metrics.json's `top1` is
-the last epoch's; `top1_best` / `best_epoch` are the best validated epoch's, the "Max accuracy" official
-main_finetune.py prints.
+no optimizer step in an epoch is refused (mae_backbone/runtime/batch.py). Fine-tune and partial use AdamW
+over layer-decay groups (absolute lr per group); the linear probe uses LARS over the head. Warmup then
+cosine, per iteration. Evaluation is exact-once (evaluate.py). metrics.json's `top1` is the last epoch's;
+`top1_best` / `best_epoch` are the best validated epoch's, the "Max accuracy" official main_finetune.py prints.
+Every recipe setting is read from the config (the recipes in configs/ hold each default once); only what a
+command-line flag sets and a recipe leaves out (launcher, resume, eval_only) has a default here.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +19,36 @@ import torch
 from mmengine.evaluator import Evaluator
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
+from mmengine.runner import Runner
 from mmengine.runner.utils import set_random_seed
 from timm.layers import trunc_normal_
 
-from mae_backbone.checkpoint import load_checkpoint, save_backbone
+from mae_backbone.checkpoint import RELATIVE_POSITION_NEW, LoadReport, load_checkpoint, save_backbone
 from mae_backbone.errors import ConfigError
 from mae_backbone.factory import architecture_of
 from mae_backbone.fileio import atomic_write_json, atomic_write_text
 from mae_backbone.optim import format_param_groups, param_groups_lrd
-from mae_backbone.pretrain.run import batch_plan
 from mae_backbone.runtime import engine, workdir
-from mae_backbone.runtime.optim_wrapper import build_optim_wrapper
+from mae_backbone.runtime.batch import batch_plan, refuse_no_update
 from mae_backbone.runtime.distributed import prepare_launch
 from mae_backbone.runtime.metric_keys import OUTCOMES_FILE
+from mae_backbone.runtime.optim_wrapper import build_optim_wrapper
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
+from mae_backbone.vit import VisionTransformer
 
-from .datasets import LabelledImages, build_split
+from .datasets import LabelledImages, Split, build_split, low_shot_record
 from .evaluate import ClassificationMetric, ExactShardSampler, per_class_csv
 from .model import Classifier, build_net, protocol_name, trainable_names
 from .transforms import build_mixup, default_crop_pct, eval_transform, train_transform
 
 CONFIG_KEYS = ("protocol", "arch", "pretrained", "partial_blocks", "model", "data", "aug", "optim", "schedule",
-               "seed", "work_dir", "launcher", "resume", "eval_only", "linprobe_config")
-EVAL_ONLY_NEW = ("*relative_position_bias_table",)  # evaluating: the classifier head must come from the file
+               "seed", "work_dir", "launcher", "resume", "eval_only", "linprobe_config", "sweep")
 
 
 TOP1_HISTORY = "val_top1_by_epoch"  # message-hub key: {epoch: top1}, saved in every checkpoint
 
 
-@HOOKS.register_module(force=True)
+@HOOKS.register_module()
 class Top1HistoryHook(Hook):
     """Top-1 of every validation by epoch, kept in the message hub so that checkpoints carry it.
 
@@ -105,14 +108,31 @@ def schedulers(sched: dict[str, Any], lr: float) -> list[dict[str, Any]]:
     return out
 
 
-def run(cfg: dict[str, Any]) -> dict[str, Any]:
+@dataclass
+class Setup:
+    """What a run builds before it trains or evaluates, and writes into its record at the end."""
+
+    cfg: dict[str, Any]
+    work_dir: Path
+    net: VisionTransformer
+    frozen: list[torch.nn.Module]
+    train_split: Split | None  # None: --eval-only
+    val_split: Split
+    crop_pct: float
+    world: int
+    report: LoadReport | None  # None: from random initialisation
+    plan: dict[str, Any] | None = None  # the batch plan of a training run (runtime/batch.py)
+
+
+def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
+    """`lr_scale`: the lr (x the config's) of a run that `--nan-retry` restarts (engine.run_with_nan_retry)."""
     work_dir, protocol, data = Path(cfg["work_dir"]), cfg["protocol"], cfg["data"]
-    partial = cfg.get("partial_blocks")
+    partial = cfg["partial_blocks"]
     if protocol == "partial" and partial in (0, "0"):
         raise ConfigError("partial k=0 is the linear probe: run it with the linprobe recipe "
                           "(`maebench partial --blocks 0,...` does this for you)")
     img_size = cfg["model"]["img_size"]
-    crop_pct = data.get("eval_crop_pct") or default_crop_pct(img_size)
+    crop_pct = data["eval_crop_pct"] or default_crop_pct(img_size)
     train_split = None if cfg.get("eval_only") else build_split(data, "train")
     val_split = build_split(data, "val", classes=train_split.classes if train_split else None)
     classes = val_split.classes
@@ -124,35 +144,35 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     metric = ClassificationMetric(classes, outcomes_file=work_dir / OUTCOMES_FILE)  # per-image, for the report
     engine.allow_mmengine_checkpoints()
     world, launch_cfg = prepare_launch(cfg.get("launcher", "none"))  # torchrun / Slurm without CUDA: gloo
+    setup = Setup(cfg, work_dir, net, frozen, train_split, val_split, crop_pct, world, report)
     common = dict(work_dir=str(work_dir), launcher=cfg.get("launcher", "none"), randomness=dict(seed=cfg["seed"]),
                   val_dataloader=dict(dataset=val_set, sampler=ExactShardSampler(val_set),
-                                      batch_size=data.get("eval_batch_size", data["batch_size"]),
-                                      num_workers=data["num_workers"], collate_fn=dict(type="default_collate")),
+                                      batch_size=data["eval_batch_size"], num_workers=data["num_workers"],
+                                      collate_fn=dict(type="default_collate")),
                   val_cfg=dict(), val_evaluator=Evaluator([metric]), cfg=dict(cfg, **launch_cfg),
                   default_hooks=dict(logger=dict(type="LoggerHook", interval=cfg["schedule"]["log_interval"])))
     if cfg.get("eval_only"):
         runner = engine.AtomicRunner(model=Classifier(net, frozen), **common)
         runner.val()
-        plan = None
     else:
-        runner, plan = _train(cfg, net, frozen, train_split, common, work_dir, world)
+        runner = _train(setup, common, lr_scale)
     result = dict(metric.last)
-    if plan is not None:
+    if setup.plan is not None:
         result.update(best_of(runner.message_hub.get_info(TOP1_HISTORY) or {}))
     if runner.rank == 0:
-        _write_outputs(cfg, work_dir, net, result, report, plan, train_split, val_split, crop_pct, runner)
+        _write_outputs(setup, result, runner.world_size)
     return {k: v for k, v in result.items() if k != "per_class"}
 
 
-def _load_weights(net: torch.nn.Module, cfg: dict[str, Any], protocol: str):
-    path = cfg.get("pretrained")
+def _load_weights(net: torch.nn.Module, cfg: dict[str, Any], protocol: str) -> LoadReport | None:
+    path = cfg["pretrained"]
     if not path:
         if cfg.get("eval_only"):
             raise ConfigError("--eval-only needs the classifier to evaluate: pass --pretrained CHECKPOINT")
         print("NOTICE: no pretrained checkpoint given (pretrained=''): training from random initialisation")
         return None
-    if cfg.get("eval_only"):
-        report = load_checkpoint(net, path, head="require", new_by_design=EVAL_ONLY_NEW)
+    if cfg.get("eval_only"):  # evaluating: the classifier head must come from the file
+        report = load_checkpoint(net, path, head="require", new_by_design=RELATIVE_POSITION_NEW)
     elif isinstance(net.head, torch.nn.Sequential):
         # The probe's BN + linear head is new by construction: load the encoder without it (torch fills a
         # missing BN `num_batches_tracked` itself, which an exact key report would misread), then re-attach.
@@ -175,87 +195,89 @@ def _load_weights(net: torch.nn.Module, cfg: dict[str, Any], protocol: str):
     return report
 
 
-def _train(cfg, net, frozen, train_split, common, work_dir, world):
-    optim, sched, data, aug = cfg["optim"], cfg["schedule"], cfg["data"], cfg.get("aug", {})
+def _train(setup: Setup, common: dict[str, Any], lr_scale: float | None) -> Runner:
+    """Train with `common` (the Runner arguments evaluation shares); sets `setup.plan`."""
+    cfg, net, world = setup.cfg, setup.net, setup.world
+    optim, sched, data, aug = cfg["optim"], cfg["schedule"], cfg["data"], cfg["aug"]
     protocol = cfg["protocol"]
-    plan = batch_plan(data["batch_size"], world, optim.get("global_batch"), optim["blr"])
-    train_set = LabelledImages(train_split, train_transform(protocol, cfg["model"]["img_size"], aug))
+    plan = setup.plan = batch_plan(data["batch_size"], world, optim["global_batch"], optim["blr"])
+    train_set = LabelledImages(setup.train_split, train_transform(protocol, cfg["model"]["img_size"], aug))
     steps = len(train_set) // (data["batch_size"] * world)
-    if steps < plan["accum_iter"]:
-        raise ConfigError(
-            f"{len(train_set)} training images make {steps} batches of {data['batch_size']} x {world} per epoch, fewer "
-            f"than the {plan['accum_iter']} accumulation steps of one optimizer update: no update would ever happen. "
-            "Lower optim.global_batch or data.batch_size")
-    mixup = build_mixup(aug, len(train_split.classes)) if protocol != "linprobe" else None
+    refuse_no_update(len(train_set), steps, data["batch_size"], world, plan["accum"])
+    mixup = build_mixup(aug, len(setup.train_split.classes)) if protocol != "linprobe" else None
     if mixup is not None and data["batch_size"] % 2:
         raise ConfigError(f"mixup/cutmix need an even data.batch_size, got {data['batch_size']}")
     if protocol == "linprobe":
         groups = lars_groups(net, plan["lr"])
-        kw = dict(momentum=optim.get("momentum", 0.9), weight_decay=0.0, trust_coeff=0.001)
+        kw = dict(momentum=optim["momentum"], weight_decay=0.0, trust_coeff=0.001)
     else:
         groups = param_groups_lrd(net, plan["lr"], optim["weight_decay"], optim["layer_decay"])
-        kw = dict(betas=tuple(optim.get("betas", (0.9, 0.999))))
-    workdir.check_work_dir(work_dir, need_bytes=3 * 4 * sum(p.numel() for p in net.parameters()))
-    wrapper = build_optim_wrapper(groups, optim["optimizer"], optim.get("precision", "auto"),
-                                         optim.get("clip_grad"), plan["accum_iter"], lr=plan["lr"], **kw)
-    resume_from = workdir.resolve_resume(cfg.get("resume"), work_dir)
+        kw = dict(betas=tuple(optim["betas"]))
+    workdir.check_work_dir(setup.work_dir, need_bytes=3 * 4 * sum(p.numel() for p in net.parameters()))
+    wrapper = build_optim_wrapper(groups, optim["optimizer"], optim["precision"], optim["clip_grad"], plan["accum"],
+                                  lr=plan["lr"], **kw)
+    resume_from = workdir.resolve_resume(cfg.get("resume"), setup.work_dir)
     hooks = dict(common.pop("default_hooks"))
     hooks["checkpoint"] = dict(type="CheckpointHook", interval=sched["checkpoint_interval"], max_keep_ckpts=2,
                                save_last=True)
     runner = engine.AtomicRunner(
-        model=Classifier(net, frozen, mixup, aug.get("smoothing", 0.0) if protocol != "linprobe" else 0.0),
+        model=Classifier(net, setup.frozen, mixup, aug["smoothing"] if protocol != "linprobe" else 0.0),
         train_dataloader=dict(dataset=train_set, sampler=dict(type="DefaultSampler", shuffle=True),
                               batch_size=data["batch_size"], num_workers=data["num_workers"],
                               persistent_workers=data["num_workers"] > 0, drop_last=True,
                               collate_fn=dict(type="default_collate")),
-        train_cfg=dict(by_epoch=True, max_epochs=sched["epochs"], val_interval=sched.get("val_interval", 1)),
+        train_cfg=dict(by_epoch=True, max_epochs=sched["epochs"], val_interval=sched["val_interval"]),
         optim_wrapper=wrapper, param_scheduler=schedulers(sched, plan["lr"]), default_hooks=hooks,
-        custom_hooks=engine.training_hooks("Top1HistoryHook"),
+        custom_hooks=engine.training_hooks("Top1HistoryHook", lr_scale=lr_scale),
         visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend"),
                                                          dict(type="TensorboardVisBackend")]),
         resume=resume_from is not None, load_from=resume_from, **common)
     trainable = trainable_names(net)
     runner.logger.info(
-        f"{protocol_name(protocol, cfg.get('partial_blocks'))}: {len(trainable)} trainable tensors "
+        f"{protocol_name(protocol, cfg['partial_blocks'])}: {len(trainable)} trainable tensors "
         f"({sum(p.numel() for p in net.parameters() if p.requires_grad):,} parameters)\n"
-        f"effective batch {plan['global_batch']} = {data['batch_size']} x {world} processes x {plan['accum_iter']} "
+        f"effective batch {plan['global_batch']} = {data['batch_size']} x {world} processes x {plan['accum']} "
         f"accumulation; lr = blr {optim['blr']} x {plan['global_batch']} / 256 = {plan['lr']:.4g}\n"
         + format_param_groups(groups))
-    if steps % plan["accum_iter"]:
-        runner.logger.warning(f"{steps} batches per epoch is not a multiple of {plan['accum_iter']} accumulation "
+    if steps % plan["accum"]:
+        runner.logger.warning(f"{steps} batches per epoch is not a multiple of {plan['accum']} accumulation "
                               "steps: the last update of each epoch spans two epochs")
     runner.train()
-    return runner, plan
+    return runner
 
 
-def _write_outputs(cfg, work_dir, net, result, report, plan, train_split, val_split, crop_pct, runner) -> None:
-    protocol = protocol_name(cfg["protocol"], cfg.get("partial_blocks"))
+def _write_outputs(setup: Setup, result: dict[str, Any], world_size: int) -> None:
+    """config.json, the per-class table, the trained classifier (with its sidecar) and metrics.json."""
+    cfg, work_dir, net, val_split, train_split = setup.cfg, setup.work_dir, setup.net, setup.val_split, \
+        setup.train_split
+    protocol = protocol_name(cfg["protocol"], cfg["partial_blocks"])
     atomic_write_json(work_dir / "config.json", cfg)
     atomic_write_text(work_dir / "per_class_accuracy.csv", per_class_csv(result))
     img_size = cfg["model"]["img_size"]
     if not cfg.get("eval_only"):
         save_backbone(work_dir / "classifier.safetensors", net.state_dict(), dict(
             arch_name=cfg["arch"], architecture=architecture_of(net), img_size=img_size, protocol=cfg["protocol"],
-            partial_blocks=cfg.get("partial_blocks"), global_pool=net.global_pool, num_classes=len(val_split.classes),
+            partial_blocks=cfg["partial_blocks"], global_pool=net.global_pool, num_classes=len(val_split.classes),
             classes=val_split.classes, kind="classifier"))
     pooling = "cls token after norm" if net.global_pool == "token" else "mean of patch tokens + fc_norm"
     data = cfg["data"]
-    dataset = dict(format=data.get("format", "imagefolder"), root=str(val_split.root), year=data.get("year"),
-                   version=data.get("version"), num_classes=len(val_split.classes), split="val",
+    dataset = dict(format=data["format"], root=str(val_split.root), year=data["year"],
+                   version=data["version"], num_classes=len(val_split.classes), split="val",
                    val=dataset_fingerprint(val_split.root, val_split.files))
     if train_split is not None:
         dataset["train"] = dataset_fingerprint(train_split.root, train_split.files)
-    proto = dict(protocol=protocol, pooling=pooling, input_size=img_size, eval_crop_pct=crop_pct,
-                 eval_resize=int(img_size / crop_pct), dataset=dataset, arch=cfg["arch"],
-                 pretrained=cfg.get("pretrained") or None, load_report=report.to_dict() if report else None,
+    proto = dict(protocol=protocol, pooling=pooling, input_size=img_size, eval_crop_pct=setup.crop_pct,
+                 eval_resize=int(img_size / setup.crop_pct), dataset=dataset, arch=cfg["arch"],
+                 pretrained=cfg["pretrained"] or None, load_report=setup.report.to_dict() if setup.report else None,
                  evaluator="exact-once top-k (classification.evaluate, no padded duplicates)",
-                 eval_only=bool(cfg.get("eval_only")))
-    if plan:
+                 eval_only=bool(cfg.get("eval_only")), low_shot=low_shot_record(train_split, work_dir))
+    if setup.plan:
+        plan = setup.plan
         proto.update(optimizer=cfg["optim"]["optimizer"], blr=cfg["optim"]["blr"], lr=plan["lr"],
-                     effective_batch=plan["global_batch"], accum_iter=plan["accum_iter"],
-                     epochs=cfg["schedule"]["epochs"], layer_decay=cfg["optim"].get("layer_decay"),
+                     effective_batch=plan["global_batch"], accum_iter=plan["accum"],
+                     epochs=cfg["schedule"]["epochs"], layer_decay=cfg["optim"]["layer_decay"],
                      reported_top1="top1: the last epoch's; top1_best: the best validated epoch's (best_epoch), "
                                    "official main_finetune.py's 'Max accuracy'")
     metrics = {k: v for k, v in result.items() if k != "per_class"}
     write_metrics(work_dir, metrics, protocol=proto, task=cfg["protocol"], seed=cfg["seed"],
-                  world_size=runner.world_size, extra=dict(config=cfg, per_class_file="per_class_accuracy.csv"))
+                  world_size=world_size, extra=dict(config=cfg, per_class_file="per_class_accuracy.csv"))

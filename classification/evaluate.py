@@ -124,7 +124,7 @@ class ClassificationMetric(BaseMetric):
 @torch.no_grad()
 def predict(model: torch.nn.Module, dataset: Dataset, metric: ClassificationMetric, batch_size: int = 64,
             num_workers: int = 0, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Score `dataset` with `model` (a `Classifier` or any module returning logits) on this rank's shard,
+    """Score `dataset` with `model` (a network returning logits, e.g. `load_classifier`'s) on this rank's shard,
     gather, and return the metric's full result (per-class list included)."""
     from torch.utils.data import default_collate
 
@@ -132,17 +132,10 @@ def predict(model: torch.nn.Module, dataset: Dataset, metric: ClassificationMetr
                         num_workers=num_workers, collate_fn=default_collate)
     model.eval()
     for batch in loader:
-        logits = model(batch["inputs"].to(device), mode="predict")[0]["logits"] if _is_classifier(model) \
-            else model(batch["inputs"].to(device))
+        logits = model(batch["inputs"].to(device))
         metric.process(batch, [{"logits": logits, "label": batch["label"], "index": batch["index"]}])
     metric.evaluate(len(dataset))
     return metric.last
-
-
-def _is_classifier(model: torch.nn.Module) -> bool:
-    from .model import Classifier
-
-    return isinstance(model, Classifier)
 
 
 def per_class_csv(result: dict[str, Any]) -> str:

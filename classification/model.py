@@ -136,12 +136,11 @@ def load_classifier(path: str, arch: str | None = None, img_size: int | None = N
                     classes: list[str] | None = None) -> tuple[VisionTransformer, list[str], dict[str, Any], Any]:
     """A trained classifier for evaluation: ours (sidecar says arch, protocol, classes) or an official
     fine-tuned .pth (`--arch` needed; pooling read from its keys). The head must come from the file."""
-    from mae_backbone.checkpoint import load_into, read_checkpoint
+    from mae_backbone.checkpoint import RELATIVE_POSITION_NEW, open_checkpoint
     from mae_backbone.errors import CheckpointError
-    from mae_backbone.keymaps import convert_state_dict
 
-    tensors, meta = read_checkpoint(path)
-    tensors, layout = convert_state_dict(tensors)
+    ckpt = open_checkpoint(path)
+    tensors, meta = ckpt.tensors, ckpt.meta
     arch = arch or meta.get("arch_name")
     if not arch:
         raise ConfigError(f"{path}: has no maebench sidecar naming its architecture; pass --arch (e.g. vit_base_patch16)")
@@ -159,13 +158,12 @@ def load_classifier(path: str, arch: str | None = None, img_size: int | None = N
     protocol = "linprobe" if protocol == "linprobe" else "finetune"  # for inference partial == finetune
     model_cfg = dict(meta.get("architecture", {}), img_size=img_size or meta.get("img_size", 224), global_pool=pool)
     net, _ = build_net(protocol, arch, num_classes, model_cfg)
-    report = load_into(net, tensors, source=str(path), layout=layout, head="require",
-                       new_by_design=("*relative_position_bias_table",))
+    report = ckpt.load(net, head="require", new_by_design=RELATIVE_POSITION_NEW)  # the head comes from the file
     classes = classes or meta.get("classes")
     if classes is None:
         if num_classes != 1000:
             raise ConfigError(f"{path}: {num_classes} classes and no class list in its sidecar; pass --classes FILE")
-        from .robustness import imagenet_classes
+        from .imagenet import imagenet_classes
 
         classes = imagenet_classes()
     if len(classes) != num_classes:

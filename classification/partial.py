@@ -72,34 +72,50 @@ def run_sweep(cfg: dict[str, Any], blocks: list[int | str], load_linprobe: Calla
     atomic_write_json(work_dir / "partial_sweep.json", summary)
     atomic_write_text(work_dir / "partial_sweep.csv",
                       "blocks,top1\n" + "".join(f"{k},{v['top1']:.4f}\n" for k, v in results.items()))
-    plot_curve(summary, work_dir / "partial_sweep.png", title=f"{cfg['arch']}: partial fine-tuning")
+    plot_curve({cfg["arch"]: {k: (v, None) for k, v in summary["top1"].items()}}, work_dir / "partial_sweep.png",
+               title=f"{cfg['arch']}: partial fine-tuning")
     return summary
 
 
-def plot_curve(summary: dict[str, Any], path: Path, title: str = "partial fine-tuning") -> Path:
-    """Top-1 vs number of fine-tuned blocks (Fig. 9); the "MLP only" point is drawn at k = 0.5."""
+Point = tuple[float, "tuple[float, float] | None"]  # top-1 and its 95% interval (None: no interval)
+
+
+def plot_curve(curves: dict[str, dict[str, Point]], path: Path, title: str = "partial fine-tuning (paper Fig. 9)"
+               ) -> Path:
+    """Top-1 vs number of fine-tuned last blocks (Fig. 9), one line per label ({k: (top1, interval)}, k a number
+    of blocks or "mlp"), with 95% interval bars where given; the "MLP only" point is drawn at k = 0.5. The one
+    drawing of Fig. 9: the sweep's `partial_sweep.png` and the report's figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    top1 = summary["top1"]
-    ks = sorted((int(k), v) for k, v in top1.items() if k != "mlp")
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-    if ks:
-        ax.plot([k for k, _ in ks], [v for _, v in ks], "o-", label="last k blocks")
-        for k, v in ks:
-            ax.annotate(f"{v:.1f}", (k, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
-    if "mlp" in top1:
-        ax.plot([0.5], [top1["mlp"]], "s", color="C1", label="last block's MLP only")
-        ax.annotate(f"{top1['mlp']:.1f}", (0.5, top1["mlp"]), textcoords="offset points", xytext=(0, -12),
-                    ha="center", fontsize=8)
-    ax.set_xlabel("# blocks fine-tuned (0 = linear probe)")
-    ax.set_ylabel("top-1 accuracy (%)")
+    for i, (label, points) in enumerate(curves.items()):
+        color = f"C{i}"
+        ks = sorted((int(k), p) for k, p in points.items() if k != "mlp")
+        if ks:
+            ax.errorbar([k for k, _ in ks], [v for _, (v, _) in ks], yerr=_yerr([p for _, p in ks]), fmt="o-",
+                        capsize=3, color=color, label=f"{label}: last k blocks" if len(curves) > 1 else "last k blocks")
+            for k, (v, _) in ks:
+                ax.annotate(f"{v:.1f}", (k, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+        if "mlp" in points:
+            v = points["mlp"][0]
+            ax.errorbar([0.5], [v], yerr=_yerr([points["mlp"]]), fmt="s", capsize=3, color=color,
+                        label=f"{label}: last block's MLP only" if len(curves) > 1 else "last block's MLP only")
+            ax.annotate(f"{v:.1f}", (0.5, v), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=8)
+    ax.set_xlabel("# blocks fine-tuned (0 = linear probe, 0.5 = last MLP)")
+    ax.set_ylabel("top-1 accuracy (%), 95% interval")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
     return path
+
+
+def _yerr(points: list[Point]) -> list[list[float]]:
+    """matplotlib's (2, N) error bars below / above each value; 0 where a point has no interval."""
+    return [[v - ci[0] if ci else 0.0 for v, ci in points], [ci[1] - v if ci else 0.0 for v, ci in points]]

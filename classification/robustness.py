@@ -19,8 +19,6 @@
 """
 from __future__ import annotations
 
-import hashlib
-from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,6 +29,7 @@ from mae_backbone.errors import BadInputError
 
 from .datasets import LabelledImages, image_folder
 from .evaluate import ClassificationMetric, predict
+from .imagenet import imagenet_classes, timm_info
 from .transforms import ExactSize, eval_transform
 
 CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
@@ -45,29 +44,8 @@ ALEXNET_ERR = {
     "fog": 0.819324, "brightness": 0.564592, "contrast": 0.853204, "elastic_transform": 0.646056,
     "pixelate": 0.717840, "jpeg_compression": 0.606500,
 }
-# sha256 of the lists shipped in timm 1.0.x (timm/data/_info); a changed file is refused, not trusted.
-TIMM_INFO_SHA256 = {
-    "imagenet_synsets.txt": "70002b0ff5de60a3a17a82dbfcff291931f96225ddf941ad2e182fc39e183d15",
-    "imagenet_a_indices.txt": "e81223a35add6e78f9afe6f215652c1926ebefe1d8efc26c6e923d7ac9143937",
-    "imagenet_r_indices.txt": "91e09d2ff0a002104bc0d37a892a7e75ffc2cc0db47b2b506047a3493b9116d2",
-}
+CORRUPTION_TABLE = "robustness_table.md"  # IN-C per corruption and severity, beside metrics.json
 NAMES = {"a": "IN-Adversarial", "r": "IN-Rendition", "sketch": "IN-Sketch", "c": "IN-Corruption"}
-
-
-def timm_info(name: str) -> list[str]:
-    """A list file from the installed timm, verified against its recorded sha256."""
-    data = (resources.files("timm.data") / "_info" / name).read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != TIMM_INFO_SHA256[name]:
-        raise BadInputError(f"timm/data/_info/{name}: sha256 {digest[:12]}… differs from the recorded "
-                            f"{TIMM_INFO_SHA256[name][:12]}…; the installed timm ships another list: reinstall timm 1.0.x")
-    return data.decode().split()
-
-
-def imagenet_classes() -> list[str]:
-    wnids = timm_info("imagenet_synsets.txt")
-    assert len(wnids) == 1000 and wnids == sorted(wnids), "ImageNet index order is the sorted wnid order"
-    return wnids
 
 
 def subset_indices(name: str, classes: Sequence[str], index_dir: Path | None) -> list[int]:
@@ -150,7 +128,7 @@ def evaluate_c(net: torch.nn.Module, root: Path, classes: list[str], img_size: i
         for s in SEVERITIES:
             split = image_folder(root / c, str(s), classes, subset_ok=True)  # wnids checked; may be a subset
             if policy is None:  # the released images share one size: decide (or refuse) before any inference
-                from mae_backbone.pretrain.data import load_rgb
+                from mae_backbone.images import load_rgb
 
                 policy = c_input_policy(load_rgb(split.files[0]).size, img_size, c_upsample)
                 print(f"IN-C input: {policy}")
@@ -169,27 +147,16 @@ def evaluate_c(net: torch.nn.Module, root: Path, classes: list[str], img_size: i
     return out
 
 
-def table13(model_name: str, results: dict[str, Any]) -> str:
-    """The paper's Table 13 shape (top-1, except IN-C: mCE, lower is better) plus the IN-C details."""
-    cells = []
-    for key in ("c", "a", "r", "sketch"):
-        if key not in results:
-            cells.append("–")
-        elif key == "c":
-            cells.append(f"{results['c']['mCE']:.1f}")
-        else:
-            cells.append(f"{results[key]['top1']:.1f}")
-    lines = ["| model | IN-Corruption (mCE) ↓ | IN-Adversarial | IN-Rendition | IN-Sketch |",
-             "|---|---|---|---|---|", f"| {model_name} | " + " | ".join(cells) + " |"]
-    if "c" in results:
-        c = results["c"]
-        lines += ["", f"IN-C: mCE (AlexNet-normalised) {c['mCE']:.2f}; mean error (unnormalised) "
-                      f"{c['mean_error_unnormalized']:.2f}", "",
-                  "| corruption | CE | mean error | " + " | ".join(f"sev {s}" for s in SEVERITIES) + " |",
-                  "|---|---|---|" + "---|" * len(SEVERITIES)]
-        for name in CORRUPTIONS:
-            sev = " | ".join(f"{c['error_by_severity'][name][str(s)]:.1f}" for s in SEVERITIES)
-            lines.append(f"| {name} | {c['CE'][name]:.1f} | {c['error'][name]:.1f} | {sev} |")
+def corruption_table(c: dict[str, Any]) -> str:
+    """IN-C per corruption: CE, mean error and the error at each severity (markdown). The four headline numbers
+    of Table 13 are metrics.json's, and the table itself is the report's (`maebench report`)."""
+    lines = [f"IN-C: mCE (AlexNet-normalised) {c['mCE']:.2f}; mean error (unnormalised) "
+             f"{c['mean_error_unnormalized']:.2f}", "",
+             "| corruption | CE | mean error | " + " | ".join(f"sev {s}" for s in SEVERITIES) + " |",
+             "|---|---|---|" + "---|" * len(SEVERITIES)]
+    for name in CORRUPTIONS:
+        sev = " | ".join(f"{c['error_by_severity'][name][str(s)]:.1f}" for s in SEVERITIES)
+        lines.append(f"| {name} | {c['CE'][name]:.1f} | {c['error'][name]:.1f} | {sev} |")
     return "\n".join(lines) + "\n"
 
 
@@ -215,7 +182,7 @@ def evaluate_all_and_record(checkpoint: str, sets: dict[str, Path], work_dir: Pa
                             arch: str | None = None, img_size: int | None = None, batch_size: int = 64,
                             num_workers: int = 0, interpolation: str = "bicubic",
                             c_upsample: str | None = "bicubic") -> dict[str, Any]:
-    """Load the classifier, evaluate every set, write metrics.json + the Table 13 markdown (rank 0).
+    """Load the classifier, evaluate every set, write metrics.json + the IN-C breakdown's markdown (rank 0).
 
     `interpolation`: the A/R/Sketch resize ("bicubic" as MAE, "bilinear" as hendrycks' eval.py);
     `c_upsample`: how IN-C's 224 px images reach a larger input ("bicubic"; None refuses)."""
@@ -261,9 +228,9 @@ def evaluate_all_and_record(checkpoint: str, sets: dict[str, Path], work_dir: Pa
                      index_lists={"official": "timm/data/_info, sha256 checked"} if len(classes) == 1000
                      else {"local": str(index_dir)},
                      evaluator="exact-once top-k (classification.evaluate)", load_report=report.to_dict())
-        name = f"{meta['arch_name']} @{size}"
-        table = table13(name, results)
-        atomic_write_text(work_dir / "robustness_table.md", table)
+        table = corruption_table(results["c"]) if "c" in results else None
+        if table:
+            atomic_write_text(work_dir / CORRUPTION_TABLE, table)
         outcomes = {k: v for key, res in results.items() if "outcome_arrays" in res
                     for k, v in res["outcome_arrays"](keys.robustness_top1(key)).items()}
         if "per_image_mce" in results.get("c", {}):  # mCE = 100 x the mean of these (metric_keys: `hit`)
@@ -273,6 +240,7 @@ def evaluate_all_and_record(checkpoint: str, sets: dict[str, Path], work_dir: Pa
         if outcomes:  # per image, for the report's intervals
             keys.write_outcomes(work_dir / keys.OUTCOMES_FILE, outcomes)
         write_metrics(work_dir, metrics, protocol=proto, task="robustness", world_size=world,
-                      extra=dict(table_file="robustness_table.md"))
-        print(table)
+                      extra=dict(table_file=CORRUPTION_TABLE if table else None))
+        if table:
+            print(table)
     return {k: v for k, v in metrics.items() if not isinstance(v, dict)}

@@ -23,7 +23,7 @@ from torchvision import transforms as T
 from torchvision.transforms import functional as TF
 
 from mae_backbone.errors import BadInputError, ConfigError
-from mae_backbone.pretrain.data import IMAGENET_MEAN, IMAGENET_STD
+from mae_backbone.images import IMAGENET_MEAN, IMAGENET_STD
 
 BICUBIC = T.InterpolationMode.BICUBIC
 INTERPOLATIONS = {"bicubic": BICUBIC, "bilinear": T.InterpolationMode.BILINEAR}  # named resize options

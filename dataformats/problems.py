@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence, TypeVar
 
+from mae_backbone.images import IMG_EXTENSIONS  # the files an ImageFolder picks up
+
 ERROR, WARNING = "error", "warning"
-# torchvision.datasets.folder.IMG_EXTENSIONS: the files an ImageFolder picks up (case-insensitive)
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 DEFAULT_SAMPLE = 64  # referenced files checked for existence unless deep=True
 T = TypeVar("T")
 

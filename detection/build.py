@@ -10,24 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from mae_backbone.errors import ConfigError
+from mae_backbone.images import IMAGENET_MEAN_255, IMAGENET_STD_255
 from mae_backbone.runtime.optim_wrapper import layer_decay_adamw_cfg
 
 from .data import Split
 
-# ImageNet statistics on 0-255 RGB inputs (detectron2's ViTDet and MIMDet normalise the same way).
-MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
 PROTOCOLS = ("benchmarking", "vitdet")
 FPN_STRIDES = [4, 8, 16, 32]  # pyramid levels read by the RoI heads; the RPN also uses p6 (stride 64)
-
-
-def batch_plan(batch_size: int, world_size: int, global_batch: int | None) -> dict[str, int]:
-    """Recipes are defined by the global batch (64 for COCO): accumulate when fewer GPUs hold it."""
-    per_step = batch_size * world_size
-    global_batch = global_batch or per_step
-    if global_batch % per_step:
-        raise ConfigError(f"global batch {global_batch} is not a multiple of data.batch_size x world size = "
-                          f"{batch_size} x {world_size}; change data.batch_size or optim.global_batch")
-    return {"global_batch": global_batch, "accum": global_batch // per_step}
 
 
 def _norm(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -66,8 +55,8 @@ def model_cfg(cfg: dict[str, Any], num_classes: int) -> dict[str, Any]:
         type="ViTMaskRCNN",
         # every image is padded to image_size x image_size (LSJ crops and resized test images fit inside), so
         # the ViT always sees its own grid: exact relative-position windows, no run-time resampling
-        data_preprocessor=dict(type="DetDataPreprocessor", mean=MEAN, std=STD, bgr_to_rgb=True,
-                               pad_size_divisor=size, pad_mask=True),
+        data_preprocessor=dict(type="DetDataPreprocessor", mean=IMAGENET_MEAN_255, std=IMAGENET_STD_255,
+                               bgr_to_rgb=True, pad_size_divisor=size, pad_mask=True),
         backbone=backbone_cfg(cfg),
         neck=dict(type=neck_type, in_channels=None, out_channels=c, num_outs=5, norm_cfg=norm),
         rpn_head=dict(

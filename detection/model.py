@@ -21,24 +21,15 @@ import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.config import ConfigDict
-from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from mmdet.models import MaskRCNN
 from mmdet.registry import MODELS
 from torch import nn
 
 from mae_backbone import create_vit
-from mae_backbone.checkpoint import UNUSED_BY_DESIGN, LoadReport, load_checkpoint
 from mae_backbone.factory import variant_args
-from mae_backbone.pyramid import PyramidAdapter, quarter_indices
+from mae_backbone.pyramid import PretrainedBackbone, PyramidAdapter, quarter_indices
 from mae_backbone.vit import FeatureSpec, VisionTransformer
-
-# The only keys of a detection ViT that no MAE checkpoint holds: the zero-initialised relative positions
-# (BEiT's table for benchmarking, ViTDet's decomposed `rel_pos_h` / `rel_pos_w`). `cls_token`, `norm.*` (dense
-# features are read before the final norm), the decoder and any classifier are unused by design; every other
-# key must load (no dot-suffix heuristics, anchors.md 2.1).
-NEW_BY_DESIGN = ("*relative_position_bias_table", "*.attn.rel_pos_h", "*.attn.rel_pos_w")
-
 
 def detection_vit(arch: str, img_size: int, window_size: int, global_attn_indexes: Sequence[int],
                   drop_path_rate: float, rel_pos_bias: bool, vit: dict[str, Any] | None = None,
@@ -61,30 +52,8 @@ def _depth(arch: str, vit: dict[str, Any] | None) -> int:
     return int({**variant_args(arch), **(vit or {})}["depth"])
 
 
-def load_backbone(vit: VisionTransformer, path: str) -> LoadReport:
-    """Load `path` (our safetensors or an official MAE checkpoint) into `vit`; log the exact key report."""
-    report = load_checkpoint(vit, path, new_by_design=NEW_BY_DESIGN, unused_by_design=UNUSED_BY_DESIGN)
-    MMLogger.get_current_instance().info(report.summary())
-    return report
-
-
-class _PretrainedMixin:
-    """`init_weights` (called once by mmengine's runner) loads the pre-trained ViT, if one is given."""
-
-    pretrained: str | None
-    load_report: LoadReport | None
-
-    @property
-    def vit(self) -> VisionTransformer:
-        return self.backbone  # type: ignore[attr-defined]
-
-    def init_weights(self) -> None:
-        if self.pretrained:
-            self.load_report = load_backbone(self.vit, self.pretrained)
-
-
 @MODELS.register_module()
-class MAEViTPyramid(_PretrainedMixin, PyramidAdapter):
+class MAEViTPyramid(PretrainedBackbone, PyramidAdapter):
     """Protocol "benchmarking": four equal groups of blocks, each closed by a global-attention block.
 
     Args:
@@ -119,7 +88,7 @@ class LN2d(nn.LayerNorm):
 
 
 @MODELS.register_module()
-class MAEViTSimplePyramid(_PretrainedMixin, nn.Module):
+class MAEViTSimplePyramid(PretrainedBackbone, nn.Module):
     """Protocol "vitdet": the last block's stride-p map at scales 4, 2, 1, 1/2 with C/4, C/2, C, C channels.
 
     Args:
@@ -150,7 +119,6 @@ class MAEViTSimplePyramid(_PretrainedMixin, nn.Module):
                       for ch, f in ((c // 4, 0.25), (c // 2, 0.5), (c, 1), (c, 2))]
         self.pretrained, self.load_report = pretrained, None
 
-    @property
     def feature_spec(self) -> list[FeatureSpec]:
         return self._spec
 
@@ -191,7 +159,7 @@ class ViTMaskRCNN(MaskRCNN):
         super().__init__(backbone=backbone, neck=None, **kwargs)
         neck = dict(neck)
         if neck.get("in_channels") is None:
-            neck["in_channels"] = [s.channels for s in self.backbone.feature_spec]
+            neck["in_channels"] = [s.channels for s in self.backbone.feature_spec()]
         self.neck = MODELS.build(neck)
         self._cpu_autocast: torch.dtype | None = None
 

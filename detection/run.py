@@ -13,18 +13,18 @@ from typing import Any
 from mmengine.config import ConfigDict
 
 from mae_backbone.errors import UserFacingError
-from mae_backbone.pyramid import bn_accumulation_warning
 from mae_backbone.runtime import engine, workdir
+from mae_backbone.runtime.batch import batch_plan
 from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
-from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
+from mae_backbone.runtime.distributed import prepare_launch  # registers ExactShardSampler
 from mae_backbone.runtime.metric_keys import OUTCOMES_FILE
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import evaluation as _evaluation  # noqa: F401  (registers MAECocoMetric)
 from . import model as _model  # noqa: F401  (registers backbones, SimpleFPN, LN2d, ViTMaskRCNN)
 from . import optim as _optim  # noqa: F401  (registers ViTLayerDecayConstructor)
-from .build import batch_plan, dataset_cfg, model_cfg, optim_cfg, pipelines, schedulers
+from .build import dataset_cfg, model_cfg, optim_cfg, pipelines, schedulers
 from .data import Split, prepare_split
 from .evaluation import STAT_NAMES, evaluator_info
 
@@ -33,7 +33,8 @@ CONFIG_KEYS = ("arch", "protocol", "model", "data", "optim", "schedule", "test",
 PREDICTIONS = "predictions/coco"  # <work_dir>/predictions/coco.{bbox,segm}.json
 
 
-def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_size: int) -> tuple[dict, dict]:
+def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_size: int,
+                  lr_scale: float | None = None) -> tuple[dict, dict]:
     """Everything mmengine's Runner takes, plus the batch plan; all derived from the compact config."""
     data, sched, test = cfg["data"], cfg["schedule"], cfg["test"]
     plan = batch_plan(data["batch_size"], world_size, cfg["optim"]["global_batch"])
@@ -53,7 +54,8 @@ def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_si
         model=ConfigDict(model_cfg(cfg, len(val.classes))),
         test_dataloader=test_loader, test_evaluator=evaluator, test_cfg=dict(type="TestLoop"),
         # images of many sizes (aspect-ratio batches): cudnn's per-shape autotuning would not pay off
-        **engine.iter_runner_kwargs(cfg, plan["accum"], "mmdet", "DetLocalVisualizer", cudnn_benchmark=False),
+        **engine.iter_runner_kwargs(cfg, plan["accum"], "mmdet", "DetLocalVisualizer", cudnn_benchmark=False,
+                                    lr_scale=lr_scale),
     )
     if train is not None:
         kwargs.update(
@@ -69,7 +71,8 @@ def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_si
     return kwargs, plan
 
 
-def run(cfg: dict[str, Any]) -> dict[str, Any]:
+def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
+    """`lr_scale`: the lr (x the config's) of a run that `--nan-retry` restarts (engine.run_with_nan_retry)."""
     check_known_keys(cfg, CONFIG_KEYS, "detection config")
     work_dir, data, test = Path(cfg["work_dir"]), cfg["data"], cfg["test"]
     eval_only = bool(cfg.get("eval_only"))
@@ -85,19 +88,8 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     world_size, launch_cfg = prepare_launch(cfg.get("launcher", "none"))  # torchrun / Slurm without CUDA: gloo
     if eval_only:
         cfg = {**cfg, "model": {**cfg["model"], "pretrained": None}}  # the trained weights come from load_from
-    kwargs, plan = runner_kwargs(cfg, train, val, world_size)
-    engine.allow_mmengine_checkpoints()
-    kwargs.update(workdir.weights_source(cfg, work_dir))
-    full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
-    full_cfg.update(work_dir=str(work_dir), maebench=cfg)
-    if norm := sync_bn(world_size):
-        full_cfg["sync_bn"] = norm  # MIMDet's SyncBN in the FPN and heads (torch's needs CUDA)
-    full_cfg.update(launch_cfg)  # DDP on CPUs (gloo) takes no device ids
-    runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
-    runner.logger.info(sync_bn_notice(runner.model, runner.world_size))
-    if not eval_only and (warning := bn_accumulation_warning(runner.model, data["batch_size"], runner.world_size,
-                                                             plan["global_batch"], plan["accum"])):
-        runner.logger.warning(warning)
+    kwargs, plan = runner_kwargs(cfg, train, val, world_size, lr_scale)
+    runner = engine.build_iter_runner(cfg, kwargs, plan, world_size, launch_cfg)
     skipped = {s.name: s.skipped for s in (train, val) if s is not None and s.skipped}
     runner.logger.info(
         f"COCO Mask R-CNN ({cfg['protocol']}): {len(val.classes)} classes; global batch {plan['global_batch']} = "
@@ -107,7 +99,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     train_loss = None
     if train is not None:
         runner.train()
-        train_loss = _loss_summary(runner)
+        train_loss = engine.loss_summary(runner)
     results = runner.test()  # computed on rank 0 and broadcast: the same numbers on every rank
     prefix = runner.test_evaluator.metrics[0].prefix
     stats = {t: {k: results[f"{prefix}/{t}_{k}" if prefix else f"{t}_{k}"] for k in STAT_NAMES}
@@ -134,13 +126,3 @@ def _protocol(cfg: dict[str, Any], train: Split | None, val: Split, plan: dict, 
         protocol=cfg["protocol"], arch=cfg["arch"], image_size=data["image_size"],
         global_batch=plan["global_batch"], pretrained=cfg["model"]["pretrained"], expected=cfg.get("expected"),
         predictions=str(Path(cfg["work_dir"]) / PREDICTIONS) + ".{bbox,segm}.json", config=cfg)
-
-
-def _loss_summary(runner) -> dict[str, float] | None:
-    """Mean training loss over the first and last tenth of the logged iterations (did it learn?)."""
-    buf = runner.message_hub.log_scalars.get("train/loss")
-    if buf is None:
-        return None
-    losses = buf.data[0]
-    k = max(1, len(losses) // 10)
-    return {"train_loss_first": float(losses[:k].mean()), "train_loss_last": float(losses[-k:].mean())}

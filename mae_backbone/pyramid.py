@@ -4,6 +4,8 @@ Outputs after blocks d/4, d/2, 3d/4, d (or any 4 indices) become strides 4, 8, 1
 deconv-norm-GELU-deconv, deconv, identity, max-pool. Widths come from the backbone's feature spec.
 The deconvolutions start from torch's default init (BEiT's fpn1/fpn2) or, with `init="lecun"`, from MIMDet's
 LeCun normal (its `ms_adaptor`, the benchmarking design of detection).
+`PretrainedBackbone` is what the dense backbones (detection, segmentation) share: the pre-trained ViT is
+loaded in `init_weights` with every key accounted for, and the key report logged.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .checkpoint import RELATIVE_POSITION_NEW, LoadReport, load_checkpoint
 from .vit import FeatureSpec, VisionTransformer
 
 
@@ -74,13 +77,42 @@ class PyramidAdapter(nn.Module):
                     lecun_normal_(m.weight)
                     nn.init.zeros_(m.bias)
 
-    @property
     def feature_spec(self) -> list[FeatureSpec]:
+        """Channels and stride of each output level (a method, as `VisionTransformer.feature_spec`)."""
         return self._spec
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         maps = self.backbone.forward_feature_maps(x, self.out_indices)
         return [op(m) for op, m in zip((self.fpn1, self.fpn2, self.fpn3, self.fpn4), maps)]
+
+
+def load_backbone(vit: VisionTransformer, path: str) -> LoadReport:
+    """Load `path` (our safetensors or an official MAE / timm checkpoint) into a dense-transfer ViT and log the
+    exact key report. Only the zero-initialised relative positions may be missing (anchors.md 2.1, paper A.4);
+    `cls_token`, `norm.*` (dense features are read before the final norm), the decoder and any classifier are
+    unused by design; every other key must load."""
+    from mmengine.logging import MMLogger
+
+    report = load_checkpoint(vit, path, new_by_design=RELATIVE_POSITION_NEW)
+    MMLogger.get_current_instance().info(report.summary())
+    return report
+
+
+class PretrainedBackbone:
+    """Mixin of the dense backbones: `init_weights` (called once by mmengine's runner, after construction)
+    loads the pre-trained ViT `self.backbone` from `self.pretrained`, if one is given."""
+
+    backbone: VisionTransformer
+    pretrained: str | None = None
+    load_report: LoadReport | None = None
+
+    @property
+    def vit(self) -> VisionTransformer:
+        return self.backbone
+
+    def init_weights(self) -> None:
+        if self.pretrained:
+            self.load_report = load_backbone(self.vit, self.pretrained)
 
 
 def bn_accumulation_warning(model: nn.Module, batch_size: int, world_size: int, global_batch: int,

@@ -10,27 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from mae_backbone.errors import ConfigError
+from mae_backbone.images import IMAGENET_MEAN_255, IMAGENET_STD_255
 from mae_backbone.runtime.optim_wrapper import layer_decay_adamw_cfg
 
 from .data import ADE20KLayoutDataset, ade150_meta
 
-# ImageNet statistics on 0-255 inputs (mmseg's SegDataPreProcessor normalises after loading, as BEiT).
-MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
 
 
 def pair(v: int | tuple[int, int] | list[int]) -> tuple[int, int]:
     return (int(v), int(v)) if isinstance(v, (int, float)) else (int(v[0]), int(v[1]))
-
-
-def batch_plan(batch_size: int, world_size: int, global_batch: int | None) -> dict[str, int]:
-    """Recipes are defined by the global batch (16 for ADE20K): accumulate when fewer GPUs hold it (C5)."""
-    per_step = batch_size * world_size
-    global_batch = global_batch or per_step
-    if global_batch % per_step:
-        raise ConfigError(
-            f"global batch {global_batch} is not a multiple of data.batch_size x world size = "
-            f"{batch_size} x {world_size}; change data.batch_size or optim.global_batch so it divides")
-    return {"global_batch": global_batch, "accum": global_batch // per_step}
 
 
 def evaluation_protocol(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +39,7 @@ def evaluation_protocol(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def model_cfg(cfg: dict[str, Any], num_classes: int) -> dict[str, Any]:
     m, crop = cfg["model"], pair(cfg["data"]["crop_size"])
-    backbone = dict(type="MAEViTPyramid", arch=cfg["arch"], img_size=crop, out_indices=list(m["out_indices"]),
+    backbone = dict(type="MAEViTSegPyramid", arch=cfg["arch"], img_size=crop, out_indices=list(m["out_indices"]),
                     drop_path_rate=m["drop_path_rate"], rel_pos_bias=m["rel_pos_bias"],
                     pretrained=m["pretrained"] or None, norm=m["neck_norm"], vit=dict(m["vit"]))
     # BN everywhere; mmengine turns it into SyncBN under DDP (`sync_bn`), as BEiT's SyncBN heads.
@@ -59,8 +47,8 @@ def model_cfg(cfg: dict[str, Any], num_classes: int) -> dict[str, Any]:
     test = cfg["test"]
     test_cfg = (dict(mode="slide", crop_size=pair(test["crop_size"]), stride=pair(test["stride"]))
                 if test["mode"] == "slide" else dict(mode="whole"))
-    preproc = dict(type="SegDataPreProcessor", mean=MEAN, std=STD, bgr_to_rgb=True, pad_val=0, seg_pad_val=255,
-                   size=crop)
+    preproc = dict(type="SegDataPreProcessor", mean=IMAGENET_MEAN_255, std=IMAGENET_STD_255, bgr_to_rgb=True, pad_val=0,
+                   seg_pad_val=255, size=crop)
     return dict(
         type="ViTEncoderDecoder",  # head widths (None here) are read from the backbone's feature spec
         data_preprocessor=preproc,

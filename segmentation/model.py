@@ -1,6 +1,6 @@
 """Our ViT as an mmseg backbone for UperNet (MAE paper A.4, BEiT's semantic-segmentation recipe).
 
-`MAEViTPyramid` composes `create_vit` (relative position bias per block, zero-initialised, window =
+`MAEViTSegPyramid` composes `create_vit` (relative position bias per block, zero-initialised, window =
 the whole patch grid of the training crop; absolute position embedding kept and resampled to that grid)
 with `PyramidAdapter` (BEiT's fpn1-4: strides 4, 8, 16, 32). `LayerDecayOptimWrapperConstructor` gives
 mmseg layer-wise lr decay through the shared `param_groups_lrd`, not mmseg's constructor, whose
@@ -22,18 +22,11 @@ from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, O
 from torch import nn
 
 from mae_backbone import create_vit
-from mae_backbone.checkpoint import UNUSED_BY_DESIGN, LoadReport, load_checkpoint
 from mae_backbone.optim import format_param_groups, param_groups_lrd
-from mae_backbone.pyramid import PyramidAdapter
-from mae_backbone.vit import VisionTransformer
-
-# Keys of a segmentation backbone that no MAE checkpoint holds: the zero-initialised relative position
-# bias (paper A.4). Everything else (cls, pos, patch embed, blocks) must come from the checkpoint.
-NEW_BY_DESIGN = ("*relative_position_bias_table",)
-
+from mae_backbone.pyramid import PretrainedBackbone, PyramidAdapter
 
 @MODELS.register_module()
-class MAEViTPyramid(PyramidAdapter):
+class MAEViTSegPyramid(PretrainedBackbone, PyramidAdapter):
     """ViT + 4-level pyramid. Parameter names: `backbone.*` (the ViT), `fpn1.*`, `fpn2.*` (the neck).
 
     Args:
@@ -65,28 +58,10 @@ class MAEViTPyramid(PyramidAdapter):
         if bad:
             raise ValueError(f"out_indices {list(out_indices)} do not fit a {model.depth}-block ViT")
         super().__init__(model, out_indices, norm=norm)
-        self.pretrained = pretrained
-        self.load_report: LoadReport | None = None
-
-    @property
-    def vit(self) -> VisionTransformer:
-        return self.backbone
-
-    def init_weights(self) -> None:
-        """Called once by mmengine's runner after construction: load the pre-trained ViT, if any."""
-        if not self.pretrained:
-            return
-        self.load_report = load_backbone(self.vit, self.pretrained)
+        self.pretrained, self.load_report = pretrained, None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(super().forward(x))  # mmseg heads index the levels with `in_index`
-
-
-def load_backbone(vit: VisionTransformer, path: str) -> LoadReport:
-    """Load `path` into a segmentation ViT; every key accounted for, the report logged."""
-    report = load_checkpoint(vit, path, new_by_design=NEW_BY_DESIGN, unused_by_design=UNUSED_BY_DESIGN)
-    MMLogger.get_current_instance().info(report.summary())
-    return report
 
 
 @MODELS.register_module()
@@ -114,7 +89,7 @@ class ViTEncoderDecoder(EncoderDecoder):
         super()._init_auxiliary_head(auxiliary_head)
 
     def _widths(self, head: dict) -> dict:
-        spec, head = self.backbone.feature_spec, dict(head)
+        spec, head = self.backbone.feature_spec(), dict(head)
         index = head["in_index"]
         if head.get("in_channels") is None:
             head["in_channels"] = ([spec[i].channels for i in index] if isinstance(index, (list, tuple))
@@ -141,8 +116,9 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     def __call__(self, model: nn.Module):
         model = model.module if is_model_wrapper(model) else model
         backbone = model.backbone
-        if not isinstance(backbone, MAEViTPyramid):
-            raise TypeError(f"LayerDecayOptimWrapperConstructor needs an MAEViTPyramid backbone, got {type(backbone)}")
+        if not isinstance(backbone, MAEViTSegPyramid):
+            raise TypeError(f"LayerDecayOptimWrapperConstructor needs an MAEViTSegPyramid backbone, "
+                            f"got {type(backbone)}")
         opt_cfg = dict(self.optimizer_cfg)
         lr, weight_decay = opt_cfg.pop("lr"), opt_cfg.pop("weight_decay", 0.0)
         groups = param_groups_lrd(model, lr, weight_decay, self.paramwise_cfg.get("layer_decay", 1.0),

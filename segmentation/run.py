@@ -12,16 +12,16 @@ from typing import Any
 from mmengine.config import ConfigDict
 from mmengine.dist import broadcast_object_list
 
-from mae_backbone.pyramid import bn_accumulation_warning
 from mae_backbone.runtime import engine, workdir
+from mae_backbone.runtime.batch import batch_plan
 from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
-from mae_backbone.runtime.distributed import prepare_launch, sync_bn, sync_bn_notice  # registers ExactShardSampler
+from mae_backbone.runtime.distributed import prepare_launch  # registers ExactShardSampler
 from mae_backbone.runtime.metric_keys import OUTCOMES_FILE
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import model as _model  # noqa: F401  (registers the backbone, segmentor and lr-decay constructor)
-from .build import batch_plan, dataset_cfg, evaluation_protocol, model_cfg, optim_cfg, pipelines, schedulers
+from .build import dataset_cfg, evaluation_protocol, model_cfg, optim_cfg, pipelines, schedulers
 from .data import resolve_classes, split_files, validate_split
 from .outcomes import OutcomeIoUMetric
 
@@ -29,7 +29,8 @@ CONFIG_KEYS = ("arch", "model", "data", "optim", "schedule", "test", "expected",
                "resume", "eval_only", "load_from")
 
 
-def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int) -> tuple[dict[str, Any], dict]:
+def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int,
+                  lr_scale: float | None = None) -> tuple[dict[str, Any], dict]:
     """Everything mmengine's Runner takes, plus the batch plan; all derived from the compact config."""
     data, sched = cfg["data"], cfg["schedule"]
     plan = batch_plan(data["batch_size"], world_size, cfg["optim"]["global_batch"])
@@ -56,14 +57,16 @@ def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int) -> t
         optim_wrapper=optim_cfg(cfg, wrapper),
         param_scheduler=schedulers(cfg, plan["accum"]),
         # fixed-size crops: cudnn's autotuning pays off
-        **engine.iter_runner_kwargs(cfg, plan["accum"], "mmseg", "Visualizer", cudnn_benchmark=True),
+        **engine.iter_runner_kwargs(cfg, plan["accum"], "mmseg", "Visualizer", cudnn_benchmark=True,
+                                    lr_scale=lr_scale),
     )
     if sched["val_interval"]:
         kwargs.update(val_dataloader=test_loader, val_evaluator=evaluator, val_cfg=dict(type="ValLoop"))
     return kwargs, plan
 
 
-def run(cfg: dict[str, Any]) -> dict[str, Any]:
+def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
+    """`lr_scale`: the lr (x the config's) of a run that `--nan-retry` restarts (engine.run_with_nan_retry)."""
     check_known_keys(cfg, CONFIG_KEYS, "segmentation config")
     work_dir, data = Path(cfg["work_dir"]), cfg["data"]
     eval_only = bool(cfg.get("eval_only"))
@@ -76,31 +79,20 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     world_size, launch_cfg = prepare_launch(cfg.get("launcher", "none"))  # torchrun / Slurm without CUDA: gloo
     if eval_only:
         cfg = {**cfg, "model": {**cfg["model"], "pretrained": None}}  # the trained weights come from load_from
-    kwargs, plan = runner_kwargs(cfg, classes, world_size)
-    engine.allow_mmengine_checkpoints()
+    kwargs, plan = runner_kwargs(cfg, classes, world_size, lr_scale)
     if eval_only:
         for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler"):
             kwargs.pop(key)
     else:
         workdir.check_work_dir(work_dir, need_bytes=64 * 2**20)
-    kwargs.update(workdir.weights_source(cfg, work_dir))
-    full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
-    full_cfg.update(work_dir=str(work_dir), maebench=cfg)
-    if norm := sync_bn(world_size):
-        full_cfg["sync_bn"] = norm  # BEiT's SyncBN in the neck and heads (torch's needs CUDA)
-    full_cfg.update(launch_cfg)  # DDP on CPUs (gloo) takes no device ids
-    runner = engine.AtomicRunner(**kwargs, cfg=full_cfg)
-    runner.logger.info(sync_bn_notice(runner.model, runner.world_size))
-    if not eval_only and (warning := bn_accumulation_warning(runner.model, data["batch_size"], runner.world_size,
-                                                             plan["global_batch"], plan["accum"])):
-        runner.logger.warning(warning)
+    runner = engine.build_iter_runner(cfg, kwargs, plan, world_size, launch_cfg)
     runner.logger.info(
         f"ADE20K UperNet: {len(classes)} classes; global batch {plan['global_batch']} = {data['batch_size']} x "
         f"{world_size} processes x {plan['accum']} accumulation; test {protocol_eval}")
     train_loss = None
     if not eval_only:
         runner.train()
-        train_loss = _loss_summary(runner)
+        train_loss = engine.loss_summary(runner)
     results = runner.test()
     per_class = [getattr(runner.test_evaluator.metrics[0], "per_class", None)]
     broadcast_object_list(per_class)  # computed on rank 0 (as `results`, which mmengine broadcasts)
@@ -117,13 +109,3 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
             global_batch=plan["global_batch"], pretrained=cfg["model"]["pretrained"],
             expected=cfg.get("expected"), config=cfg))
     return metrics
-
-
-def _loss_summary(runner) -> dict[str, float] | None:
-    """Mean training loss over the first and last tenth of the logged iterations (did it learn?)."""
-    buf = runner.message_hub.log_scalars.get("train/loss")
-    if buf is None:
-        return None
-    losses = buf.data[0]
-    k = max(1, len(losses) // 10)
-    return {"train_loss_first": float(losses[:k].mean()), "train_loss_last": float(losses[-k:].mean())}

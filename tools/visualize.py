@@ -14,7 +14,7 @@ import torch
 from mae_backbone import create_mae
 from mae_backbone.checkpoint import load_checkpoint, read_checkpoint
 from mae_backbone.errors import BadInputError, CheckpointError
-from mae_backbone.pretrain.data import IMAGENET_MEAN, IMAGENET_STD, list_images, load_rgb
+from mae_backbone.images import IMAGENET_MEAN, IMAGENET_STD, list_images, load_rgb
 
 
 def build_from_sidecar(path: str | Path, arch: str | None) -> torch.nn.Module:

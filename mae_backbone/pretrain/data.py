@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms
 
 from ..errors import BadInputError
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+from ..images import IMAGENET_MEAN, IMAGENET_STD, ends_with_eoi, list_images, load_rgb
+from ..images import IMG_EXTENSIONS  # noqa: F401  (classification/datasets.py still imports it from here)
 
 
 HELD_OUT_SPLITS = ("val", "test")  # beside train/: the root is a dataset release, pre-train on train/ only
@@ -35,39 +34,6 @@ def pretrain_root(root: str | Path) -> Path:
               f"only (as official main_pretrain.py); {', '.join(held_out)} images are not used")
         return root / "train"
     return root
-
-
-def list_images(root: str | Path) -> list[Path]:
-    root = Path(root)
-    if not root.is_dir():
-        raise BadInputError(f"{root}: no such folder; point data.root at a folder of images")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMG_EXTENSIONS and p.is_file())
-    if not files:
-        raise BadInputError(f"{root}: holds no images ({', '.join(IMG_EXTENSIONS)}); check the path")
-    return files
-
-
-def load_rgb(path: str | Path) -> Image.Image:
-    """Open any common image as 8-bit RGB, or raise BadInputError naming the file."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit: rescale, RGB conversion would clip
-                arr = np.asarray(img, dtype=np.float32)
-                arr = (arr / max(float(arr.max()), 1.0) * 255.0).astype(np.uint8)
-                img = Image.fromarray(arr)
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise BadInputError(
-            f"{path}: unreadable or truncated image ({err}); re-copy it from the source or delete it"
-        ) from None
-
-
-def _ends_with_eoi(path: Path) -> bool:
-    """A complete JPEG ends with the end-of-image marker FF D9; a truncated download does not."""
-    with open(path, "rb") as f:
-        f.seek(-2, 2)
-        return f.read(2) == b"\xff\xd9"
 
 
 def pretrain_transform(img_size: int, scale: tuple[float, float] = (0.2, 1.0)) -> transforms.Compose:
@@ -102,7 +68,7 @@ class UnlabeledImages(Dataset):
                 img.verify()
         except Exception as err:  # PIL raises many types for damaged files
             raise BadInputError(f"{path}: not a valid image ({err}); re-copy it or delete it") from None
-        if fmt == "JPEG" and not _ends_with_eoi(path):  # verify() reads no JPEG data: a cut-off copy passes it
+        if fmt == "JPEG" and not ends_with_eoi(path):  # verify() reads no JPEG data: a cut-off copy passes it
             load_rgb(path)  # decode it (rare: valid files end with EOI): raises naming the file if truncated
 
     def __len__(self) -> int:

@@ -16,10 +16,10 @@ from mmengine.runner.utils import set_random_seed
 
 from .. import create_mae
 from ..checkpoint import save_backbone
-from ..errors import ConfigError
 from ..factory import architecture_of
 from ..optim import format_param_groups, simple_param_groups
 from ..runtime import engine, workdir
+from ..runtime.batch import batch_plan, refuse_no_update
 from ..runtime.optim_wrapper import build_optim_wrapper, compile_in_place
 from ..runtime.distributed import prepare_launch
 from ..runtime.records import dataset_fingerprint, package_versions, write_metrics
@@ -40,32 +40,17 @@ class MAEPretrainer(BaseModel):
         return {"loss": loss}
 
 
-def batch_plan(batch_size: int, world_size: int, global_batch: int | None, blr: float) -> dict[str, Any]:
-    """Accumulation steps and absolute lr for a global batch; refuse one that the world cannot reach."""
-    per_step = batch_size * world_size
-    if global_batch is None:
-        global_batch = per_step
-    if global_batch % per_step:
-        raise ConfigError(
-            f"global batch {global_batch} is not a multiple of batch_size x world_size = {batch_size} x {world_size}; "
-            "change data.batch_size or optim.global_batch so it divides"
-        )
-    accum = global_batch // per_step
-    return {"global_batch": global_batch, "accum_iter": accum, "lr": blr * global_batch / 256}
-
-
-def run(cfg: dict[str, Any]) -> dict[str, Any]:
+def run(cfg: dict[str, Any], lr_scale: float | None = None, monitor: Any = None) -> dict[str, Any]:
+    """`lr_scale`: the lr (x the config's) of a run that `--nan-retry` restarts (engine.run_with_nan_retry).
+    `monitor`: a hook that evaluates the encoder as it trains (the kNN monitor, which tools/pretrain.py builds from
+    `monitor.knn`: labelled data is a task's business); its `history` goes into metrics.json as `knn_monitor`."""
     work_dir = Path(cfg["work_dir"])
     dataset = UnlabeledImages(cfg["data"]["root"], cfg["model"]["img_size"], tuple(cfg["data"]["scale"]),
                               cfg["data"].get("verify", True))
     world_size, launch_cfg = prepare_launch(cfg.get("launcher", "none"))  # torchrun / Slurm without CUDA: gloo
     plan = batch_plan(cfg["data"]["batch_size"], world_size, cfg["optim"]["global_batch"], cfg["optim"]["blr"])
     iters_per_epoch = len(dataset) // (cfg["data"]["batch_size"] * world_size)
-    if iters_per_epoch < plan["accum_iter"]:
-        raise ConfigError(
-            f"{len(dataset)} images make {iters_per_epoch} steps per epoch, fewer than the {plan['accum_iter']} "
-            "accumulation steps of one optimizer update: no update would happen. Lower optim.global_batch"
-        )
+    refuse_no_update(len(dataset), iters_per_epoch, cfg["data"]["batch_size"], world_size, plan["accum"])
 
     model_kw = {k: v for k, v in cfg["model"].items() if k != "mask_ratio"}
     set_random_seed(cfg["seed"])  # the runner seeds too, but only after the model exists: seed its init here
@@ -74,7 +59,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     compile_in_place(mae, cfg["optim"]["compile"])
     groups = simple_param_groups(mae, plan["lr"], cfg["optim"]["weight_decay"])
     optim_wrapper = build_optim_wrapper(
-        groups, "AdamW", cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum_iter"],
+        groups, "AdamW", cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"],
         lr=plan["lr"], betas=tuple(cfg["optim"]["betas"]))
     sched, epochs = cfg["schedule"], cfg["schedule"]["epochs"]
     warm = min(sched["warmup_epochs"], epochs)
@@ -85,8 +70,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
                                by_epoch=True, begin=warm, end=epochs, convert_to_iter_based=True))
     engine.allow_mmengine_checkpoints()
     resume_from = workdir.resolve_resume(cfg.get("resume"), work_dir)
-    hooks = engine.training_hooks()
-    monitor = knn_monitor(cfg)
+    hooks = engine.training_hooks(lr_scale=lr_scale)
     if monitor is not None:
         hooks.append(monitor)
     runner = engine.AtomicRunner(
@@ -113,21 +97,10 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     )
     runner.logger.info(
         f"effective batch {plan['global_batch']} = {cfg['data']['batch_size']} x {world_size} processes x "
-        f"{plan['accum_iter']} accumulation; lr = blr {cfg['optim']['blr']} x {plan['global_batch']} / 256 = "
+        f"{plan['accum']} accumulation; lr = blr {cfg['optim']['blr']} x {plan['global_batch']} / 256 = "
         f"{plan['lr']:.4g}\n" + format_param_groups(groups))
     runner.train()
     return _export(runner, mae, cfg, dataset, plan, monitor)
-
-
-def knn_monitor(cfg: dict[str, Any]) -> Any:
-    """The kNN monitor hook when `monitor.knn.data` names a labelled set (classification/knn_monitor.py), else None."""
-    knn = (cfg.get("monitor") or {}).get("knn") or {}
-    if not knn.get("data"):
-        return None
-    from classification.knn_monitor import KnnMonitorHook  # labelled data and the kNN live in classification/
-
-    return KnnMonitorHook(knn["data"], cfg["arch"], cfg["model"]["img_size"], every=knn.get("every", 5),
-                          batch_size=cfg["data"]["batch_size"])
 
 
 def _export(runner, mae, cfg: dict[str, Any], dataset: UnlabeledImages, plan: dict[str, Any],

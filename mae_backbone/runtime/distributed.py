@@ -38,7 +38,7 @@ from torch.utils.data import Dataset, Sampler
 from ..errors import UserFacingError
 
 
-@DATA_SAMPLERS.register_module(force=True)
+@DATA_SAMPLERS.register_module()
 class ExactShardSampler(Sampler[int]):
     """Indices `rank::world_size` in order: shards may differ in length by one; nothing is padded.
 
@@ -131,7 +131,7 @@ def prepare_launch(launcher: str) -> tuple[int, dict[str, Any]]:
     return launch_world_size(launcher), ({"model_wrapper_cfg": wrapper} if wrapper else {})
 
 
-@MODEL_WRAPPERS.register_module(force=True)
+@MODEL_WRAPPERS.register_module()
 class CpuDistributedDataParallel(MMDistributedDataParallel):
     """mmengine's DDP wrapper for a model on the CPU (the runner's `device_ids=[LOCAL_RANK]` is dropped)."""
 

@@ -5,7 +5,8 @@
   few non-tensor types (message hub buffers, numpy RNG state). They are allow-listed here, in one place.
 - `NonFiniteLossHook`, `ProgressBarHook`: stop on NaN/inf naming the step; a tqdm bar on the console.
 - `run_with_nan_retry`: `--nan-retry N`: on NaN/inf resume from the last good checkpoint with half the lr.
-- `iter_runner_kwargs`: the iteration-based Runner arguments detection and segmentation share.
+- `iter_runner_kwargs`, `build_iter_runner`, `loss_summary`: the iteration-based Runner arguments, the Runner
+  and the training-loss summary detection and segmentation share.
 Which checkpoint a run resumes from, and whether its work dir can hold one: `workdir.py`.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from mmengine.runner import Runner
 
 from ..errors import UserFacingError
 from . import cost  # noqa: F401  (registers CostHook)
-from .workdir import latest_complete_checkpoint
+from .workdir import latest_complete_checkpoint, weights_source
 
 
 class NonFiniteLossError(UserFacingError):
@@ -45,7 +46,7 @@ def allow_mmengine_checkpoints() -> None:
     torch.serialization.add_safe_globals(safe)
 
 
-@HOOKS.register_module(force=True)
+@HOOKS.register_module()
 class ResumableStateHook(Hook):
     """Makes checkpoints weights-only loadable and resumes bit-for-bit where the ops allow.
 
@@ -213,26 +214,30 @@ class AtomicRunner(Runner):
         os.replace(tmp, final)
 
 
-_retry_lr_scale: float | None = None  # set by `run_with_nan_retry` for the run it restarts
-
-
-@HOOKS.register_module(force=True)
+@HOOKS.register_module()
 class NonFiniteLossHook(Hook):
     """Stops training at the first non-finite loss, before any checkpoint of the broken weights is saved.
 
     It also makes the lr of a resumed run the config's (x `lr_scale`): resuming loads the optimizer and
     scheduler states, whose lr would otherwise silently win over a lowered one. `lr_scale` (1 unless
     `--nan-retry` halved it) is kept in each checkpoint, so a later plain resume keeps the reduced lr.
+
+    Args:
+        lr_scale: the scale `run_with_nan_retry` gives the run it restarts (through the task's `run(cfg,
+            lr_scale=...)` and `training_hooks`); None: 1, or the resumed checkpoint's.
     """
 
     priority = "ABOVE_NORMAL"
 
+    def __init__(self, lr_scale: float | None = None) -> None:
+        self.retry_lr_scale = lr_scale
+
     def before_run(self, runner) -> None:
-        self.lr_scale = 1.0 if _retry_lr_scale is None else _retry_lr_scale
+        self.lr_scale = 1.0 if self.retry_lr_scale is None else self.retry_lr_scale
         self.config_lr = [g.get("initial_lr", g["lr"]) for g in getattr(runner.optim_wrapper, "param_groups", [])]
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if _retry_lr_scale is None:
+        if self.retry_lr_scale is None:
             self.lr_scale = float(checkpoint.get("lr_scale", 1.0))
 
     def before_train(self, runner) -> None:
@@ -268,21 +273,24 @@ class NonFiniteLossHook(Hook):
             raise err
 
 
-def training_hooks(*extra: str) -> list[dict[str, str]]:
-    """The hooks of every training run: resumable RNG/message-hub state, stop on NaN, progress, measured cost."""
-    return [dict(type=name) for name in ("ResumableStateHook", "NonFiniteLossHook", "ProgressBarHook", "CostHook",
-                                         *extra)]
+def training_hooks(*extra: str, lr_scale: float | None = None) -> list[dict[str, Any]]:
+    """The hooks of every training run: resumable RNG/message-hub state, stop on NaN, progress, measured cost.
+    `lr_scale`: the lr (x the config's) of a run that `run_with_nan_retry` restarts (None: not a retry)."""
+    hooks: list[dict[str, Any]] = [dict(type=name) for name in ("ResumableStateHook", "NonFiniteLossHook",
+                                                                "ProgressBarHook", "CostHook", *extra)]
+    if lr_scale is not None:
+        hooks[1]["lr_scale"] = lr_scale
+    return hooks
 
 
 def run_with_nan_retry(run: Any, cfg: dict[str, Any], retries: int = 0) -> Any:
     """`run(cfg)`; on a non-finite loss, up to `retries` times: resume from the last good checkpoint in the
-    work dir (or start again) with half the lr of the run that failed."""
-    global _retry_lr_scale
+    work dir (or start again) with half the lr of the run that failed: `run(cfg, lr_scale=...)`, which each
+    training task hands to its `training_hooks`."""
     scale = None
     for attempt in range(retries + 1):
-        _retry_lr_scale = scale
         try:
-            return run(cfg)
+            return run(cfg) if scale is None else run(cfg, lr_scale=scale)
         except NonFiniteLossError as err:
             if attempt == retries:
                 raise
@@ -291,11 +299,9 @@ def run_with_nan_retry(run: Any, cfg: dict[str, Any], retries: int = 0) -> Any:
             print(f"NOTICE: {str(err).split('. Last')[0]}; --nan-retry {attempt + 1}/{retries}: "
                   f"{f'resuming from {last}' if last else 'starting again'} with lr x {scale:g}", flush=True)
             cfg = {**cfg, "resume": "auto" if last else cfg.get("resume")}
-        finally:
-            _retry_lr_scale = None
 
 
-@HOOKS.register_module(force=True)
+@HOOKS.register_module()
 class ProgressBarHook(Hook):
     """A tqdm bar over all training iterations (rank 0 only), with the latest loss."""
 
@@ -321,10 +327,11 @@ class ProgressBarHook(Hook):
 
 
 def iter_runner_kwargs(cfg: dict[str, Any], accum: int, scope: str, visualizer: str,
-                       cudnn_benchmark: bool) -> dict[str, Any]:
+                       cudnn_benchmark: bool, lr_scale: float | None = None) -> dict[str, Any]:
     """The Runner arguments detection and segmentation share: iteration-based logging and checkpoints (the
     config counts optimizer steps; the loop counts loader iterations, `accum` per step), maebench's resume,
-    non-finite-loss and progress hooks, gloo where there is no CUDA, and the run's seed."""
+    non-finite-loss and progress hooks (`lr_scale`: `training_hooks`'), gloo where there is no CUDA, and the
+    run's seed."""
     sched = cfg["schedule"]
     return dict(
         work_dir=cfg["work_dir"],
@@ -335,7 +342,7 @@ def iter_runner_kwargs(cfg: dict[str, Any], accum: int, scope: str, visualizer: 
             checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=sched["checkpoint_interval"] * accum,
                             max_keep_ckpts=2, save_last=True),
             sampler_seed=dict(type="DistSamplerSeedHook")),
-        custom_hooks=training_hooks(),
+        custom_hooks=training_hooks(lr_scale=lr_scale),
         log_processor=dict(by_epoch=False),
         env_cfg=dict(cudnn_benchmark=cudnn_benchmark, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
                      dist_cfg=dict(backend="nccl" if torch.cuda.is_available() else "gloo")),
@@ -344,3 +351,37 @@ def iter_runner_kwargs(cfg: dict[str, Any], accum: int, scope: str, visualizer: 
         launcher=cfg.get("launcher", "none"),
         randomness=dict(seed=cfg["seed"]),
     )
+
+
+def build_iter_runner(cfg: dict[str, Any], kwargs: dict[str, Any], plan: dict[str, Any], world_size: int,
+                      launch_cfg: dict[str, Any]) -> AtomicRunner:
+    """The Runner of a dense task (detection, segmentation) from its `runner_kwargs`: the weights to start from
+    (resume / load_from), the resolved config it records (with the compact `maebench` one), SyncBN under DDP,
+    then the SyncBN notice and, when training, the BatchNorm-under-accumulation warning on its log."""
+    from ..pyramid import bn_accumulation_warning
+    from .distributed import sync_bn, sync_bn_notice
+
+    allow_mmengine_checkpoints()
+    work_dir = Path(cfg["work_dir"])
+    kwargs = {**kwargs, **weights_source(cfg, work_dir)}
+    full_cfg = {k: v for k, v in kwargs.items() if k != "work_dir"}
+    full_cfg.update(work_dir=str(work_dir), maebench=cfg)
+    if norm := sync_bn(world_size):
+        full_cfg["sync_bn"] = norm  # the references' SyncBN in the necks and heads (torch's needs CUDA)
+    full_cfg.update(launch_cfg)  # DDP on CPUs (gloo) takes no device ids
+    runner = AtomicRunner(**kwargs, cfg=full_cfg)
+    runner.logger.info(sync_bn_notice(runner.model, runner.world_size))
+    if not cfg.get("eval_only") and (warning := bn_accumulation_warning(
+            runner.model, cfg["data"]["batch_size"], runner.world_size, plan["global_batch"], plan["accum"])):
+        runner.logger.warning(warning)
+    return runner
+
+
+def loss_summary(runner: Runner) -> dict[str, float] | None:
+    """Mean training loss over the first and last tenth of the logged iterations (did it learn?)."""
+    buf = runner.message_hub.log_scalars.get("train/loss")
+    if buf is None:
+        return None
+    losses = buf.data[0]
+    k = max(1, len(losses) // 10)
+    return {"train_loss_first": float(losses[:k].mean()), "train_loss_last": float(losses[-k:].mean())}

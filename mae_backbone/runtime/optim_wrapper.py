@@ -19,7 +19,7 @@ from ..errors import UserFacingError
 from .cpu import cpu_has_fast_bf16
 
 
-@OPTIM_WRAPPERS.register_module(force=True)
+@OPTIM_WRAPPERS.register_module()
 class BF16CpuOptimWrapper(OptimWrapper):
     """Runs the forward pass under bf16 autocast on the CPU; weights and optimizer state stay fp32."""
 

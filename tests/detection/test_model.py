@@ -32,7 +32,7 @@ def _detector(*overrides: str):
 @pytest.mark.parametrize("protocol, channels", [("benchmarking", [64, 64, 64, 64]), ("vitdet", [16, 32, 64, 64])])
 def test_pyramid_strides_and_channels(protocol, channels):
     model = _detector(f"protocol={protocol!r}")
-    spec = model.backbone.feature_spec
+    spec = model.backbone.feature_spec()
     assert [s.stride for s in spec] == [4, 8, 16, 32]
     assert [s.channels for s in spec] == channels  # C for benchmarking; C/4, C/2, C, C for ViTDet
     maps = model.backbone(torch.randn(2, 3, 64, 64))

@@ -93,8 +93,8 @@ def test_pyramid_adapter_strides_and_channels():
     assert adapter.out_indices == [0, 1, 2, 3]
     outs = adapter(torch.randn(2, 3, 64, 96))
     assert [tuple(o.shape[-2:]) for o in outs] == [(16, 24), (8, 12), (4, 6), (2, 3)]
-    assert [s.stride for s in adapter.feature_spec] == [4, 8, 16, 32]
-    assert all(o.shape[1] == s.channels == 64 for o, s in zip(outs, adapter.feature_spec))
+    assert [s.stride for s in adapter.feature_spec()] == [4, 8, 16, 32]
+    assert all(o.shape[1] == s.channels == 64 for o, s in zip(outs, adapter.feature_spec()))
     assert quarter_indices(12) == [2, 5, 8, 11] and quarter_indices(24) == [5, 11, 17, 23]
 
 

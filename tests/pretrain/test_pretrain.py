@@ -12,8 +12,9 @@ from PIL import Image
 from mae_backbone import create_vit
 from mae_backbone.checkpoint import load_checkpoint
 from mae_backbone.errors import BadInputError, ConfigError
-from mae_backbone.pretrain.command import CONFIG_DIR
-from mae_backbone.pretrain.run import batch_plan, run
+from mae_backbone.pretrain import CONFIG_DIR
+from mae_backbone.pretrain.run import run
+from mae_backbone.runtime.batch import batch_plan
 from mae_backbone.runtime.config import load_config
 
 
@@ -87,7 +88,7 @@ def test_bad_inputs_are_refused_clearly(tmp_path):
         run(tiny_cfg(bad, tmp_path / "w", 1))
     with pytest.raises(ConfigError, match="not a multiple"):
         batch_plan(batch_size=48, world_size=1, global_batch=4096, blr=1.5e-4)
-    assert batch_plan(64, 8, 4096, 1.5e-4) == {"global_batch": 4096, "accum_iter": 8, "lr": 2.4e-3}
+    assert batch_plan(64, 8, 4096, 1.5e-4) == {"global_batch": 4096, "accum": 8, "lr": 2.4e-3}
 
 
 def test_a_dataset_release_root_is_read_from_train_only(tmp_path, capsys):

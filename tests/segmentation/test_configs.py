@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from mae_backbone.errors import ConfigError
+from mae_backbone.runtime.batch import batch_plan
 from mae_backbone.runtime.config import check_known_keys, load_config
-from segmentation.build import batch_plan, model_cfg, schedulers, evaluation_protocol
+from segmentation.build import model_cfg, schedulers, evaluation_protocol
 from segmentation.run import CONFIG_KEYS, runner_kwargs
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "segmentation" / "configs").glob("*.py"))

@@ -9,7 +9,8 @@ from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mae_backbone import architecture_of, create_mae, create_vit
 from mae_backbone.checkpoint import save_backbone
 from mae_backbone.errors import CheckpointError
-from segmentation.model import build_segmentor, load_backbone
+from mae_backbone.pyramid import load_backbone
+from segmentation.model import build_segmentor
 from segmentation.build import model_cfg, optim_cfg
 from tests.conftest import TINY
 
@@ -66,7 +67,7 @@ def test_wrong_architecture_checkpoint_is_refused(tmp_path):
 def test_head_widths_come_from_the_backbone(tmp_path):
     seg, cfg = tiny_segmentor(tmp_path)
     width = seg.backbone.vit.embed_dim
-    assert [s.stride for s in seg.backbone.feature_spec] == [4, 8, 16, 32]
+    assert [s.stride for s in seg.backbone.feature_spec()] == [4, 8, 16, 32]
     assert seg.decode_head.in_channels == [width] * 4 and seg.decode_head.channels == width
     assert seg.auxiliary_head.in_channels == width and seg.auxiliary_head.in_index == 2
     assert seg.decode_head.num_classes == 11 and len(seg.decode_head.psp_modules) == 4

@@ -100,26 +100,19 @@ def _yerr(value: float, ci: tuple[float, float] | None) -> tuple[float, float]:
 
 
 def partial_curve(tables: list[Table], out: Path) -> Path | None:
+    """Fig. 9 from the report's partial table, one line per backbone (drawn by the sweep's own `plot_curve`)."""
     table = next((t for t in tables if t.spec.key == "partial"), None)
-    curves = []
+    curves = {}
     for row in table.rows if table else []:
-        points = [(0.5 if c.part == "mlp" else float(c.part), cell) for c, cell in zip(table.columns, row.cells)
-                  if c.part is not None and cell.value is not None]
+        points = {c.part: (cell.value, cell.interval) for c, cell in zip(table.columns, row.cells)
+                  if c.part is not None and cell.value is not None}
         if points:
-            curves.append((row.label, points))
+            curves[row.label] = points
     if not curves:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    for label, points in curves:
-        err = [_yerr(c.value, c.interval) for _, c in points]
-        ax.errorbar([x for x, _ in points], [c.value for _, c in points], yerr=list(zip(*err)), marker="o",
-                    capsize=3, label=label)
-    ax.set_xlabel("fine-tuned last blocks (0 = linear probe, 0.5 = last MLP)", fontsize=8)
-    ax.set_ylabel("top-1 (%), 95% interval", fontsize=8)
-    ax.set_title("partial fine-tuning (paper Fig. 9)", fontsize=9)
-    ax.legend(fontsize=8)
-    return _save(fig, out)
+    from classification.partial import plot_curve
+
+    return plot_curve(curves, out)
 
 
 def gains_plot(tables: list[Table], out: Path) -> Path | None:
@@ -163,7 +156,7 @@ def robustness_bars(coll: Collection, out: Path) -> Path | None:
 
 def reconstructions(coll: Collection, out_dir: Path, num_images: int = 4) -> dict[str, Path]:
     """Masked / reconstruction / original triplets of each pre-trained model that kept its decoder."""
-    from mae_backbone.pretrain.data import list_images
+    from mae_backbone.images import list_images
     from tools.visualize import visualize
 
     coco_roots = [Path(c) for _, s in coll.suites if (c := ((s.get("protocol") or {}).get("data") or {}).get("coco"))]

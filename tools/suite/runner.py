@@ -186,7 +186,7 @@ def _demo_world(demo: dict[str, Any]) -> dict[str, Any]:
     """Generate the demo world unless it is complete (rank 0; other ranks wait for its stamp)."""
     from tools.demo_world import STAMP, generate_cached
 
-    args = (demo["root"], demo.get("size", "small"), demo.get("seed", 0), demo.get("image_size", 128))
+    args = (demo["root"], demo.get("seed", 0), demo.get("size", "small"), demo.get("image_size", 128))
     if _rank() == 0:
         return generate_cached(*args)
     stamp = Path(demo["root"]) / STAMP
