@@ -73,3 +73,12 @@ class KnnMonitorHook(Hook):
         val_f, val_y = extract_features(net, self.val, **kw)
         result = knn_accuracy(train_f, train_y, val_f, val_y, len(self.train.classes), [self.k], self.temperature)
         return result["by_k"][str(self.k)]["top1"]
+
+
+def from_config(cfg: dict[str, Any]) -> KnnMonitorHook | None:
+    """The monitor a pre-training config asks for (`monitor.knn.data` names a labelled set), else None."""
+    knn = (cfg.get("monitor") or {}).get("knn") or {}
+    if not knn.get("data"):
+        return None
+    return KnnMonitorHook(knn["data"], cfg["arch"], cfg["model"]["img_size"], every=knn.get("every", 5),
+                          batch_size=cfg["data"]["batch_size"])

@@ -14,7 +14,7 @@ from typing import Any
 COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("tools.doctor", "check the install: versions, compiled ops, known traps"),
     "demo-data": ("tools.demo_world.command", "write the embedded synthetic demo world to a folder"),
-    "pretrain": ("mae_backbone.pretrain.command", "MAE pre-training; exports the encoder as a backbone"),
+    "pretrain": ("tools.pretrain", "MAE pre-training; exports the encoder as a backbone"),
     "convert": ("tools.convert", "official MAE / timm / mmpretrain checkpoints -> maebench safetensors"),
     "visualize": ("tools.visualize", "masked / reconstruction / original triplets as a PNG"),
     "suite": ("tools.suite.command", "pre-train, every transfer protocol for MAE and scratch, then the report"),

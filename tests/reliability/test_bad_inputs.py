@@ -24,7 +24,7 @@ from PIL import Image
 from mae_backbone import create_vit
 from mae_backbone.checkpoint import save_backbone
 from mae_backbone.factory import architecture_of
-from mae_backbone.pretrain.command import CONFIG_DIR as PRETRAIN_CONFIGS
+from mae_backbone.pretrain import CONFIG_DIR as PRETRAIN_CONFIGS
 from tests.detection.conftest import TINY_OVERRIDES as DETECT_TINY
 from tests.detection.conftest import _quiet_single_thread  # noqa: F401  (autouse: one thread, no progress bars)
 from tests.segmentation.conftest import TINY_OVERRIDES as SEGMENT_TINY

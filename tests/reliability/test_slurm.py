@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from mae_backbone.pretrain.command import TASK
+from tools.pretrain import TASK
 from mae_backbone.runtime.slurm import SlurmTask, maybe_submit
 
 

@@ -1,7 +1,8 @@
 """The embedded demo world: synthetic shapes on textures, written in the real datasets' release formats.
 
-`generate(out_dir, seed, size)` writes everything; `generate_cached` returns at once when a world with
-the same parameters is already complete in that folder (a stamp file, written last and atomically).
+`generate(out_dir, seed, size)` writes everything; `generate_cached(out_dir, seed, size)` (the same arguments,
+in the same order) returns at once when a world with the same parameters is already complete in that folder (a
+stamp file, written last and atomically).
 `check_world(root)` runs the `dataformats` validators over a generated world.
 
 Every image is drawn from its own generator seeded by (seed, format, split, index), so the output is
@@ -12,10 +13,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from mae_backbone.errors import BadInputError  # light: neither mae_backbone.errors nor fileio loads torch
+from mae_backbone.fileio import atomic_write_json
 
 from .coco import COCO_CAT_IDS, write_coco
 from .corruptions import CORRUPTIONS, imagenet_c_jobs
@@ -23,18 +26,8 @@ from .formats import (WNIDS, ade_classes, run_jobs, write_ade, write_imagenet, w
                       write_pretrain)
 from .robustness import A_CLASSES, R_CLASSES, write_robustness
 from .scenes import SHAPES, TEXTURES
+from .sizes import SIZES, counts
 
-SIZES: dict[str, dict[str, Any]] = {
-    # unit tests: seconds. cls/inat: images per class; places: per scene; robust: A/R/Sketch per class;
-    # c: clean images per class corrupted 75 ways (c_classes: how many classes, None = all)
-    "tiny": dict(pretrain=48, cls=dict(train=6, val=3), coco=dict(train=12, val=6),
-                 ade=dict(training=12, validation=6), inat=dict(train=4, val=2), places=dict(train=4, val=2),
-                 robust=2, c=1, c_classes=2),
-    # the demo suite: a few hundred images per format
-    "small": dict(pretrain=600, cls=dict(train=80, val=50), coco=dict(train=160, val=40),
-                  ade=dict(training=160, validation=40), inat=dict(train=60, val=15),
-                  places=dict(train=100, val=20), robust=10, c=2, c_classes=None),
-}
 STAMP = ".maebench_demo_world.json"
 PARTIAL = ".maebench_demo_world.partial"  # present while a generation is under way (or was cut off)
 VERSION = 6  # 6: 50 val images per class for imagenet/ (was 25: one image was 0.7 points)
@@ -43,21 +36,6 @@ VERSION = 6  # 6: 50 val images per class for imagenet/ (was 25: one image was 0
 # default up to version 3) it stayed at chance for 600 steps.
 DIFFICULTY = 0.25
 FOLDERS = ("pretrain", "imagenet", "coco", "ade", "inat", "places", "robustness")
-
-
-def counts(size: str) -> dict[str, Any]:
-    """Images per format and split for a size."""
-    s, n_cls, n_tex = SIZES[size], len(SHAPES), len(TEXTURES)
-    c_classes = s["c_classes"] or n_cls
-    return {
-        "pretrain": s["pretrain"],
-        "imagenet": {k: v * n_cls for k, v in s["cls"].items()},
-        "coco": dict(s["coco"]), "ade": dict(s["ade"]),
-        "inat": {k: v * n_cls for k, v in s["inat"].items()},
-        "places": {k: v * n_tex for k, v in s["places"].items()},
-        "robustness": {"a": s["robust"] * len(A_CLASSES), "r": s["robust"] * len(R_CLASSES),
-                       "sketch": s["robust"] * n_cls, "c": s["c"] * c_classes * len(CORRUPTIONS) * 5},
-    }
 
 
 def summary(root: str | Path, size: str, seed: int, image_size: int, difficulty: float = DIFFICULTY) -> dict[str, Any]:
@@ -86,15 +64,6 @@ def _stamp(size: str, seed: int, image_size: int, difficulty: float) -> dict[str
     return {"size": size, "seed": seed, "image_size": image_size, "difficulty": difficulty, "version": VERSION}
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)  # readers see the old stamp, no stamp, or the whole new one
-
-
 def _prepare(root: Path) -> None:
     """Empty an earlier demo world (complete or cut off) in `root`; refuse a folder holding anything else,
     so a mistyped --out never deletes a user's data."""
@@ -113,8 +82,6 @@ def _prepare(root: Path) -> None:
 
 
 def _refuse(message: str, fix: str) -> None:
-    from mae_backbone.errors import BadInputError  # imported on demand: mae_backbone pulls in torch
-
     raise BadInputError(f"{message}; {fix}")
 
 
@@ -168,14 +135,15 @@ def generate(out_dir: str | Path, seed: int = 0, size: str = "small", image_size
     info = summary(root, size, seed, image_size, difficulty)
     info["seconds"] = round(time.perf_counter() - started, 1)
     info["files"] = total
-    _write_json_atomic(root / STAMP, _stamp(size, seed, image_size, difficulty))
+    atomic_write_json(root / STAMP, _stamp(size, seed, image_size, difficulty))  # readers see no stamp or all of it
     (root / PARTIAL).unlink()
     return info
 
 
-def generate_cached(out_dir: str | Path, size: str = "tiny", seed: int = 0, image_size: int = 128,
+def generate_cached(out_dir: str | Path, seed: int = 0, size: str = "tiny", image_size: int = 128,
                     difficulty: float = DIFFICULTY) -> dict[str, Any]:
-    """Generate unless a complete world with these parameters is already there (then return at once)."""
+    """Generate unless a complete world with these parameters is already there (then return at once).
+    The arguments are `generate`'s, in its order (only the default size differs: tiny)."""
     root = Path(out_dir)
     stamp = root / STAMP
     if stamp.is_file() and not (root / PARTIAL).exists():

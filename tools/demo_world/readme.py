@@ -8,6 +8,8 @@ from .coco import COCO_CAT_IDS, CROWD_FRACTION
 from .formats import WNIDS
 from .robustness import A_CLASSES, R_CLASSES
 from .scenes import SHAPES, TEXTURES
+from .sizes import SIZES, counts
+from .sizes import SIZES, counts
 
 TEMPLATE = """# maebench demo world ({size}, seed {seed}, {image_size} px, difficulty {difficulty})
 
@@ -64,8 +66,6 @@ reproduce every file byte for byte.
 
 def write_readme(root: Path, size: str, seed: int, image_size: int, difficulty: float,
                  spec: dict[str, Any]) -> None:
-    from . import SIZES, counts
-
     k = len(SHAPES) + len(TEXTURES)
     text = TEMPLATE.format(
         size=size, seed=seed, image_size=image_size, difficulty=difficulty, shapes=", ".join(SHAPES),

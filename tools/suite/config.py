@@ -65,7 +65,7 @@ def load_suite(path: str | Path | None, overrides: Iterable[str] = ()) -> dict[s
 
 def _pretrain_arch(pre: dict[str, Any]) -> tuple[str, int]:
     """Architecture and image size of the model the pretrain stage will build (read from its config)."""
-    from mae_backbone.pretrain.command import CONFIG_DIR as PRETRAIN_CONFIGS
+    from mae_backbone.pretrain import CONFIG_DIR as PRETRAIN_CONFIGS
 
     cfg = load_config(pre.get("config") or PRETRAIN_CONFIGS / "mae_demo.py",
                       [o for o in pre.get("overrides", [])])
