@@ -13,19 +13,35 @@ PRETRAINED = Flag("pretrained", "pretrained",
                   "backbone checkpoint to start from; with --eval-only, the classifier to evaluate")
 
 
-def classification_task(protocol: str, flags: tuple[Flag, ...] = (), run: str | None = None,
-                        retries_inside: bool = False) -> Task:
+def run(cfg: dict[str, Any], nan_retry: int = 0) -> dict[str, Any]:
+    """One classification run (its cost measured), or with `sweep.grid` the held-out selection (sweep.py)."""
+    from mae_backbone.runtime.cost import measure
+    from mae_backbone.runtime.engine import run_with_nan_retry
+
+    from ..engine import run as run_one
+    from ..sweep import run_sweep
+
+    def one(sub: dict[str, Any]) -> dict[str, Any]:
+        return measure(lambda c: run_with_nan_retry(run_one, c, nan_retry), sub)
+
+    return run_sweep(cfg, one) if (cfg.get("sweep") or {}).get("grid") else one(cfg)
+
+
+def classification_task(protocol: str, flags: tuple[Flag, ...] = (), run: str | None = None) -> Task:
     def finish(cfg: Any, config: str) -> None:
+        from ..sweep import apply_aug_preset
+
         if cfg.get("protocol") != protocol:
             raise ConfigError(f"{config}: is a {cfg.get('protocol')!r} recipe; run it with "
                               f"`maebench {cfg.get('protocol')}`")
         if cfg.get("linprobe_config"):  # the k=0 recipe of a partial config, relative to the config naming it
             cfg.linprobe_config = str((Path(config).parent / cfg.linprobe_config).resolve())
+        apply_aug_preset(cfg)
 
     return Task(name=protocol, default_config=DEFAULT_CONFIGS[protocol],
-                config_keys="classification.engine:CONFIG_KEYS", run=run or "classification.engine:run",
+                config_keys="classification.engine:CONFIG_KEYS", run=run or "classification.commands:run",
                 flags=(data_flag("dataset root (format from data.format)"), PRETRAINED, EVAL_ONLY) + flags,
-                finish=finish, retries_inside=retries_inside)
+                finish=finish, retries_inside=True)
 
 
 def load_protocol_config(path: str, overrides: list[str], protocol: str) -> Any:

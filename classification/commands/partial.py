@@ -24,7 +24,13 @@ def run(cfg: dict[str, Any], nan_retry: int = 0) -> dict[str, Any]:
         return measure(lambda c: run_with_nan_retry(run_one, c, nan_retry), sub)
 
     if not cfg.get("blocks"):
-        return one(cfg)
+        from . import run as run_or_sweep
+
+        return run_or_sweep(cfg, nan_retry)
+    if (cfg.get("sweep") or {}).get("grid"):
+        from mae_backbone.errors import ConfigError
+
+        raise ConfigError("--blocks sweeps k already: give sweep.grid to one partial run (without --blocks)")
     if cfg.get("eval_only"):
         from mae_backbone.errors import ConfigError
 
@@ -41,6 +47,5 @@ def run(cfg: dict[str, Any], nan_retry: int = 0) -> dict[str, Any]:
     return {"top1": summary["top1"]}
 
 
-TASK = classification_task("partial", (BLOCKS,),
-                           run="classification.commands.partial:run", retries_inside=True)
+TASK = classification_task("partial", (BLOCKS,), run="classification.commands.partial:run")
 add_arguments, main = TASK.add_arguments, TASK.main
