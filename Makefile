@@ -1,6 +1,5 @@
 # The two entry points of the README. Both set up .venv first (idempotent; 12-30 min the first time, mmcv compiles).
 PY := .venv/bin/python
-export MAEBENCH_NO_PROGRESS ?= 0
 
 .PHONY: setup demo test doctor bench gpu-check clean
 

@@ -7,6 +7,7 @@ the ground truth loaded per call and loaded once (as `MAECocoMetric` holds it du
 timings (median of 3), the ratios, and whether all 12 stats agree.
 Example: python benchmarks/coco_eval_speed.py --images 400
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,11 @@ def jittered_detections(gt: dict, rng: np.random.Generator, per_image_fp: int = 
         im = by_id[ann["image_id"]]
         h, w = im["height"], im["width"]
         seg = ann["segmentation"]
-        rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg, dict) else mask_utils.merge(
-            mask_utils.frPyObjects(seg, h, w))
+        rle = (
+            mask_utils.frPyObjects(seg, h, w)
+            if isinstance(seg, dict)
+            else mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+        )
         m = mask_utils.decode(rle).astype(bool)
         m = ndimage.binary_dilation(m) if rng.random() < 0.5 else ndimage.binary_erosion(m)
         m = np.roll(m, tuple(rng.integers(-2, 3, 2)), axis=(0, 1))
@@ -44,23 +48,37 @@ def jittered_detections(gt: dict, rng: np.random.Generator, per_image_fp: int = 
         enc["counts"] = enc["counts"].decode("ascii")
         x, y, bw, bh = ann["bbox"]
         s = rng.uniform(0.9, 1.1)
-        dets.append({"image_id": ann["image_id"], "category_id": ann["category_id"], "segmentation": enc,
-                     "bbox": [x + rng.normal(0, 2), y + rng.normal(0, 2), bw * s, bh * s],
-                     "score": float(rng.uniform(0.3, 1.0))})
+        dets.append(
+            {
+                "image_id": ann["image_id"],
+                "category_id": ann["category_id"],
+                "segmentation": enc,
+                "bbox": [x + rng.normal(0, 2), y + rng.normal(0, 2), bw * s, bh * s],
+                "score": float(rng.uniform(0.3, 1.0)),
+            }
+        )
     for im in gt["images"]:
         for _ in range(per_image_fp):
             x, y = rng.uniform(0, im["width"] - 20), rng.uniform(0, im["height"] - 20)
             m = np.zeros((im["height"], im["width"]), np.uint8)
-            m[int(y):int(y) + 16, int(x):int(x) + 16] = 1
+            m[int(y) : int(y) + 16, int(x) : int(x) + 16] = 1
             enc = mask_utils.encode(np.asfortranarray(m))
             enc["counts"] = enc["counts"].decode("ascii")
-            dets.append({"image_id": im["id"], "category_id": int(rng.choice(cats)), "segmentation": enc,
-                         "bbox": [x, y, 16.0, 16.0], "score": float(rng.uniform(0, 0.5))})
+            dets.append(
+                {
+                    "image_id": im["id"],
+                    "category_id": int(rng.choice(cats)),
+                    "segmentation": enc,
+                    "bbox": [x, y, 16.0, 16.0],
+                    "score": float(rng.uniform(0, 0.5)),
+                }
+            )
     return dets
 
 
-def timed(evaluator: str, gt_file: str, dets: list[dict], iou_type: str, gt=None,
-          runs: int = 3) -> tuple[list[float], float]:
+def timed(
+    evaluator: str, gt_file: str, dets: list[dict], iou_type: str, gt=None, runs: int = 3
+) -> tuple[list[float], float]:
     """The 12 stats and median seconds of `detection.evaluation.evaluate` (the suite's own code path)."""
     from detection.evaluation import STAT_NAMES, evaluate
 
@@ -105,18 +123,41 @@ def main() -> None:
         _, t_ref_loaded = timed("reference", f.name, dets, iou_type, loaded["reference"])
         fast_loaded, t_fast_loaded = timed("fast", f.name, dets, iou_type, loaded["fast"])
         agree = bool(np.allclose(ref, fast, atol=1e-12)) and fast_loaded == fast
-        rows.append(dict(iou_type=iou_type, pycocotools_s=t_ref, faster_coco_eval_s=t_fast, ratio=t_ref / t_fast,
-                         pycocotools_loaded_gt_s=t_ref_loaded, faster_coco_eval_loaded_gt_s=t_fast_loaded,
-                         ratio_loaded_gt=t_ref_loaded / t_fast_loaded, stats_agree=agree,
-                         max_abs_diff=float(np.max(np.abs(np.array(ref) - np.array(fast)))), AP=ref[0]))
-        print(f"{iou_type}: pycocotools {t_ref:.2f} s, faster-coco-eval {t_fast:.2f} s -> {t_ref / t_fast:.1f}x "
-              f"(ground truth loaded once, as during a run: {t_ref_loaded:.2f} vs {t_fast_loaded:.2f} s -> "
-              f"{t_ref_loaded / t_fast_loaded:.1f}x); 12 stats agree: {agree} "
-              f"(max |diff| {rows[-1]['max_abs_diff']:.1e}); AP {ref[0]:.3f}")
+        rows.append(
+            dict(
+                iou_type=iou_type,
+                pycocotools_s=t_ref,
+                faster_coco_eval_s=t_fast,
+                ratio=t_ref / t_fast,
+                pycocotools_loaded_gt_s=t_ref_loaded,
+                faster_coco_eval_loaded_gt_s=t_fast_loaded,
+                ratio_loaded_gt=t_ref_loaded / t_fast_loaded,
+                stats_agree=agree,
+                max_abs_diff=float(np.max(np.abs(np.array(ref) - np.array(fast)))),
+                AP=ref[0],
+            )
+        )
+        print(
+            f"{iou_type}: pycocotools {t_ref:.2f} s, faster-coco-eval {t_fast:.2f} s -> {t_ref / t_fast:.1f}x "
+            f"(ground truth loaded once, as during a run: {t_ref_loaded:.2f} vs {t_fast_loaded:.2f} s -> "
+            f"{t_ref_loaded / t_fast_loaded:.1f}x); 12 stats agree: {agree} "
+            f"(max |diff| {rows[-1]['max_abs_diff']:.1e}); AP {ref[0]:.3f}"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"images": len(images), "instances": len(anns), "detections": len(dets),
-                               "machine": cpu_description(), "results": rows}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "images": len(images),
+                "instances": len(anns),
+                "detections": len(dets),
+                "machine": cpu_description(),
+                "results": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {out}")
 
 

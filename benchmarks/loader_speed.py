@@ -4,6 +4,7 @@ Decoded + augmented images/s of the pre-training loader (RandomResizedCrop + fli
 workers, next to the training step's images/s for the same config: the loader must not be the
 bottleneck. Default: the demo config (vit_mini_patch16, 128 px, batch 32) on the small demo world.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,9 @@ from mae_backbone.runtime.cpu import cpu_has_fast_bf16  # noqa: E402
 
 
 def loader_rate(dataset, batch: int, workers: int, batches: int) -> float:
-    loader = DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers, drop_last=True,
-                        persistent_workers=False)
+    loader = DataLoader(
+        dataset, batch_size=batch, shuffle=True, num_workers=workers, drop_last=True, persistent_workers=False
+    )
     it = iter(loader)
     next(it)  # worker start-up is not throughput
     t0 = time.perf_counter()
@@ -56,8 +58,9 @@ def main() -> None:
     precision = "bf16" if cpu_has_fast_bf16() else "fp32"
     model = create_mae(args.arch, img_size=args.img_size)
     rows["model_step_img_s"] = args.batch / time_steps(model, args.batch, args.img_size, 3, precision)
-    rows.update(arch=args.arch, img_size=args.img_size, batch=args.batch, precision=precision,
-                threads=torch.get_num_threads())
+    rows.update(
+        arch=args.arch, img_size=args.img_size, batch=args.batch, precision=precision, threads=torch.get_num_threads()
+    )
     for k, v in rows.items():
         print(f"{k}: {v:.1f}" if isinstance(v, float) else f"{k}: {v}")
     best = max(v for k, v in rows.items() if k.startswith("loader_"))

@@ -3,6 +3,7 @@
 Each batch size runs in a fresh process (peak RSS is per process); on a GPU the peak allocated CUDA
 memory is reported too. Example: python benchmarks/memory.py --arch vit_base_patch16 --batches 8 16 32
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,12 @@ def main() -> None:
     ap.add_argument("--img-size", type=int, default=224)
     ap.add_argument("--batches", type=int, nargs="+", default=[8, 16, 32])
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
-    ap.add_argument("--malloc", default="maebench", choices=["maebench", "glibc"],
-                    help="maebench: the heap is kept between steps, as the maebench command runs (runtime/cpu.py)")
+    ap.add_argument(
+        "--malloc",
+        default="maebench",
+        choices=["maebench", "glibc"],
+        help="maebench: the heap is kept between steps, as the maebench command runs (runtime/cpu.py)",
+    )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "memory.json"))
     args = ap.parse_args()
     root = str(Path(__file__).resolve().parents[1])
@@ -46,16 +51,26 @@ def main() -> None:
         args.precision = "bf16" if cpu_has_fast_bf16() else "fp32"
     rows = []
     for batch in args.batches:
-        code = CHILD.format(root=root, arch=args.arch, img=args.img_size, batch=batch, precision=args.precision,
-                            keep_heap=args.malloc == "maebench")
+        code = CHILD.format(
+            root=root,
+            arch=args.arch,
+            img=args.img_size,
+            batch=batch,
+            precision=args.precision,
+            keep_heap=args.malloc == "maebench",
+        )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         row = dict(batch=batch, **json.loads(out.stdout.strip().splitlines()[-1]))
         rows.append(row)
-        print(f"{args.arch} {args.img_size}px batch {batch} ({args.precision}, malloc {args.malloc}): peak RSS {row['peak_rss_mib']:.0f} MiB "
-              f"(after building the model: {row['model_rss_mib']:.0f} MiB)")
+        print(
+            f"{args.arch} {args.img_size}px batch {batch} ({args.precision}, malloc {args.malloc}): "
+            f"peak RSS {row['peak_rss_mib']:.0f} MiB "
+            f"(after building the model: {row['model_rss_mib']:.0f} MiB)"
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(dict(arch=args.arch, precision=args.precision, malloc=args.malloc, rows=rows),
-                                         indent=2) + "\n")
+    Path(args.out).write_text(
+        json.dumps(dict(arch=args.arch, precision=args.precision, malloc=args.malloc, rows=rows), indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

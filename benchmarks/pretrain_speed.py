@@ -19,6 +19,7 @@ Prints a table and writes benchmarks/results/pretrain_speed.json. Not a test: no
 Examples: python benchmarks/pretrain_speed.py --arch vit_base_patch16 --batch 32 --steps 3
           python benchmarks/pretrain_speed.py --arch vit_base_patch16 vit_large_patch16 --batch 128 64 --no-design
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,14 +34,25 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.reference_mae import ReferenceMAE  # noqa: E402
 from mae_backbone import VARIANTS, create_mae  # noqa: E402
-from mae_backbone.runtime.optim_wrapper import compile_in_place  # noqa: E402
 from mae_backbone.runtime.cpu import cpu_description, cpu_has_fast_bf16, keep_freed_memory  # noqa: E402
+from mae_backbone.runtime.optim_wrapper import compile_in_place  # noqa: E402
 
 # Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s, from NVIDIA's data sheets; the first name that is a
 # substring of torch.cuda.get_device_name() wins, so the specific names come first. --peak-tflops overrides.
 BF16_PEAK_TFLOPS = {
-    "H100 PCIe": 756.0, "H100 NVL": 835.0, "GH200": 989.4, "H100": 989.4, "H200": 989.4, "H800": 989.4,
-    "B200": 2250.0, "A100": 312.0, "A800": 312.0, "L40S": 362.0, "L40": 181.0, "L4": 121.0, "A10G": 70.0,
+    "H100 PCIe": 756.0,
+    "H100 NVL": 835.0,
+    "GH200": 989.4,
+    "H100": 989.4,
+    "H200": 989.4,
+    "H800": 989.4,
+    "B200": 2250.0,
+    "A100": 312.0,
+    "A800": 312.0,
+    "L40S": 362.0,
+    "L40": 181.0,
+    "L4": 121.0,
+    "A10G": 70.0,
 }
 
 
@@ -97,8 +109,16 @@ class MaskTokensInEncoder(torch.nn.Module):
         return m.forward_loss(imgs, pred, mask), pred, mask
 
 
-def time_steps(model, batch: int, img: int, steps: int, precision: str, warmup: int = 2, fused: bool = True,
-               device: torch.device = torch.device("cpu")) -> tuple[float, float | None]:
+def time_steps(
+    model,
+    batch: int,
+    img: int,
+    steps: int,
+    precision: str,
+    warmup: int = 2,
+    fused: bool = True,
+    device: torch.device = torch.device("cpu"),
+) -> tuple[float, float | None]:
     """(seconds per step, peak GPU memory of the model's training in GiB, or None on a CPU). On a CPU the
     median step; on a GPU the mean of `steps` steps run back to back. fp16 runs as the official code does:
     autocast and its loss scaler."""
@@ -147,25 +167,45 @@ def time_steps(model, batch: int, img: int, steps: int, precision: str, warmup: 
     return sorted(times)[len(times) // 2], None
 
 
-def measure(name: str, batch: int, args, device: torch.device, precision: str, ref_precision: str,
-            peak: float | None) -> dict:
+def measure(
+    name: str, batch: int, args, device: torch.device, precision: str, ref_precision: str, peak: float | None
+) -> dict:
     a = VARIANTS[name]
     img, steps = args.img_size, args.steps
     torch.manual_seed(0)
     ours = create_mae(name, img_size=img).to(device)
-    ref = ReferenceMAE(img, a["patch_size"], a["embed_dim"], a["depth"], a["num_heads"],
-                       a["decoder_embed_dim"], a["decoder_depth"], a["decoder_num_heads"]).to(device)
+    ref = ReferenceMAE(
+        img,
+        a["patch_size"],
+        a["embed_dim"],
+        a["depth"],
+        a["num_heads"],
+        a["decoder_embed_dim"],
+        a["decoder_depth"],
+        a["decoder_num_heads"],
+    ).to(device)
     ref.load_state_dict(ours.state_dict())
     run = lambda model, prec, **kw: time_steps(model, batch, img, steps, prec, args.warmup, device=device, **kw)  # noqa: E731
     t_ours, m_ours = run(ours, precision)
     t_ref, m_ref = run(ref, ref_precision, fused=False)  # the official code: plain AdamW
     del ref
     flops = step_flops(a, img, 0.75, False) * batch
-    mfu = (lambda t: flops / t / (peak * 1e12) if peak and t else None)
-    row = dict(arch=name, batch=batch, img_size=img, precision=precision, reference_precision=ref_precision,
-               ours_img_s=batch / t_ours, reference_img_s=batch / t_ref, speedup_vs_reference=t_ref / t_ours,
-               step_tflop=flops / 1e12, ours_mfu=mfu(t_ours), reference_mfu=mfu(t_ref),
-               ours_peak_mem_gib=m_ours, reference_peak_mem_gib=m_ref)
+    mfu = lambda t: flops / t / (peak * 1e12) if peak and t else None
+    row = dict(
+        arch=name,
+        batch=batch,
+        img_size=img,
+        precision=precision,
+        reference_precision=ref_precision,
+        ours_img_s=batch / t_ours,
+        reference_img_s=batch / t_ref,
+        speedup_vs_reference=t_ref / t_ours,
+        step_tflop=flops / 1e12,
+        ours_mfu=mfu(t_ours),
+        reference_mfu=mfu(t_ref),
+        ours_peak_mem_gib=m_ours,
+        reference_peak_mem_gib=m_ref,
+    )
     if ref_precision == "fp32":  # the name the CPU results have always used
         row["reference_fp32_img_s"] = row["reference_img_s"]
     tokens = t_tok = t_tok_default = None
@@ -175,18 +215,26 @@ def measure(name: str, batch: int, args, device: torch.device, precision: str, r
         t_tok = run(tokens, "fp32")[0]
         t_tok_default = t_tok if precision == "fp32" else run(tokens, precision)[0]
         flop_ratio = step_flops(a, img, 0.75, True) / step_flops(a, img, 0.75, False)
-        row.update(ours_fp32_img_s=batch / t_ours32, mask_tokens_fp32_img_s=batch / t_tok,
-                   design_ratio_fp32=t_tok / t_ours32, design_ratio=t_tok_default / t_ours,
-                   analytic_flop_ratio=flop_ratio)
+        row.update(
+            ours_fp32_img_s=batch / t_ours32,
+            mask_tokens_fp32_img_s=batch / t_tok,
+            design_ratio_fp32=t_tok / t_ours32,
+            design_ratio=t_tok_default / t_ours,
+            analytic_flop_ratio=flop_ratio,
+        )
     if args.compile:  # last: compiling is in place (the full-size pre-training configs set optim.compile)
         compile_in_place(ours, True)
         t_comp, m_comp = run(ours, precision)
         from torch._dynamo.utils import counters
 
         # compile_in_place falls back to eager code on an error: the graph count says whether it compiled
-        row.update(ours_compiled_img_s=batch / t_comp, speedup_vs_reference_compiled=t_ref / t_comp,
-                   ours_compiled_mfu=mfu(t_comp), ours_compiled_peak_mem_gib=m_comp,
-                   compiled_graphs=counters["stats"]["unique_graphs"])
+        row.update(
+            ours_compiled_img_s=batch / t_comp,
+            speedup_vs_reference_compiled=t_ref / t_comp,
+            ours_compiled_mfu=mfu(t_comp),
+            ours_compiled_peak_mem_gib=m_comp,
+            compiled_graphs=counters["stats"]["unique_graphs"],
+        )
         if tokens is not None:
             compile_in_place(tokens, True)  # compiles its own forward (it calls ours' submodules, not ours)
             t_tok_comp = run(tokens, precision)[0]
@@ -197,38 +245,64 @@ def measure(name: str, batch: int, args, device: torch.device, precision: str, r
 def report(row: dict) -> None:
     pct = lambda v: f", MFU {100 * v:.1f}%" if v is not None else ""  # noqa: E731
     mem = lambda v: f", peak memory {v:.1f} GiB" if v is not None else ""  # noqa: E731
-    print(f"{row['arch']} batch {row['batch']}: ours {row['ours_img_s']:.1f} img/s ({row['precision']}"
-          f"{pct(row['ours_mfu'])}{mem(row['ours_peak_mem_gib'])}); official-style reference "
-          f"{row['reference_img_s']:.1f} img/s ({row['reference_precision']}{pct(row['reference_mfu'])}"
-          f"{mem(row['reference_peak_mem_gib'])}); ours vs reference {row['speedup_vs_reference']:.2f}x")
+    print(
+        f"{row['arch']} batch {row['batch']}: ours {row['ours_img_s']:.1f} img/s ({row['precision']}"
+        f"{pct(row['ours_mfu'])}{mem(row['ours_peak_mem_gib'])}); official-style reference "
+        f"{row['reference_img_s']:.1f} img/s ({row['reference_precision']}{pct(row['reference_mfu'])}"
+        f"{mem(row['reference_peak_mem_gib'])}); ours vs reference {row['speedup_vs_reference']:.2f}x"
+    )
     if "design_ratio" in row:
         r = row["analytic_flop_ratio"]
-        print(f"  design ratio ({row['precision']}) {row['design_ratio']:.2f}x, (fp32) {row['design_ratio_fp32']:.2f}x "
-              f"vs analytic FLOP ratio {r:.2f}x ({100 * row['design_ratio'] / r:.0f}% / "
-              f"{100 * row['design_ratio_fp32'] / r:.0f}% of the bound)")
+        print(
+            f"  design ratio ({row['precision']}) {row['design_ratio']:.2f}x, (fp32) {row['design_ratio_fp32']:.2f}x "
+            f"vs analytic FLOP ratio {r:.2f}x ({100 * row['design_ratio'] / r:.0f}% / "
+            f"{100 * row['design_ratio_fp32'] / r:.0f}% of the bound)"
+        )
     if row.get("ours_compiled_img_s"):
-        print(f"  compiled (optim.compile=True): {row['ours_compiled_img_s']:.1f} img/s"
-              f"{pct(row['ours_compiled_mfu'])}{mem(row['ours_compiled_peak_mem_gib'])}, "
-              f"{row['speedup_vs_reference_compiled']:.2f}x the reference"
-              + (f"; design ratio with both compiled {row['design_ratio_compiled']:.2f}x"
-                 if row.get("design_ratio_compiled") else ""))
+        print(
+            f"  compiled (optim.compile=True): {row['ours_compiled_img_s']:.1f} img/s"
+            f"{pct(row['ours_compiled_mfu'])}{mem(row['ours_compiled_peak_mem_gib'])}, "
+            f"{row['speedup_vs_reference_compiled']:.2f}x the reference"
+            + (
+                f"; design ratio with both compiled {row['design_ratio_compiled']:.2f}x"
+                if row.get("design_ratio_compiled")
+                else ""
+            )
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", nargs="+", default=["vit_base_patch16"], choices=list(VARIANTS))
-    ap.add_argument("--batch", nargs="+", type=int, default=[32],
-                    help="one per --arch, or one for all (GPU: e.g. 128 for ViT-B, 64 for ViT-L)")
+    ap.add_argument(
+        "--batch",
+        nargs="+",
+        type=int,
+        default=[32],
+        help="one per --arch, or one for all (GPU: e.g. 128 for ViT-B, 64 for ViT-L)",
+    )
     ap.add_argument("--img-size", type=int, default=224)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                    help="ours; auto: bf16 on a GPU and on CPUs with native bf16, else fp32")
-    ap.add_argument("--no-design", dest="design", action="store_false",
-                    help="skip the mask-tokens-in-encoder design ratio (only ours vs the reference)")
-    ap.add_argument("--no-compile", dest="compile", action="store_false",
-                    help="skip the torch.compile measurement (it compiles for a minute or two first)")
+    ap.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="ours; auto: bf16 on a GPU and on CPUs with native bf16, else fp32",
+    )
+    ap.add_argument(
+        "--no-design",
+        dest="design",
+        action="store_false",
+        help="skip the mask-tokens-in-encoder design ratio (only ours vs the reference)",
+    )
+    ap.add_argument(
+        "--no-compile",
+        dest="compile",
+        action="store_false",
+        help="skip the torch.compile measurement (it compiles for a minute or two first)",
+    )
     ap.add_argument("--peak-tflops", type=float, default=None, help="the device's dense bf16 peak, for MFU")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "pretrain_speed.json"))
     args = ap.parse_args()
@@ -241,14 +315,17 @@ def main() -> None:
     ref_precision = "fp16" if cuda else "fp32"  # the official code's own default on each
     peak_name, peak = bf16_peak(device, args.peak_tflops)
     if cuda:
-        machine = f"{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}, torch {torch.__version__}, " \
-                  f"host {cpu_description()}"
+        machine = (
+            f"{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}, torch {torch.__version__}, "
+            f"host {cpu_description()}"
+        )
     else:  # the maebench command sets this for every job; here it holds for both sides of every ratio
         malloc = "heap kept (maebench default)" if keep_freed_memory() else "glibc default"
-        machine = f"{cpu_description()}, torch {torch.__version__}, threads {torch.get_num_threads()}, " \
-                  f"malloc {malloc}"
-    print(f"machine: {machine}; {args.img_size}px, 75% masking, our precision {precision}, reference "
-          f"{ref_precision}; MFU peak: {peak_name}")
+        machine = f"{cpu_description()}, torch {torch.__version__}, threads {torch.get_num_threads()}, malloc {malloc}"
+    print(
+        f"machine: {machine}; {args.img_size}px, 75% masking, our precision {precision}, reference "
+        f"{ref_precision}; MFU peak: {peak_name}"
+    )
     results = []
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ anchors.md 1.2 (noise argsort + gather masking, mask tokens appended then un-shu
 over removed patches), written separately from `mae_backbone` so the two can check each other:
 the equivalence test and the speed benchmark both use it. Same state_dict keys as the official model.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -16,9 +17,20 @@ from torch import nn
 
 
 class ReferenceMAE(nn.Module):
-    def __init__(self, img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12,
-                 decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, norm_pix_loss=True,
-                 encoder_mask_tokens=False, fused_attn=False):
+    def __init__(
+        self,
+        img_size=224,
+        patch_size=16,
+        embed_dim=768,
+        depth=12,
+        num_heads=12,
+        decoder_embed_dim=512,
+        decoder_depth=8,
+        decoder_num_heads=16,
+        norm_pix_loss=True,
+        encoder_mask_tokens=False,
+        fused_attn=False,
+    ):
         super().__init__()
         norm = partial(nn.LayerNorm, eps=1e-6)
         self.patch_size, self.norm_pix_loss = patch_size, norm_pix_loss
@@ -27,14 +39,19 @@ class ReferenceMAE(nn.Module):
         n = self.patch_embed.num_patches
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, n + 1, embed_dim), requires_grad=False)
-        self.blocks = nn.ModuleList([Block(embed_dim, num_heads, 4.0, qkv_bias=True, norm_layer=norm)
-                                     for _ in range(depth)])
+        self.blocks = nn.ModuleList(
+            [Block(embed_dim, num_heads, 4.0, qkv_bias=True, norm_layer=norm) for _ in range(depth)]
+        )
         self.norm = norm(embed_dim)
         self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
         self.decoder_pos_embed = nn.Parameter(torch.zeros(1, n + 1, decoder_embed_dim), requires_grad=False)
-        self.decoder_blocks = nn.ModuleList([Block(decoder_embed_dim, decoder_num_heads, 4.0, qkv_bias=True,
-                                                   norm_layer=norm) for _ in range(decoder_depth)])
+        self.decoder_blocks = nn.ModuleList(
+            [
+                Block(decoder_embed_dim, decoder_num_heads, 4.0, qkv_bias=True, norm_layer=norm)
+                for _ in range(decoder_depth)
+            ]
+        )
         self.decoder_norm = norm(decoder_embed_dim)
         self.decoder_pred = nn.Linear(decoder_embed_dim, patch_size**2 * 3)
         for blk in [*self.blocks, *self.decoder_blocks]:

@@ -1,4 +1,4 @@
-"""Labelled image sets in their release formats: ImageFolder / ImageNet-1K, iNaturalist 2017-2019, Places205/365.
+"""Labelled image sets in their release formats: ImageFolder / ImageNet-1K, iNaturalist 2017-2021, Places205/365.
 
 Every reader resolves the *official* train/val split of its format (never an ad-hoc split), returns
 the class list in the dataset's own index order, and validates what it reads: class folders against
@@ -6,48 +6,23 @@ the class index, labels against the class count, files that the lists name. A pr
 `BadInputError` naming the file and the fix, before any training starts. The training split can be cut to
 a class-balanced, seeded low-shot subset (`data.fraction`, `data.shots`) or to a given list (`data.subset_file`).
 """
+
 from __future__ import annotations
 
-import hashlib
 import json
-import random
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from torch.utils.data import Dataset
 
-from mae_backbone.errors import BadInputError, ConfigError
-from mae_backbone.pretrain.data import IMG_EXTENSIONS, load_rgb
+from mae_backbone.errors import BadInputError
+from mae_backbone.images import IMG_EXTENSIONS, load_rgb
+
+from .split import Split
 
 FORMATS = ("imagefolder", "inat", "places")
-INAT_YEARS = (2017, 2018, 2019)
 PLACES_VERSIONS = (205, 365)
 CLASS_INDEX_FILE = "imagenet_class_index.json"  # ImageNet's {"0": ["n01440764", "tench"], ...}
-
-
-@dataclass
-class Split:
-    """One split of a dataset: files, integer labels and the class names in index order."""
-
-    root: Path
-    files: list[Path]
-    labels: list[int]
-    classes: list[str]
-    format: str
-    split: str
-    subset: dict | None = None  # a low-shot subset: how it was chosen (see `low_shot`)
-
-    def __post_init__(self) -> None:
-        n = len(self.classes)
-        bad = [(f, y) for f, y in zip(self.files, self.labels) if not 0 <= y < n]
-        if bad:
-            f, y = bad[0]
-            raise BadInputError(
-                f"{self.root}: {len(bad)} labels outside 0..{n - 1} (first: {f} has label {y}); the label "
-                f"list and the class list disagree: fix the list file or use the matching class file")
-        if not self.files:
-            raise BadInputError(f"{self.root}: the {self.split} split holds no images; check the dataset path")
 
 
 class LabelledImages(Dataset):
@@ -79,7 +54,9 @@ def read_class_index(root: Path) -> list[str] | None:
         index = json.loads(path.read_text())
         wnids = [index[str(i)][0] for i in range(len(index))]
     except (json.JSONDecodeError, KeyError, IndexError, TypeError) as err:
-        raise BadInputError(f"{path}: not an ImageNet class index ({err}); expected {{\"0\": [wnid, name], ...}}")
+        raise BadInputError(
+            f'{path}: not an ImageNet class index ({err}); expected {{"0": [wnid, name], ...}}'
+        ) from None
     return wnids
 
 
@@ -104,7 +81,8 @@ def image_folder(root: str | Path, split: str, classes: Sequence[str] | None = N
     if loose:
         raise BadInputError(
             f"{base}: holds {len(loose)} images directly (e.g. {loose[0]}) instead of class folders; a flat "
-            "ImageNet val folder must first be sorted into <wnid>/ folders with its ground-truth file")
+            "ImageNet val folder must first be sorted into <wnid>/ folders with its ground-truth file"
+        )
     if classes is None:
         classes = read_class_index(root) or folders
     classes = list(classes)
@@ -113,12 +91,14 @@ def image_folder(root: str | Path, split: str, classes: Sequence[str] | None = N
     if unknown:
         raise BadInputError(
             f"{base}: class folders not in the class index ({', '.join(unknown[:5])}); the folders must be the "
-            f"wnids of the index ({', '.join(classes[:3])}, ...): rename them or pass the matching class list")
+            f"wnids of the index ({', '.join(classes[:3])}, ...): rename them or pass the matching class list"
+        )
     missing = [c for c in classes if c not in set(folders)]
     if missing and not subset_ok:
         raise BadInputError(
             f"{base}: {len(missing)} of {len(classes)} classes have no folder (e.g. {missing[0]}); the copy is "
-            "incomplete or another split: re-extract it")
+            "incomplete or another split: re-extract it"
+        )
     files, labels = [], []
     for folder in folders:
         found = sorted(p for p in (base / folder).rglob("*") if p.suffix.lower() in IMG_EXTENSIONS)
@@ -138,17 +118,18 @@ def _load_json(path: Path) -> dict:
 
 
 def inaturalist(root: str | Path, year: int, split: str) -> Split:
-    """`{split}{year}.json` (images, annotations, categories) with image paths relative to `root`.
-
-    The official splits are the train and val files; 2018 keeps the taxonomy in `categories.json`.
+    """The year's official train / val file (`{split}{year}.json`; 2021: `{split}.json`; images, annotations,
+    categories, image paths relative to `root`). 2018 keeps the taxonomy in `categories.json`.
     Labels are the category ids, which the releases number 0..N-1 (checked, never remapped silently).
     """
+    from dataformats.inat import YEARS  # each release's file names, in one place
+
     root = Path(root)
-    if year not in INAT_YEARS:
-        raise BadInputError(f"iNaturalist year {year} unsupported; choose one of {INAT_YEARS}")
+    if year not in YEARS:
+        raise BadInputError(f"iNaturalist year {year} unsupported; choose one of {', '.join(map(str, YEARS))}")
     if split not in ("train", "val"):
         raise BadInputError(f"iNaturalist split {split!r}: the official splits are 'train' and 'val'")
-    ann_path = root / f"{split}{year}.json"
+    ann_path = root / YEARS[year]["files"][split == "val"]
     data = _load_json(ann_path)
     for key in ("images", "annotations"):
         if key not in data:
@@ -163,7 +144,8 @@ def inaturalist(root: str | Path, year: int, split: str) -> Split:
         if ann.get("category_id") not in names:
             raise BadInputError(
                 f"{ann_path}: annotation {ann.get('id')} has category_id {ann.get('category_id')!r}, not one of the "
-                f"file's categories 0..{len(ids) - 1}; use a listed id, or the train and val files of one release")
+                f"file's categories 0..{len(ids) - 1}; use a listed id, or the train and val files of one release"
+            )
         label_of[ann["image_id"]] = ann["category_id"]
     files, labels = [], []
     for img in data["images"]:
@@ -178,10 +160,17 @@ def inaturalist(root: str | Path, year: int, split: str) -> Split:
 # ---- Places ---------------------------------------------------------------------------------------
 PLACES_LAYOUT = {
     # version: (category file, {split: (list file, image folder)})
-    365: ("categories_places365.txt", {"train": ("places365_train_standard.txt", "data_256"),
-                                       "val": ("places365_val.txt", "val_256")}),
-    205: ("categoryIndex_places205.csv", {"train": ("trainvalsplit_places205/train_places205.csv", "images256"),
-                                          "val": ("trainvalsplit_places205/val_places205.csv", "images256")}),
+    365: (
+        "categories_places365.txt",
+        {"train": ("places365_train_standard.txt", "data_256"), "val": ("places365_val.txt", "val_256")},
+    ),
+    205: (
+        "categoryIndex_places205.csv",
+        {
+            "train": ("trainvalsplit_places205/train_places205.csv", "images256"),
+            "val": ("trainvalsplit_places205/val_places205.csv", "images256"),
+        },
+    ),
 }
 
 
@@ -224,7 +213,8 @@ def _check_exist(files: list[Path], listed_in: Path) -> None:
     if absent:
         raise BadInputError(
             f"{listed_in}: {len(absent)} listed images are missing (first: {absent[0]}); the image folder is "
-            "incomplete or elsewhere: point data.root (or data.image_dir) at the extracted release")
+            "incomplete or elsewhere: point data.root (or data.image_dir) at the extracted release"
+        )
 
 
 # ---- one entry point ------------------------------------------------------------------------------
@@ -259,118 +249,6 @@ def build_split(data: dict, split: str, classes: Sequence[str] | None = None) ->
         out = places(root, int(data.get("version") or 365), split, data.get("image_dir"))
     else:
         raise BadInputError(f"data.format {fmt!r} unknown; choose one of {', '.join(FORMATS)}")
+    from .lowshot import low_shot
+
     return low_shot(out, data) if split == "train" else out  # never the validation split
-
-
-# ---- low-shot subsets of the training split --------------------------------------------------------
-SUBSET_LIST = "train_subset.txt"  # written to the work dir: one path per line, relative to the dataset root
-LOW_SHOT_KEYS = ("fraction", "shots", "subset_file")
-
-
-def low_shot(split: Split, data: dict) -> Split:
-    """The training split, or its low-shot subset when `data` asks for one (else `split` unchanged):
-
-    - `data.fraction=f` (0 < f < 1, e.g. 0.01 / 0.1): each class keeps round(f x its images), at least one;
-    - `data.shots=K`: each class keeps K images (a class with fewer is refused);
-    - `data.subset_file=PATH`: exactly the images the file names, one per line (a name or a path relative to
-      the dataset root; blank lines and `#` comments skipped), as the published ImageNet 1% / 10% lists are.
-
-    Choices are seeded per class by `data.subset_seed` (default 0) and class name only, so the 1% subset of a
-    seed lies inside its 10% subset and a training seed never changes which images are labelled.
-    """
-    asked = [k for k in LOW_SHOT_KEYS if data.get(k) is not None]
-    if not asked:
-        return split
-    if len(asked) > 1:
-        raise ConfigError(f"data.{' and data.'.join(asked)} are both set; a low-shot subset takes one of them")
-    if data.get("subset_file") is not None:
-        return read_subset(split, data["subset_file"])
-    seed = int(data.get("subset_seed") or 0)
-    if data.get("fraction") is not None:
-        fraction = float(data["fraction"])
-        if not 0 < fraction < 1:
-            raise ConfigError(f"data.fraction={fraction}: give a fraction of the labels in (0, 1), e.g. 0.01 or 0.1")
-        return select_subset(split, seed, fraction=fraction)
-    shots = data["shots"]
-    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
-        raise ConfigError(f"data.shots={shots!r}: give a positive number of images per class")
-    return select_subset(split, seed, shots=shots)
-
-
-def select_subset(split: Split, seed: int, fraction: float | None = None, shots: int | None = None) -> Split:
-    """A class-balanced subset: per class, a seeded shuffle of its files (sorted first), then the first n."""
-    by_class: dict[int, list[int]] = {}
-    for i, y in enumerate(split.labels):
-        by_class.setdefault(y, []).append(i)
-    keep = []
-    for y, idx in sorted(by_class.items()):
-        n = shots if shots is not None else max(1, round(fraction * len(idx)))
-        if n > len(idx):
-            raise BadInputError(
-                f"{split.root}: class {split.classes[y]} has {len(idx)} training images, fewer than data.shots={n}; "
-                "lower data.shots")
-        order = sorted(idx, key=lambda i: split.files[i].as_posix())
-        random.Random(f"{seed}:{split.classes[y]}").shuffle(order)
-        keep += order[:n]
-    how = dict(mode="fraction", fraction=fraction) if fraction is not None else dict(mode="shots", shots=shots)
-    return _subset(split, sorted(keep), dict(how, seed=seed))
-
-
-def read_subset(split: Split, path: str | Path) -> Split:
-    """Exactly the training images `path` names; a name that is not one of them is refused, naming both."""
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"data.subset_file {path}: no such file; give a list of training images, one per line")
-    by_name: dict[str, list[int]] = {}
-    for i, f in enumerate(split.files):
-        by_name.setdefault(f.name, []).append(i)
-    keep: dict[int, int] = {}
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        name = line.split("#", 1)[0].strip()
-        if not name:
-            continue
-        want = name.replace("\\", "/").strip("/")
-        hits = [i for i in by_name.get(Path(want).name, []) if ("/" + split.files[i].as_posix()).endswith("/" + want)]
-        if not hits:
-            raise BadInputError(
-                f"{path}:{n}: {name} is not an image of the training split under {split.root} (missing, or from "
-                "another split); fix the list or point data.root at the dataset it was made for")
-        if len(hits) > 1:
-            raise BadInputError(f"{path}:{n}: {name} matches {len(hits)} training images (e.g. {split.files[hits[0]]}, "
-                                f"{split.files[hits[1]]}); give the path relative to the dataset root")
-        if hits[0] in keep:
-            raise BadInputError(f"{path}:{n}: {name} is listed twice (first on line {keep[hits[0]]}); list each once")
-        keep[hits[0]] = n
-    if not keep:
-        raise BadInputError(f"{path}: names no image; give a list of training images, one per line")
-    return _subset(split, sorted(keep), dict(mode="file", subset_file=str(path)))
-
-
-def _subset(split: Split, keep: list[int], how: dict) -> Split:
-    files = [split.files[i] for i in keep]
-    text = subset_text(split.root, files)
-    counts = [0] * len(split.classes)
-    for i in keep:
-        counts[split.labels[i]] += 1
-    info = dict(how, num_images=len(files), of_images=len(split.files), per_class_min=min(counts),
-                per_class_max=max(counts), sha256=hashlib.sha256(text.encode()).hexdigest(), list_file=SUBSET_LIST)
-    print(f"NOTICE: low-shot training subset ({how['mode']}): {len(files)} of {len(split.files)} images, "
-          f"{min(counts)}-{max(counts)} per class, list sha256 {info['sha256'][:16]}")
-    return replace(split, files=files, labels=[split.labels[i] for i in keep], subset=info)
-
-
-def subset_text(root: Path, files: list[Path]) -> str:
-    """The list file's text: paths relative to the dataset root, in split order (what the digest covers)."""
-    return "".join(f"{f.relative_to(root).as_posix() if f.is_relative_to(root) else f.as_posix()}\n" for f in files)
-
-
-def low_shot_record(split: Split | None, work_dir: str | Path) -> dict | None:
-    """Write the subset's list to `work_dir/train_subset.txt` and return the protocol entry `low_shot`
-    (mode, fraction / shots / file, seed, counts, `sha256` of that list file); None for the full split."""
-    if split is None or split.subset is None:
-        return None
-    from mae_backbone.fileio import atomic_write_text
-
-    text = subset_text(split.root, split.files)
-    atomic_write_text(Path(work_dir) / SUBSET_LIST, text)
-    return dict(split.subset)

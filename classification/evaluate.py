@@ -9,6 +9,7 @@ results are checked to cover `0..N-1` exactly once before any number is computed
 With `outcomes_file`, rank 0 also saves the per-image outcomes (correct@1, correct@k, predicted class, label,
 by dataset index) that `maebench report` bootstraps its intervals from (mae_backbone/runtime/metric_keys.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -40,8 +41,13 @@ class ClassificationMetric(BaseMetric):
 
     default_prefix = "cls"  # unused: evaluate() returns plain names; set to silence mmengine's warning
 
-    def __init__(self, classes: Sequence[str], valid_indices: Sequence[int] | None = None, topk: int = 5,
-                 outcomes_file: str | Path | None = None):
+    def __init__(
+        self,
+        classes: Sequence[str],
+        valid_indices: Sequence[int] | None = None,
+        topk: int = 5,
+        outcomes_file: str | Path | None = None,
+    ):
         super().__init__()
         self.classes = list(classes)
         self.valid = torch.as_tensor(list(valid_indices)) if valid_indices is not None else None
@@ -67,8 +73,10 @@ class ClassificationMetric(BaseMetric):
         seen = sorted(r[0] for r in merged)
         if seen != list(range(size)):
             dup = len(seen) - len(set(seen))
-            raise RuntimeError(f"evaluation covered {len(set(seen))} of {size} samples with {dup} duplicates; "
-                               "the sampler must shard by index without padding (ExactShardSampler)")
+            raise RuntimeError(
+                f"evaluation covered {len(set(seen))} of {size} samples with {dup} duplicates; "
+                "the sampler must shard by index without padding (ExactShardSampler)"
+            )
         merged.sort()
         self.last = self.compute_metrics(merged)
         self.outcomes = self._outcomes(merged)
@@ -92,8 +100,9 @@ class ClassificationMetric(BaseMetric):
             self._topk_key: 100.0 * sum(correct5) / n,
             keys.MEAN_CLASS_ACC: sum(present) / len(present),
             keys.NUM_SAMPLES: n,
-            "per_class": [{"class": c, "acc": a, "count": t}
-                          for c, a, t in zip(self.classes, per_class, per_class_total)],
+            "per_class": [
+                {"class": c, "acc": a, "count": t} for c, a, t in zip(self.classes, per_class, per_class_total)
+            ],
         }
 
     @property
@@ -103,10 +112,13 @@ class ClassificationMetric(BaseMetric):
     def _outcomes(self, results: list) -> dict[str, np.ndarray]:
         """Per-image outcomes in dataset-index order (results are sorted and cover 0..N-1 once)."""
         label = np.array([lab for _, lab, _ in results], dtype=np.int32)
-        return dict(index=np.array([i for i, _, _ in results], dtype=np.int64), label=label,
-                    pred=np.array([t[0] for _, _, t in results], dtype=np.int32),
-                    correct1=np.array([t[0] == lab for _, lab, t in results], dtype=np.uint8),
-                    correctk=np.array([lab in t for _, lab, t in results], dtype=np.uint8))
+        return dict(
+            index=np.array([i for i, _, _ in results], dtype=np.int64),
+            label=label,
+            pred=np.array([t[0] for _, _, t in results], dtype=np.int32),
+            correct1=np.array([t[0] == lab for _, lab, t in results], dtype=np.uint8),
+            correctk=np.array([lab in t for _, lab, t in results], dtype=np.uint8),
+        )
 
     def outcome_arrays(self, top1_key: str = keys.TOP1, topk_key: str | None = None) -> dict[str, np.ndarray]:
         """The last evaluation's outcomes as named .npz arrays (metric_keys): `top1_key/hit`, `topk_key/hit`,
@@ -115,21 +127,40 @@ class ClassificationMetric(BaseMetric):
         o, prefix = self.outcomes, top1_key.removesuffix(keys.TOP1)
         topk_key = topk_key or prefix + self._topk_key
         own = top1_key != keys.TOP1
-        images = {keys.outcome(k, keys.IMAGES): o["index"] for k in (top1_key, topk_key)} if own \
+        images = (
+            {keys.outcome(k, keys.IMAGES): o["index"] for k in (top1_key, topk_key)}
+            if own
             else {keys.IMAGES: o["index"]}
-        return {**images, keys.outcome(top1_key, "hit"): o["correct1"], keys.outcome(topk_key, "hit"): o["correctk"],
-                keys.outcome(top1_key, "pred"): o["pred"], keys.outcome(top1_key, "label"): o["label"]}
+        )
+        return {
+            **images,
+            keys.outcome(top1_key, "hit"): o["correct1"],
+            keys.outcome(topk_key, "hit"): o["correctk"],
+            keys.outcome(top1_key, "pred"): o["pred"],
+            keys.outcome(top1_key, "label"): o["label"],
+        }
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, dataset: Dataset, metric: ClassificationMetric, batch_size: int = 64,
-            num_workers: int = 0, device: str | torch.device = "cpu") -> dict[str, Any]:
+def predict(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    metric: ClassificationMetric,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
     """Score `dataset` with `model` (a network returning logits, e.g. `load_classifier`'s) on this rank's shard,
     gather, and return the metric's full result (per-class list included)."""
     from torch.utils.data import default_collate
 
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=ExactShardSampler(dataset),
-                        num_workers=num_workers, collate_fn=default_collate)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=ExactShardSampler(dataset),
+        num_workers=num_workers,
+        collate_fn=default_collate,
+    )
     model.eval()
     for batch in loader:
         logits = model(batch["inputs"].to(device))

@@ -5,6 +5,7 @@ The ImageNet index order is the sorted wnid order (`imagenet_synsets.txt`); `ima
 refused, not trusted. Used by the classifier loader (a 1000-way head without a class list in its sidecar) and
 by the robustness evaluation.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,10 @@ def timm_info(name: str) -> list[str]:
     data = (resources.files("timm.data") / "_info" / name).read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != TIMM_INFO_SHA256[name]:
-        raise BadInputError(f"timm/data/_info/{name}: sha256 {digest[:12]}… differs from the recorded "
-                            f"{TIMM_INFO_SHA256[name][:12]}…; the installed timm ships another list: reinstall timm 1.0.x")
+        raise BadInputError(
+            f"timm/data/_info/{name}: sha256 {digest[:12]}… differs from the recorded "
+            f"{TIMM_INFO_SHA256[name][:12]}…; the installed timm ships another list: reinstall timm 1.0.x"
+        )
     return data.decode().split()
 
 

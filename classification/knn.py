@@ -23,11 +23,13 @@ the shards are gathered into dataset order and must cover every index once. The 
 fixed chunks of QUERY_CHUNK, dealt round-robin to the processes; a chunk's result does not depend on the world
 size, and the gathered predictions must again cover every validation image once.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,11 +47,23 @@ from mae_backbone.runtime.distributed import ExactShardSampler, check_exact_once
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 from mae_backbone.vit import VisionTransformer
 
-from .datasets import LabelledImages, build_split, low_shot_record
+from .datasets import LabelledImages, build_split
+from .lowshot import low_shot_record
 from .transforms import default_crop_pct, eval_transform
 
-CONFIG_KEYS = ("protocol", "arch", "pretrained", "model", "data", "knn", "seed", "work_dir", "launcher",
-               "resume", "eval_only")  # resume / eval_only: set by the shared flags; kNN trains nothing
+CONFIG_KEYS = (
+    "protocol",
+    "arch",
+    "pretrained",
+    "model",
+    "data",
+    "knn",
+    "seed",
+    "work_dir",
+    "launcher",
+    "resume",
+    "eval_only",
+)  # resume / eval_only: set by the shared flags; kNN trains nothing
 FEATURES = {"cls": "cls token after the final norm", "mean": "mean of patch tokens after the final norm"}
 FP16_ABOVE_BYTES = 2**30  # "auto": fp16 storage once the fp32 training matrix passes 1 GiB
 TRAIN_BLOCK = 65536  # training rows per similarity block
@@ -60,8 +74,9 @@ TOPN = 5
 def build_encoder(arch: str, model_cfg: dict[str, Any], pretrained: str | None) -> tuple[VisionTransformer, Any]:
     """The frozen encoder (cls token + final norm kept, no head) and the load report (None: random init)."""
     kw = {k: v for k, v in model_cfg.items() if k not in ("img_size", "global_pool", "drop_path_rate")}
-    net = create_vit(arch, img_size=model_cfg.get("img_size", 224), global_pool="token", num_classes=0,
-                     drop_path_rate=0.0, **kw)
+    net = create_vit(
+        arch, img_size=model_cfg.get("img_size", 224), global_pool="token", num_classes=0, drop_path_rate=0.0, **kw
+    )
     report = None
     if pretrained:
         report = load_checkpoint(net, pretrained, head="reinit")
@@ -81,17 +96,29 @@ def feature_dtype(choice: str, num: int, dim: int) -> torch.dtype:
 
 
 @torch.no_grad()
-def extract_features(net: VisionTransformer, dataset: Dataset, feature: str = "cls", batch_size: int = 64,
-                     num_workers: int = 0, dtype: torch.dtype = torch.float32,
-                     device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def extract_features(
+    net: VisionTransformer,
+    dataset: Dataset,
+    feature: str = "cls",
+    batch_size: int = 64,
+    num_workers: int = 0,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
     """L2-normalised (N, D) features and (N,) labels in dataset order, on every process (exact once)."""
     if feature not in FEATURES:
         raise ConfigError(f"knn.feature {feature!r}: choose 'cls' ({FEATURES['cls']}) or 'mean' ({FEATURES['mean']})")
     sampler = ExactShardSampler(dataset)
     # A private generator: the loader's base seed must not come from (and advance) the global one, so the
     # pre-training kNN monitor leaves the training run's random stream as it was.
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                        collate_fn=default_collate, generator=torch.Generator())
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=default_collate,
+        generator=torch.Generator(),
+    )
     _, world = get_dist_info()
     rows = math.ceil(len(dataset) / world)  # equal shard shapes for all_gather; padding rows carry index -1
     feats = torch.zeros(rows, net.embed_dim, dtype=dtype, device=device)
@@ -100,11 +127,11 @@ def extract_features(net: VisionTransformer, dataset: Dataset, feature: str = "c
     filled = 0
     for batch in loader:
         tokens = net.forward_features(batch["inputs"].to(device))
-        f = tokens[:, 0] if feature == "cls" else tokens[:, net.num_prefix_tokens:].mean(dim=1)
+        f = tokens[:, 0] if feature == "cls" else tokens[:, net.num_prefix_tokens :].mean(dim=1)
         n = f.shape[0]
-        feats[filled:filled + n] = F.normalize(f.float(), dim=1).to(dtype)
-        labels[filled:filled + n] = batch["label"].to(device)
-        index[filled:filled + n] = batch["index"].to(device)
+        feats[filled : filled + n] = F.normalize(f.float(), dim=1).to(dtype)
+        labels[filled : filled + n] = batch["label"].to(device)
+        index[filled : filled + n] = batch["index"].to(device)
         filled += n
     parts = zip(all_gather(feats), all_gather(labels), all_gather(index))
     del feats
@@ -123,7 +150,7 @@ def nearest(train: torch.Tensor, queries: torch.Tensor, k: int) -> tuple[torch.T
     """The k largest cosine similarities of each query (sorted, best first) and the training indices."""
     best_s = best_i = None
     for start in range(0, train.shape[0], TRAIN_BLOCK):
-        sims = queries @ train[start:start + TRAIN_BLOCK].float().T
+        sims = queries @ train[start : start + TRAIN_BLOCK].float().T
         s, i = sims.topk(min(k, sims.shape[1]), dim=1)
         i = i + start
         if best_s is not None:  # merge with the best of the blocks so far
@@ -134,8 +161,15 @@ def nearest(train: torch.Tensor, queries: torch.Tensor, k: int) -> tuple[torch.T
     return best_s, best_i
 
 
-def knn_predict(train: torch.Tensor, train_labels: torch.Tensor, queries: torch.Tensor, num_classes: int,
-                ks: Sequence[int], temperature: float, topn: int = TOPN) -> dict[int, torch.Tensor]:
+def knn_predict(
+    train: torch.Tensor,
+    train_labels: torch.Tensor,
+    queries: torch.Tensor,
+    num_classes: int,
+    ks: Sequence[int],
+    temperature: float,
+    topn: int = TOPN,
+) -> dict[int, torch.Tensor]:
     """For each k: the (M, topn) classes of highest weighted vote, best first (DINO's knn_classifier)."""
     sims, idx = nearest(train, queries.float(), max(ks))
     neighbour_labels = train_labels[idx]
@@ -148,8 +182,15 @@ def knn_predict(train: torch.Tensor, train_labels: torch.Tensor, queries: torch.
     return out
 
 
-def knn_accuracy(train: torch.Tensor, train_labels: torch.Tensor, val: torch.Tensor, val_labels: torch.Tensor,
-                 num_classes: int, ks: Sequence[int], temperature: float) -> dict[str, Any]:
+def knn_accuracy(
+    train: torch.Tensor,
+    train_labels: torch.Tensor,
+    val: torch.Tensor,
+    val_labels: torch.Tensor,
+    num_classes: int,
+    ks: Sequence[int],
+    temperature: float,
+) -> dict[str, Any]:
     """Top-1 / top-n accuracy (percent) for every k, and per image (`outcomes[k]`: hit1, hitn, pred arrays in
     validation order); the query chunks are shared out over the processes."""
     rank, world = get_dist_info()
@@ -162,15 +203,31 @@ def knn_accuracy(train: torch.Tensor, train_labels: torch.Tensor, val: torch.Ten
         stop = min(start + QUERY_CHUNK, val.shape[0])
         preds = knn_predict(train, train_labels, val[start:stop], num_classes, ks, temperature, topn)
         truth = val_labels[start:stop, None]
-        mine.append((start, {k: ((p[:, :1] == truth).any(1).cpu().numpy(), (p == truth).any(1).cpu().numpy(),
-                                 p[:, 0].cpu().numpy()) for k, p in preds.items()}))
+        mine.append(
+            (
+                start,
+                {
+                    k: (
+                        (p[:, :1] == truth).any(1).cpu().numpy(),
+                        (p == truth).any(1).cpu().numpy(),
+                        p[:, 0].cpu().numpy(),
+                    )
+                    for k, p in preds.items()
+                },
+            )
+        )
     merged = sorted((r for part in all_gather_object(mine) for r in part), key=lambda r: r[0])
-    check_exact_once([start + j for start, r in merged for j in range(len(r[ks[0]][0]))], val.shape[0],
-                     what="kNN classification")
-    outcomes = {k: dict(zip(("hit1", "hitn", "pred"), (np.concatenate([r[k][f] for _, r in merged])
-                                                       for f in range(3)))) for k in ks}
-    by_k = {str(k): {"top1": 100.0 * float(o["hit1"].mean()), f"top{topn}": 100.0 * float(o["hitn"].mean())}
-            for k, o in outcomes.items()}
+    check_exact_once(
+        [start + j for start, r in merged for j in range(len(r[ks[0]][0]))], val.shape[0], what="kNN classification"
+    )
+    outcomes = {
+        k: dict(zip(("hit1", "hitn", "pred"), (np.concatenate([r[k][f] for _, r in merged]) for f in range(3))))
+        for k in ks
+    }
+    by_k = {
+        str(k): {"top1": 100.0 * float(o["hit1"].mean()), f"top{topn}": 100.0 * float(o["hitn"].mean())}
+        for k, o in outcomes.items()
+    }
     return {"by_k": by_k, "num_samples": int(val.shape[0]), "topn": topn, "outcomes": outcomes}
 
 
@@ -179,9 +236,13 @@ def outcome_arrays(result: dict[str, Any], report_k: int, labels: torch.Tensor) 
     (at report_k) and `by_k.<k>.top1/hit`, `by_k.<k>.top5/hit` for every k, by validation index."""
     topn_key = f"top{result['topn']}"
     o = result["outcomes"]
-    arrays = {keys.IMAGES: np.arange(result["num_samples"]), keys.outcome(keys.TOP1, "hit"): o[report_k]["hit1"],
-              keys.outcome(topn_key, "hit"): o[report_k]["hitn"], keys.outcome(keys.TOP1, "pred"): o[report_k]["pred"],
-              keys.outcome(keys.TOP1, "label"): labels.cpu().numpy()}
+    arrays = {
+        keys.IMAGES: np.arange(result["num_samples"]),
+        keys.outcome(keys.TOP1, "hit"): o[report_k]["hit1"],
+        keys.outcome(topn_key, "hit"): o[report_k]["hitn"],
+        keys.outcome(keys.TOP1, "pred"): o[report_k]["pred"],
+        keys.outcome(keys.TOP1, "label"): labels.cpu().numpy(),
+    }
     for k, ok in o.items():
         arrays[keys.outcome(f"by_k.{k}.{keys.TOP1}", "hit")] = ok["hit1"]
         arrays[keys.outcome(f"by_k.{k}.{topn_key}", "hit")] = ok["hitn"]
@@ -221,8 +282,14 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     result = knn_accuracy(train_f, train_y, val_f, val_y, len(train_split.classes), ks, temperature)
     topn = result["topn"]
     headline = result["by_k"][str(report_k)]
-    metrics = {"top1": headline["top1"], f"top{topn}": headline[f"top{topn}"], "k": report_k, "by_k": result["by_k"],
-               "num_samples": result["num_samples"], "num_train": len(train_split.files)}
+    metrics = {
+        "top1": headline["top1"],
+        f"top{topn}": headline[f"top{topn}"],
+        "k": report_k,
+        "by_k": result["by_k"],
+        "num_samples": result["num_samples"],
+        "num_train": len(train_split.files),
+    }
     if get_dist_info()[0] == 0:
         keys.write_outcomes(work_dir / keys.OUTCOMES_FILE, outcome_arrays(result, report_k, val_y))
         _write_outputs(cfg, work_dir, metrics, report, train_split, val_split, crop_pct, dtype, ks, used, world)
@@ -233,17 +300,36 @@ def _write_outputs(cfg, work_dir, metrics, report, train_split, val_split, crop_
     knn, data, img_size = cfg["knn"], cfg["data"], cfg["model"]["img_size"]
     work_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(work_dir / "config.json", cfg)
-    dataset = dict(format=data.get("format", "imagefolder"), root=str(val_split.root), year=data.get("year"),
-                   version=data.get("version"), num_classes=len(val_split.classes), split="val",
-                   val=dataset_fingerprint(val_split.root, val_split.files),
-                   train=dataset_fingerprint(train_split.root, train_split.files))
-    proto = dict(protocol="knn", feature=knn["feature"], pooling=FEATURES[knn["feature"]], k=ks, k_searched=used,
-                 report_k=int(knn.get("report_k", 20)), temperature=float(knn["temperature"]),
-                 voting="weighted: exp(cosine / T) per neighbour (DINO)", feature_dtype=str(dtype).split(".")[-1],
-                 input_size=img_size, eval_crop_pct=crop_pct, eval_resize=int(img_size / crop_pct),
-                 dataset=dataset, arch=cfg["arch"], pretrained=cfg.get("pretrained") or None,
-                 load_report=report.to_dict() if report else None,
-                 evaluator="exact-once weighted kNN (classification.knn)",
-                 low_shot=low_shot_record(train_split, work_dir))
-    write_metrics(work_dir, metrics, protocol=proto, task="knn", seed=cfg["seed"], world_size=world,
-                  extra=dict(config=cfg))
+    dataset = dict(
+        format=data.get("format", "imagefolder"),
+        root=str(val_split.root),
+        year=data.get("year"),
+        version=data.get("version"),
+        num_classes=len(val_split.classes),
+        split="val",
+        val=dataset_fingerprint(val_split.root, val_split.files),
+        train=dataset_fingerprint(train_split.root, train_split.files),
+    )
+    proto = dict(
+        protocol="knn",
+        feature=knn["feature"],
+        pooling=FEATURES[knn["feature"]],
+        k=ks,
+        k_searched=used,
+        report_k=int(knn.get("report_k", 20)),
+        temperature=float(knn["temperature"]),
+        voting="weighted: exp(cosine / T) per neighbour (DINO)",
+        feature_dtype=str(dtype).split(".")[-1],
+        input_size=img_size,
+        eval_crop_pct=crop_pct,
+        eval_resize=int(img_size / crop_pct),
+        dataset=dataset,
+        arch=cfg["arch"],
+        pretrained=cfg.get("pretrained") or None,
+        load_report=report.to_dict() if report else None,
+        evaluator="exact-once weighted kNN (classification.knn)",
+        low_shot=low_shot_record(train_split, work_dir),
+    )
+    write_metrics(
+        work_dir, metrics, protocol=proto, task="knn", seed=cfg["seed"], world_size=world, extra=dict(config=cfg)
+    )

@@ -8,6 +8,7 @@ visualizer (TensorBoard and vis_data/scalars.json, tag `knn_top1`, step = iterat
 record (`metrics.knn_monitor`: one {epoch, iter, top1} per evaluation). The monitor runs under a forked random
 state, so pre-training takes the same steps with it on or off.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,8 +31,17 @@ class KnnMonitorHook(Hook):
 
     priority = "LOW"  # after the optimizer and scheduler hooks of the epoch
 
-    def __init__(self, data: str | dict, arch: str, img_size: int, every: int = 5, k: int = 20,
-                 temperature: float = 0.07, feature: str = "cls", batch_size: int = 64):
+    def __init__(
+        self,
+        data: str | dict,
+        arch: str,
+        img_size: int,
+        every: int = 5,
+        k: int = 20,
+        temperature: float = 0.07,
+        feature: str = "cls",
+        batch_size: int = 64,
+    ):
         if isinstance(data, str):
             data = dict(format="imagefolder", root=data)
         if not data or not data.get("root"):
@@ -56,19 +66,26 @@ class KnnMonitorHook(Hook):
             top1 = self.evaluate(mae)
         self.history.append(dict(epoch=runner.epoch + 1, iter=runner.iter, top1=top1))
         runner.visualizer.add_scalars({"knn_top1": top1}, step=runner.iter)
-        runner.logger.info(f"kNN monitor, epoch {runner.epoch + 1}: top-1 {top1:.2f} (k={self.k}, "
-                           f"T={self.temperature}, {self.feature}; {len(self.train)} / {len(self.val)} images)")
+        runner.logger.info(
+            f"kNN monitor, epoch {runner.epoch + 1}: top-1 {top1:.2f} (k={self.k}, "
+            f"T={self.temperature}, {self.feature}; {len(self.train)} / {len(self.val)} images)"
+        )
 
     def evaluate(self, mae: Any) -> float:
         """Top-1 of the encoder of `mae` as it is now (copied into a frozen ViT; training is not touched)."""
         device = next(mae.parameters()).device
         img_size = (mae.grid[0] * mae.patch_size, mae.grid[1] * mae.patch_size)
-        net = create_vit(self.arch, img_size=img_size, global_pool="token", num_classes=0,
-                         **architecture_of(mae)).to(device)
+        net = create_vit(self.arch, img_size=img_size, global_pool="token", num_classes=0, **architecture_of(mae)).to(
+            device
+        )
         load_into(net, mae.encoder_state_dict(), source="the encoder being pre-trained")
         net.eval()
-        kw = dict(feature=self.feature, batch_size=self.data["batch_size"], num_workers=self.data["num_workers"],
-                  device=device)
+        kw = dict(
+            feature=self.feature,
+            batch_size=self.data["batch_size"],
+            num_workers=self.data["num_workers"],
+            device=device,
+        )
         train_f, train_y = extract_features(net, self.train, **kw)
         val_f, val_y = extract_features(net, self.val, **kw)
         result = knn_accuracy(train_f, train_y, val_f, val_y, len(self.train.classes), [self.k], self.temperature)
@@ -80,5 +97,10 @@ def from_config(cfg: dict[str, Any]) -> KnnMonitorHook | None:
     knn = (cfg.get("monitor") or {}).get("knn") or {}
     if not knn.get("data"):
         return None
-    return KnnMonitorHook(knn["data"], cfg["arch"], cfg["model"]["img_size"], every=knn.get("every", 5),
-                          batch_size=cfg["data"]["batch_size"])
+    return KnnMonitorHook(
+        knn["data"],
+        cfg["arch"],
+        cfg["model"]["img_size"],
+        every=knn.get("every", 5),
+        batch_size=cfg["data"]["batch_size"],
+    )

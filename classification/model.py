@@ -10,6 +10,7 @@
   embedding, cls token and position embedding included. "mlp" trains only the MLP sub-block of the last
   block (paper 4.3).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,8 +42,9 @@ def parse_partial(k: int | str, depth: int) -> int | str:
     return k
 
 
-def build_net(protocol: str, arch: str, num_classes: int, model_cfg: dict[str, Any],
-              partial: int | str | None = None) -> tuple[VisionTransformer, list[nn.Module]]:
+def build_net(
+    protocol: str, arch: str, num_classes: int, model_cfg: dict[str, Any], partial: int | str | None = None
+) -> tuple[VisionTransformer, list[nn.Module]]:
     """The network and the list of frozen sub-modules (kept in eval mode, no gradients)."""
     kw = dict(num_classes=num_classes, img_size=model_cfg.get("img_size", 224))
     # Architecture overrides (embed_dim, depth, ... for tiny test models) go straight to create_vit.
@@ -52,7 +54,8 @@ def build_net(protocol: str, arch: str, num_classes: int, model_cfg: dict[str, A
         if model_cfg.get("global_pool", "token") not in ("token",) and protocol == "linprobe":
             raise ConfigError(
                 "linprobe uses the cls token after the final norm (model.global_pool='token'); global pooling "
-                "would pass features through an untrained, frozen fc_norm (official MAE issue #186)")
+                "would pass features through an untrained, frozen fc_norm (official MAE issue #186)"
+            )
         net = create_vit(arch, global_pool="token", drop_path_rate=0.0, **kw)
         width = net.embed_dim  # read from the instance, never restated
         linear = nn.Linear(width, num_classes)
@@ -74,7 +77,7 @@ def build_net(protocol: str, arch: str, num_classes: int, model_cfg: dict[str, A
     if k == "mlp":
         last = net.blocks[-1]
         return net, _freeze(net, trainable=[last.norm2, last.mlp, *top])
-    return net, _freeze(net, trainable=[*net.blocks[net.depth - k:], *top])
+    return net, _freeze(net, trainable=[*net.blocks[net.depth - k :], *top])
 
 
 def _freeze(net: nn.Module, trainable: list[nn.Module]) -> list[nn.Module]:
@@ -91,8 +94,7 @@ class Classifier(BaseModel):
     """mmengine wrapper. Batches are `{"inputs", "label", "index"}`; 'loss' mixes and smooths as configured,
     'predict' returns the logits with labels and sample indices for exact-once evaluation."""
 
-    def __init__(self, net: VisionTransformer, frozen: list[nn.Module] = (), mixup: Any = None,
-                 smoothing: float = 0.0):
+    def __init__(self, net: VisionTransformer, frozen: list[nn.Module] = (), mixup: Any = None, smoothing: float = 0.0):
         super().__init__()
         self.net, self.mixup, self.smoothing = net, mixup, smoothing
         self._frozen = list(frozen)
@@ -101,14 +103,19 @@ class Classifier(BaseModel):
         """No-op on purpose: mmengine's runner calls `init_weights()` before training, and BaseModule would
         forward it to the ViT's own `init_weights`, silently replacing the pre-trained weights."""
 
-    def train(self, mode: bool = True) -> "Classifier":
+    def train(self, mode: bool = True) -> Classifier:
         super().train(mode)
         for m in self._frozen:  # a frozen encoder stays in eval mode (no drop path, no stats updates)
             m.eval()
         return self
 
-    def forward(self, inputs: torch.Tensor, label: torch.Tensor | None = None, index: torch.Tensor | None = None,
-                mode: str = "loss"):
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        label: torch.Tensor | None = None,
+        index: torch.Tensor | None = None,
+        mode: str = "loss",
+    ):
         if mode == "loss":
             if self.mixup is not None:
                 if inputs.shape[0] % 2:
@@ -132,8 +139,9 @@ def protocol_name(protocol: str, partial: int | str | None) -> str:
     return f"partial-{partial}" if protocol == "partial" else protocol
 
 
-def load_classifier(path: str, arch: str | None = None, img_size: int | None = None,
-                    classes: list[str] | None = None) -> tuple[VisionTransformer, list[str], dict[str, Any], Any]:
+def load_classifier(
+    path: str, arch: str | None = None, img_size: int | None = None, classes: list[str] | None = None
+) -> tuple[VisionTransformer, list[str], dict[str, Any], Any]:
     """A trained classifier for evaluation: ours (sidecar says arch, protocol, classes) or an official
     fine-tuned .pth (`--arch` needed; pooling read from its keys). The head must come from the file."""
     from mae_backbone.checkpoint import RELATIVE_POSITION_NEW, open_checkpoint
@@ -143,14 +151,18 @@ def load_classifier(path: str, arch: str | None = None, img_size: int | None = N
     tensors, meta = ckpt.tensors, ckpt.meta
     arch = arch or meta.get("arch_name")
     if not arch:
-        raise ConfigError(f"{path}: has no maebench sidecar naming its architecture; pass --arch (e.g. vit_base_patch16)")
+        raise ConfigError(
+            f"{path}: has no maebench sidecar naming its architecture; pass --arch (e.g. vit_base_patch16)"
+        )
     if "head.weight" in tensors:
         num_classes = tensors["head.weight"].shape[0]
     elif "head.1.weight" in tensors:
         num_classes = tensors["head.1.weight"].shape[0]
     else:
-        raise CheckpointError(f"{path}: holds no classifier head (head.*); it is a backbone, not a fine-tuned "
-                              "classifier: fine-tune it first (maebench finetune)")
+        raise CheckpointError(
+            f"{path}: holds no classifier head (head.*); it is a backbone, not a fine-tuned "
+            "classifier: fine-tune it first (maebench finetune)"
+        )
     protocol = meta.get("protocol") or ("linprobe" if "head.0.running_mean" in tensors else "finetune")
     pool = meta.get("global_pool") or ("avg" if "fc_norm.weight" in tensors else "token")
     if protocol == "partial" and meta.get("partial_blocks") in (0, "0"):

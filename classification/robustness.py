@@ -17,10 +17,12 @@
   say how; bicubic is the interpolation of every other MAE evaluation); `c_upsample=None` refuses any size
   mismatch instead. The record says the images' size and the upsampling.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,17 +34,42 @@ from .evaluate import ClassificationMetric, predict
 from .imagenet import imagenet_classes, timm_info
 from .transforms import ExactSize, eval_transform
 
-CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
-               "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
-               "jpeg_compression")
+CORRUPTIONS = (
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
+    "jpeg_compression",
+)
 HELD_OUT_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "spatter", "saturate")  # not part of mCE
 SEVERITIES = (1, 2, 3, 4, 5)
 # Severity-averaged AlexNet top-1 errors (google-research/augmix imagenet.py, "taken from hendrycks/robustness").
 ALEXNET_ERR = {
-    "gaussian_noise": 0.886428, "shot_noise": 0.894468, "impulse_noise": 0.922640, "defocus_blur": 0.819880,
-    "glass_blur": 0.826268, "motion_blur": 0.785948, "zoom_blur": 0.798360, "snow": 0.866816, "frost": 0.826572,
-    "fog": 0.819324, "brightness": 0.564592, "contrast": 0.853204, "elastic_transform": 0.646056,
-    "pixelate": 0.717840, "jpeg_compression": 0.606500,
+    "gaussian_noise": 0.886428,
+    "shot_noise": 0.894468,
+    "impulse_noise": 0.922640,
+    "defocus_blur": 0.819880,
+    "glass_blur": 0.826268,
+    "motion_blur": 0.785948,
+    "zoom_blur": 0.798360,
+    "snow": 0.866816,
+    "frost": 0.826572,
+    "fog": 0.819324,
+    "brightness": 0.564592,
+    "contrast": 0.853204,
+    "elastic_transform": 0.646056,
+    "pixelate": 0.717840,
+    "jpeg_compression": 0.606500,
 }
 CORRUPTION_TABLE = "robustness_table.md"  # IN-C per corruption and severity, beside metrics.json
 NAMES = {"a": "IN-Adversarial", "r": "IN-Rendition", "sketch": "IN-Sketch", "c": "IN-Corruption"}
@@ -60,8 +87,10 @@ def subset_indices(name: str, classes: Sequence[str], index_dir: Path | None) ->
             raise BadInputError(f"timm/data/_info/{fname}: {len(indices)} entries, expected 200")
     else:
         if local is None or not local.is_file():
-            raise BadInputError(f"{local or fname}: missing; a classifier with {len(classes)} classes needs the "
-                                f"subset index file ({fname}: ascending class indices, one per line) next to the data")
+            raise BadInputError(
+                f"{local or fname}: missing; a classifier with {len(classes)} classes needs the "
+                f"subset index file ({fname}: ascending class indices, one per line) next to the data"
+            )
         indices = [int(t) for t in local.read_text().split()]
     if indices != sorted(set(indices)) or not indices or not 0 <= indices[0] <= indices[-1] < len(classes):
         raise BadInputError(f"{local or fname}: indices must be unique, ascending and within 0..{len(classes) - 1}")
@@ -81,15 +110,26 @@ def mce(errors: dict[str, dict[int, float]]) -> dict[str, Any]:
         raise BadInputError(f"mCE needs all 15 corruptions x 5 severities; incomplete: {', '.join(missing)}")
     mean_err = {c: sum(errors[c][s] for s in SEVERITIES) / len(SEVERITIES) for c in CORRUPTIONS}
     ce = {c: 100.0 * mean_err[c] / ALEXNET_ERR[c] for c in CORRUPTIONS}
-    return {"mCE": sum(ce.values()) / len(ce),
-            "mean_error_unnormalized": 100.0 * sum(mean_err.values()) / len(mean_err),
-            "CE": ce, "error": {c: 100.0 * e for c, e in mean_err.items()},
-            "error_by_severity": {c: {str(s): 100.0 * errors[c][s] for s in SEVERITIES} for c in CORRUPTIONS},
-            "normalisation": "AlexNet severity-averaged errors (augmix ALEXNET_ERR, hendrycks/robustness)"}
+    return {
+        "mCE": sum(ce.values()) / len(ce),
+        "mean_error_unnormalized": 100.0 * sum(mean_err.values()) / len(mean_err),
+        "CE": ce,
+        "error": {c: 100.0 * e for c, e in mean_err.items()},
+        "error_by_severity": {c: {str(s): 100.0 * errors[c][s] for s in SEVERITIES} for c in CORRUPTIONS},
+        "normalisation": "AlexNet severity-averaged errors (augmix ALEXNET_ERR, hendrycks/robustness)",
+    }
 
 
-def evaluate_subset(net: torch.nn.Module, root: Path, classes: list[str], indices: list[int] | None,
-                    transform, batch_size: int, num_workers: int, device: str = "cpu") -> dict[str, Any]:
+def evaluate_subset(
+    net: torch.nn.Module,
+    root: Path,
+    classes: list[str],
+    indices: list[int] | None,
+    transform,
+    batch_size: int,
+    num_workers: int,
+    device: str = "cpu",
+) -> dict[str, Any]:
     """A/R (with `indices`: 200-way masked logits, labels are positions in the subset) or Sketch (all)."""
     wanted = classes if indices is None else [classes[i] for i in indices]
     split = image_folder(root, "", wanted)  # folders must be exactly the wanted wnids
@@ -106,14 +146,29 @@ def c_input_policy(image_size: tuple[int, int], img_size: int, c_upsample: str |
         return f"none: fed as released ({w} px), size checked"
     if c_upsample is not None and w == h and w < img_size:
         return f"{c_upsample} upsampling {w} -> {img_size} px (PIL), no crop"
-    how = ("downsampling or cropping is not a protocol" if w == h and w > img_size
-           else "non-square images cannot be upsampled" if c_upsample else "c_upsample=None refuses resizing")
-    raise BadInputError(f"IN-C images are {w}x{h}, the model's input is {img_size} px: {how}; evaluate at "
-                        f"{w} px, or upsample square images to a larger input with c_upsample='bicubic'")
+    how = (
+        "downsampling or cropping is not a protocol"
+        if w == h and w > img_size
+        else "non-square images cannot be upsampled"
+        if c_upsample
+        else "c_upsample=None refuses resizing"
+    )
+    raise BadInputError(
+        f"IN-C images are {w}x{h}, the model's input is {img_size} px: {how}; evaluate at "
+        f"{w} px, or upsample square images to a larger input with c_upsample='bicubic'"
+    )
 
 
-def evaluate_c(net: torch.nn.Module, root: Path, classes: list[str], img_size: int, batch_size: int,
-               num_workers: int, device: str = "cpu", c_upsample: str | None = "bicubic") -> dict[str, Any]:
+def evaluate_c(
+    net: torch.nn.Module,
+    root: Path,
+    classes: list[str],
+    img_size: int,
+    batch_size: int,
+    num_workers: int,
+    device: str = "cpu",
+    c_upsample: str | None = "bicubic",
+) -> dict[str, Any]:
     root = Path(root)
     absent = [c for c in CORRUPTIONS if not (root / c).is_dir()]
     if absent:
@@ -150,19 +205,30 @@ def evaluate_c(net: torch.nn.Module, root: Path, classes: list[str], img_size: i
 def corruption_table(c: dict[str, Any]) -> str:
     """IN-C per corruption: CE, mean error and the error at each severity (markdown). The four headline numbers
     of Table 13 are metrics.json's, and the table itself is the report's (`maebench report`)."""
-    lines = [f"IN-C: mCE (AlexNet-normalised) {c['mCE']:.2f}; mean error (unnormalised) "
-             f"{c['mean_error_unnormalized']:.2f}", "",
-             "| corruption | CE | mean error | " + " | ".join(f"sev {s}" for s in SEVERITIES) + " |",
-             "|---|---|---|" + "---|" * len(SEVERITIES)]
+    lines = [
+        f"IN-C: mCE (AlexNet-normalised) {c['mCE']:.2f}; mean error (unnormalised) {c['mean_error_unnormalized']:.2f}",
+        "",
+        "| corruption | CE | mean error | " + " | ".join(f"sev {s}" for s in SEVERITIES) + " |",
+        "|---|---|---|" + "---|" * len(SEVERITIES),
+    ]
     for name in CORRUPTIONS:
         sev = " | ".join(f"{c['error_by_severity'][name][str(s)]:.1f}" for s in SEVERITIES)
         lines.append(f"| {name} | {c['CE'][name]:.1f} | {c['error'][name]:.1f} | {sev} |")
     return "\n".join(lines) + "\n"
 
 
-def run_all(net: torch.nn.Module, sets: dict[str, Path], classes: list[str], img_size: int, index_dir: Path | None,
-            batch_size: int = 64, num_workers: int = 0, device: str = "cpu", interpolation: str = "bicubic",
-            c_upsample: str | None = "bicubic") -> dict[str, Any]:
+def run_all(
+    net: torch.nn.Module,
+    sets: dict[str, Path],
+    classes: list[str],
+    img_size: int,
+    index_dir: Path | None,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    device: str = "cpu",
+    interpolation: str = "bicubic",
+    c_upsample: str | None = "bicubic",
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     view = eval_transform(img_size, interpolation=interpolation)  # A/R/Sketch: resize + centre crop, as IN val
     for key, root in sets.items():
@@ -178,10 +244,18 @@ def run_all(net: torch.nn.Module, sets: dict[str, Path], classes: list[str], img
     return results
 
 
-def evaluate_all_and_record(checkpoint: str, sets: dict[str, Path], work_dir: Path, index_dir: Path | None,
-                            arch: str | None = None, img_size: int | None = None, batch_size: int = 64,
-                            num_workers: int = 0, interpolation: str = "bicubic",
-                            c_upsample: str | None = "bicubic") -> dict[str, Any]:
+def evaluate_all_and_record(
+    checkpoint: str,
+    sets: dict[str, Path],
+    work_dir: Path,
+    index_dir: Path | None,
+    arch: str | None = None,
+    img_size: int | None = None,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    interpolation: str = "bicubic",
+    c_upsample: str | None = "bicubic",
+) -> dict[str, Any]:
     """Load the classifier, evaluate every set, write metrics.json + the IN-C breakdown's markdown (rank 0).
 
     `interpolation`: the A/R/Sketch resize ("bicubic" as MAE, "bilinear" as hendrycks' eval.py);
@@ -199,48 +273,83 @@ def evaluate_all_and_record(checkpoint: str, sets: dict[str, Path], work_dir: Pa
     size = img_size or meta.get("img_size", 224)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     eval_transform(size, interpolation=interpolation)  # an unknown interpolation name is refused before any work
-    results = run_all(net.to(device), sets, classes, size, index_dir, batch_size, num_workers, device,
-                      interpolation, c_upsample)
+    results = run_all(
+        net.to(device), sets, classes, size, index_dir, batch_size, num_workers, device, interpolation, c_upsample
+    )
     metrics: dict[str, Any] = {}
     for key, res in results.items():
         if key == "c":
-            metrics.update(in_c_mce=res["mCE"], in_c_mean_error_unnormalized=res["mean_error_unnormalized"],
-                           in_c_ce=res["CE"], in_c_error=res["error"], in_c_error_by_severity=res["error_by_severity"])
+            metrics.update(
+                in_c_mce=res["mCE"],
+                in_c_mean_error_unnormalized=res["mean_error_unnormalized"],
+                in_c_ce=res["CE"],
+                in_c_error=res["error"],
+                in_c_error_by_severity=res["error_by_severity"],
+            )
         else:
             metrics.update({f"in_{key}_top1": res["top1"], f"in_{key}_num_samples": res["num_samples"]})
             metrics.update({f"in_{key}_{k}": v for k, v in res.items() if k.startswith("top") and k != "top1"})
     rank, world = get_dist_info()
     if rank == 0:
-        label_space = {"a": "200-class logit mask before top-k (imagenet_a_indices.txt)",
-                       "r": "200-class logit mask before top-k (imagenet_r_indices.txt)",
-                       "sketch": f"all {len(classes)} classes", "c": f"all {len(classes)} classes"}
+        label_space = {
+            "a": "200-class logit mask before top-k (imagenet_a_indices.txt)",
+            "r": "200-class logit mask before top-k (imagenet_r_indices.txt)",
+            "sketch": f"all {len(classes)} classes",
+            "c": f"all {len(classes)} classes",
+        }
         view = eval_transform(size, interpolation=interpolation).transforms[:2]
         transform = {"a/r/sketch": f"{view[0]} + {view[1]}"}
         if "c" in results:
             transform["c"] = results["c"]["input"]
-        resize = {"bicubic": "bicubic (MAE's evaluation, util/datasets.py)",
-                  "bilinear": "bilinear (hendrycks' IN-A/IN-R eval.py)"}[interpolation]
-        proto = dict(checkpoint=str(checkpoint), arch=meta["arch_name"], classifier_protocol=meta["protocol"],
-                     pooling=meta["global_pool"], input_size=size, num_classes=len(classes),
-                     label_space={k: label_space[k] for k in results},
-                     interpolation=resize, c_upsample=c_upsample, transform=transform,
-                     datasets={k: dataset_fingerprint(p) for k, p in sets.items()},
-                     index_lists={"official": "timm/data/_info, sha256 checked"} if len(classes) == 1000
-                     else {"local": str(index_dir)},
-                     evaluator="exact-once top-k (classification.evaluate)", load_report=report.to_dict())
+        resize = {
+            "bicubic": "bicubic (MAE's evaluation, util/datasets.py)",
+            "bilinear": "bilinear (hendrycks' IN-A/IN-R eval.py)",
+        }[interpolation]
+        proto = dict(
+            checkpoint=str(checkpoint),
+            arch=meta["arch_name"],
+            classifier_protocol=meta["protocol"],
+            pooling=meta["global_pool"],
+            input_size=size,
+            num_classes=len(classes),
+            label_space={k: label_space[k] for k in results},
+            interpolation=resize,
+            c_upsample=c_upsample,
+            transform=transform,
+            datasets={k: dataset_fingerprint(p) for k, p in sets.items()},
+            index_lists={"official": "timm/data/_info, sha256 checked"}
+            if len(classes) == 1000
+            else {"local": str(index_dir)},
+            evaluator="exact-once top-k (classification.evaluate)",
+            load_report=report.to_dict(),
+        )
         table = corruption_table(results["c"]) if "c" in results else None
         if table:
             atomic_write_text(work_dir / CORRUPTION_TABLE, table)
-        outcomes = {k: v for key, res in results.items() if "outcome_arrays" in res
-                    for k, v in res["outcome_arrays"](keys.robustness_top1(key)).items()}
+        outcomes = {
+            k: v
+            for key, res in results.items()
+            if "outcome_arrays" in res
+            for k, v in res["outcome_arrays"](keys.robustness_top1(key)).items()
+        }
         if "per_image_mce" in results.get("c", {}):  # mCE = 100 x the mean of these (metric_keys: `hit`)
             share = results["c"]["per_image_mce"]
-            outcomes.update({keys.outcome(keys.IN_C_MCE, "hit"): share,
-                             keys.outcome(keys.IN_C_MCE, keys.IMAGES): np.arange(len(share))})
+            outcomes.update(
+                {
+                    keys.outcome(keys.IN_C_MCE, "hit"): share,
+                    keys.outcome(keys.IN_C_MCE, keys.IMAGES): np.arange(len(share)),
+                }
+            )
         if outcomes:  # per image, for the report's intervals
             keys.write_outcomes(work_dir / keys.OUTCOMES_FILE, outcomes)
-        write_metrics(work_dir, metrics, protocol=proto, task="robustness", world_size=world,
-                      extra=dict(table_file=CORRUPTION_TABLE if table else None))
+        write_metrics(
+            work_dir,
+            metrics,
+            protocol=proto,
+            task="robustness",
+            world_size=world,
+            extra=dict(table_file=CORRUPTION_TABLE if table else None),
+        )
         if table:
             print(table)
     return {k: v for k, v in metrics.items() if not isinstance(v, dict)}

@@ -14,6 +14,7 @@ validation set reports the optimism of the choice as if it were accuracy. So a c
 Finished points are skipped when the sweep runs again. Presets: `aug.preset="light"` turns RandAugment, mixup,
 cutmix and random erasing off, for runs of a few hundred steps that ImageNet-scale regularisation cripples.
 """
+
 from __future__ import annotations
 
 import copy
@@ -22,8 +23,9 @@ import itertools
 import json
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mae_backbone.errors import ConfigError
 from mae_backbone.fileio import atomic_write_json, atomic_write_text
@@ -78,11 +80,19 @@ def holdout_view(train: Any, fraction: float, seed: int, dest: Path) -> dict[str
         if not link.exists():
             os.symlink(Path(path).resolve(), link)
         if i in held:
-            names.append(str(Path(path).relative_to(train.root)) if Path(path).is_relative_to(train.root) else str(path))
+            names.append(
+                str(Path(path).relative_to(train.root)) if Path(path).is_relative_to(train.root) else str(path)
+            )
     listing = "".join(n + "\n" for n in names)
     atomic_write_text(dest / "holdout.txt", listing)
-    return dict(root=str(dest), fraction=fraction, seed=seed, num_holdout=len(held),
-                num_fit=len(train.files) - len(held), sha256=hashlib.sha256(listing.encode()).hexdigest()[:16])
+    return dict(
+        root=str(dest),
+        fraction=fraction,
+        seed=seed,
+        num_holdout=len(held),
+        num_fit=len(train.files) - len(held),
+        sha256=hashlib.sha256(listing.encode()).hexdigest()[:16],
+    )
 
 
 def point_cfg(cfg: dict[str, Any], overrides: list[str], work_dir: Path, view: dict[str, Any] | None) -> dict:
@@ -104,8 +114,9 @@ def run_sweep(cfg: dict[str, Any], run_one: Callable[[dict[str, Any]], dict[str,
     if cfg.get("eval_only"):
         raise ConfigError("--eval-only evaluates one classifier: drop sweep.grid")
     train = build_split(cfg["data"], "train")  # the low-shot subset when the config asks for one
-    view = holdout_view(train, float(sweep.get("holdout", 0.2)), int(sweep.get("seed", 0)),
-                        work_dir / "sweep" / "holdout")
+    view = holdout_view(
+        train, float(sweep.get("holdout", 0.2)), int(sweep.get("seed", 0)), work_dir / "sweep" / "holdout"
+    )
     points = []
     for i, overrides in enumerate(grid_points(sweep["grid"])):
         sub = point_cfg(cfg, overrides, work_dir / "sweep" / f"p{i}", view)
@@ -115,13 +126,21 @@ def run_sweep(cfg: dict[str, Any], run_one: Callable[[dict[str, Any]], dict[str,
         print(f"sweep point {i}: {' '.join(overrides)}: held-out top-1 {metrics['top1']:.2f}", flush=True)
     best = max(points, key=lambda p: p["holdout_top1"])  # the first of equals: grid order decides ties
     final = run_one(point_cfg(cfg, best["overrides"], work_dir, None))
-    summary = dict(grid=sweep["grid"], holdout=view, points=points, chosen=best["overrides"],
-                   holdout_top1=best["holdout_top1"], top1=final["top1"], gap=final["top1"] - best["holdout_top1"])
+    summary = dict(
+        grid=sweep["grid"],
+        holdout=view,
+        points=points,
+        chosen=best["overrides"],
+        holdout_top1=best["holdout_top1"],
+        top1=final["top1"],
+        gap=final["top1"] - best["holdout_top1"],
+    )
     atomic_write_json(work_dir / SWEEP_FILE, summary)
     record = work_dir / "metrics.json"
     if record.is_file():
         data = json.loads(record.read_text())
         data["sweep"] = {k: summary[k] for k in ("chosen", "holdout_top1", "gap")} | dict(
-            holdout_sha256=view["sha256"], points=len(points))
+            holdout_sha256=view["sha256"], points=len(points)
+        )
         atomic_write_json(record, data)
     return dict(final, sweep=dict(chosen=best["overrides"], holdout_top1=best["holdout_top1"], gap=summary["gap"]))

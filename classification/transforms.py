@@ -11,10 +11,12 @@
 - ImageNet-C: no resize or crop at all (the released images are already cropped), except an explicit upsampling
   of the square 224 px images to a larger model input (448 px for the paper's ViT-H448 column), bicubic.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from PIL import Image
@@ -37,11 +39,18 @@ def default_crop_pct(img_size: int) -> float:
 
 def finetune_train_transform(img_size: int, aug: dict[str, Any]) -> T.Compose:
     transform = create_transform(
-        input_size=img_size, is_training=True, scale=tuple(aug.get("crop_scale", CROP_SCALE)),
+        input_size=img_size,
+        is_training=True,
+        scale=tuple(aug.get("crop_scale", CROP_SCALE)),
         color_jitter=aug.get("color_jitter"),
-        auto_augment=aug.get("auto_augment") or None, interpolation="bicubic",
-        re_prob=aug.get("reprob", 0.0), re_mode=aug.get("remode", "pixel"), re_count=aug.get("recount", 1),
-        mean=IMAGENET_MEAN, std=IMAGENET_STD)
+        auto_augment=aug.get("auto_augment") or None,
+        interpolation="bicubic",
+        re_prob=aug.get("reprob", 0.0),
+        re_mode=aug.get("remode", "pixel"),
+        re_count=aug.get("recount", 1),
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+    )
     for t in transform.transforms:
         for op in getattr(t, "ops", ()):
             if op.name == "PosterizeIncreasing":
@@ -91,12 +100,14 @@ class TFRandomResizedCrop(T.RandomResizedCrop):
 
 
 def linprobe_train_transform(img_size: int, crop_scale: tuple[float, float] = CROP_SCALE) -> T.Compose:
-    return T.Compose([
-        TFRandomResizedCrop(img_size, scale=tuple(crop_scale), interpolation=BICUBIC),
-        T.RandomHorizontalFlip(),
-        T.ToTensor(),
-        T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+    return T.Compose(
+        [
+            TFRandomResizedCrop(img_size, scale=tuple(crop_scale), interpolation=BICUBIC),
+            T.RandomHorizontalFlip(),
+            T.ToTensor(),
+            T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
 
 
 def interpolation_mode(name: str) -> T.InterpolationMode:
@@ -107,13 +118,15 @@ def interpolation_mode(name: str) -> T.InterpolationMode:
 
 def eval_transform(img_size: int, crop_pct: float | None = None, interpolation: str = "bicubic") -> T.Compose:
     crop_pct = default_crop_pct(img_size) if crop_pct is None else crop_pct
-    return T.Compose([
-        # short side, keeps the aspect ratio
-        T.Resize(int(img_size / crop_pct), interpolation=interpolation_mode(interpolation)),
-        T.CenterCrop(img_size),
-        T.ToTensor(),
-        T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+    return T.Compose(
+        [
+            # short side, keeps the aspect ratio
+            T.Resize(int(img_size / crop_pct), interpolation=interpolation_mode(interpolation)),
+            T.CenterCrop(img_size),
+            T.ToTensor(),
+            T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
 
 
 class ExactSize:
@@ -133,7 +146,8 @@ class ExactSize:
                 raise BadInputError(
                     f"image is {w}x{h}, the model expects {self.img_size}x{self.img_size}; IN-C images are "
                     "evaluated without resize or crop (only upsampled, when asked, from square images smaller "
-                    "than the model's input). Use the released JPEGs (224 px) or set the evaluation size")
+                    "than the model's input). Use the released JPEGs (224 px) or set the evaluation size"
+                )
             img = self.upsample(img)
         return self.to_tensor(img)
 
@@ -142,10 +156,16 @@ def build_mixup(aug: dict[str, Any], num_classes: int) -> Mixup | None:
     """timm Mixup/CutMix (batch mode), or None when both are off (then plain label-smoothed CE is used)."""
     if aug.get("mixup", 0) <= 0 and aug.get("cutmix", 0) <= 0:
         return None
-    return Mixup(mixup_alpha=aug.get("mixup", 0.0), cutmix_alpha=aug.get("cutmix", 0.0), cutmix_minmax=None,
-                 prob=aug.get("mixup_prob", 1.0), switch_prob=aug.get("mixup_switch_prob", 0.5),
-                 mode=aug.get("mixup_mode", "batch"), label_smoothing=aug.get("smoothing", 0.0),
-                 num_classes=num_classes)
+    return Mixup(
+        mixup_alpha=aug.get("mixup", 0.0),
+        cutmix_alpha=aug.get("cutmix", 0.0),
+        cutmix_minmax=None,
+        prob=aug.get("mixup_prob", 1.0),
+        switch_prob=aug.get("mixup_switch_prob", 0.5),
+        mode=aug.get("mixup_mode", "batch"),
+        label_smoothing=aug.get("smoothing", 0.0),
+        num_classes=num_classes,
+    )
 
 
 def train_transform(protocol: str, img_size: int, aug: dict[str, Any]) -> T.Compose:

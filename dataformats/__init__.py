@@ -5,6 +5,7 @@ Each `validate_*` returns a list of `Problem`s (file, message, fix, level) and n
 datasets before a long job: structure and annotations are checked in full, image files on a sample
 (deep=True checks and decodes every file).
 """
+
 from __future__ import annotations
 
 from .ade20k import validate_ade20k
@@ -16,8 +17,21 @@ from .problems import ERROR, WARNING, Problem, errors, format_problems, raise_if
 from .robustness import BENCHMARK_CORRUPTIONS, validate_imagenet_c, validate_subset_index
 
 __all__ = [
-    "ERROR", "WARNING", "Problem", "errors", "format_problems", "raise_if_problems",
-    "validate_coco", "validate_coco_json", "validate_ade20k", "validate_imagefolder", "load_class_index",
-    "ClassIndex", "validate_inat", "validate_places", "validate_imagenet_c", "validate_subset_index",
+    "ERROR",
+    "WARNING",
+    "Problem",
+    "errors",
+    "format_problems",
+    "raise_if_problems",
+    "validate_coco",
+    "validate_coco_json",
+    "validate_ade20k",
+    "validate_imagefolder",
+    "load_class_index",
+    "ClassIndex",
+    "validate_inat",
+    "validate_places",
+    "validate_imagenet_c",
+    "validate_subset_index",
     "BENCHMARK_CORRUPTIONS",
 ]

@@ -5,20 +5,32 @@ torchvision's ImageFolder numbers classes by *sorted folder name*; a model's log
 only if the index is in sorted-wnid order and every indexed class has a folder: one missing or extra folder
 shifts every later label by one without any error from the loader. Those are the checks here.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, Union
 
-from .problems import (DEFAULT_SAMPLE, IMG_EXTENSIONS, Problem, Report, check_image, first_image, image_files,
-                       sample as pick, subdirs)
+from .problems import (
+    DEFAULT_SAMPLE,
+    IMG_EXTENSIONS,
+    Problem,
+    Report,
+    check_image,
+    first_image,
+    image_files,
+    subdirs,
+)
+from .problems import (
+    sample as pick,
+)
 
 INDEX_NAME = "imagenet_class_index.json"
 WNID = re.compile(r"^n\d{8}$")
-ClassIndexLike = Union[str, os.PathLike, Sequence[str], dict]
+ClassIndexLike = str | os.PathLike | Sequence[str] | dict
 
 
 class ClassIndex:
@@ -46,8 +58,9 @@ def load_class_index(source: ClassIndexLike, report: Report | None = None) -> Cl
             if not isinstance(w, str) or not w:
                 report.add(index.source, f"entry {i} has no class id", "give every entry a wnid/folder name")
             elif w in seen:
-                report.add(index.source, f"class {w} is listed twice (entries {seen[w]} and {i})",
-                           "list every class once")
+                report.add(
+                    index.source, f"class {w} is listed twice (entries {seen[w]} and {i})", "list every class once"
+                )
             else:
                 seen[w] = i
     if own:
@@ -114,8 +127,13 @@ def find_class_index(root: Path) -> Path | None:
     return None
 
 
-def validate_imagefolder(root: str | Path, class_index: ClassIndexLike | None = None, deep: bool = False,
-                         sample: int | None = DEFAULT_SAMPLE, allow_subset: bool = False) -> list[Problem]:
+def validate_imagefolder(
+    root: str | Path,
+    class_index: ClassIndexLike | None = None,
+    deep: bool = False,
+    sample: int | None = DEFAULT_SAMPLE,
+    allow_subset: bool = False,
+) -> list[Problem]:
     """One ImageFolder split (`root/<class>/<images>`), checked against a class index when one is given or
     found (`imagenet_class_index.json` in root or up to two folders above).
 
@@ -131,8 +149,11 @@ def validate_imagefolder(root: str | Path, class_index: ClassIndexLike | None = 
     classes = subdirs(root)
     splits = [c for c in classes if c in ("train", "val", "test")]
     if splits and len(splits) == len(classes) and all(subdirs(root / s) for s in splits):
-        report.add(root, f"holds split folders {splits}, not class folders",
-                   f"pass {root / splits[0]} (one split) instead of the dataset root")
+        report.add(
+            root,
+            f"holds split folders {splits}, not class folders",
+            f"pass {root / splits[0]} (one split) instead of the dataset root",
+        )
         return report.done()
     if not classes:
         report.add(root, "no class folders", "arrange images as root/<class>/<image> (one folder per class)")
@@ -140,8 +161,11 @@ def validate_imagefolder(root: str | Path, class_index: ClassIndexLike | None = 
     with os.scandir(root) as it:
         loose = sorted(e.name for e in it if e.is_file() and e.name.lower().endswith(IMG_EXTENSIONS))
     if loose:
-        report.warn(root, f"{len(loose)} images directly in the root are ignored by ImageFolder, e.g. {loose[0]}",
-                    "move them into their class folders")
+        report.warn(
+            root,
+            f"{len(loose)} images directly in the root are ignored by ImageFolder, e.g. {loose[0]}",
+            "move them into their class folders",
+        )
     firsts, counts = {}, {}
     for c in classes:
         if deep:
@@ -153,8 +177,11 @@ def validate_imagefolder(root: str | Path, class_index: ClassIndexLike | None = 
         else:
             first = first_image(root / c)
         if first is None:
-            report.add(root / c, f"class folder {c} has no images with extensions {', '.join(IMG_EXTENSIONS)}",
-                       "add its images or remove the folder (ImageFolder refuses empty classes)")
+            report.add(
+                root / c,
+                f"class folder {c} has no images with extensions {', '.join(IMG_EXTENSIONS)}",
+                "add its images or remove the folder (ImageFolder refuses empty classes)",
+            )
         else:
             firsts[c] = first
     if not deep:
@@ -163,8 +190,11 @@ def validate_imagefolder(root: str | Path, class_index: ClassIndexLike | None = 
     elif counts and max(counts.values()) > 0:
         lo, hi = min(counts, key=counts.get), max(counts, key=counts.get)
         if counts[lo] * 10 < counts[hi]:
-            report.warn(root, f"class sizes range from {counts[lo]} ({lo}) to {counts[hi]} ({hi})",
-                        "check for an incomplete download of the small classes")
+            report.warn(
+                root,
+                f"class sizes range from {counts[lo]} ({lo}) to {counts[hi]} ({hi})",
+                "check for an incomplete download of the small classes",
+            )
     index_source = class_index if class_index is not None else find_class_index(root)
     if index_source is None:
         return report.done()
@@ -174,22 +204,34 @@ def validate_imagefolder(root: str | Path, class_index: ClassIndexLike | None = 
     where = index.source
     if index.wnids != sorted(index.wnids):
         i = next(i for i, (a, b) in enumerate(zip(index.wnids, sorted(index.wnids))) if a != b)
-        report.add(where, f"class index is not in sorted order (entry {i} is {index.wnids[i]}, sorted order has "
-                   f"{sorted(index.wnids)[i]}): ImageFolder labels would not match the model's outputs",
-                   "map folders to labels with the index (class_to_idx from the index), not ImageFolder's order")
+        report.add(
+            where,
+            f"class index is not in sorted order (entry {i} is {index.wnids[i]}, sorted order has "
+            f"{sorted(index.wnids)[i]}): ImageFolder labels would not match the model's outputs",
+            "map folders to labels with the index (class_to_idx from the index), not ImageFolder's order",
+        )
     known = set(index.wnids)
     for c in classes:
         if c not in known:
-            report.add(root / c, f"unexpected class folder {c}: not in the class index ({len(index)} classes)",
-                       f"remove the folder, or add the class to {where}")
+            report.add(
+                root / c,
+                f"unexpected class folder {c}: not in the class index ({len(index)} classes)",
+                f"remove the folder, or add the class to {where}",
+            )
     if not allow_subset:
         have = set(classes)
         for i, w in enumerate(index.wnids):
             if w not in have:
-                report.add(root / w, f"class {w} (index {i}) has no folder: ImageFolder would shift every later "
-                           "label by one", "restore the folder (or pass allow_subset=True for A/R-style subsets)")
+                report.add(
+                    root / w,
+                    f"class {w} (index {i}) has no folder: ImageFolder would shift every later label by one",
+                    "restore the folder (or pass allow_subset=True for A/R-style subsets)",
+                )
     bad_names = [c for c in classes if not WNID.match(c)]
     if bad_names and all(WNID.match(w) for w in index.wnids):
-        report.warn(root, f"folder names {bad_names[:3]} are not WordNet ids like n01440764",
-                    "rename the folders to their wnids")
+        report.warn(
+            root,
+            f"folder names {bad_names[:3]} are not WordNet ids like n01440764",
+            "rename the folders to their wnids",
+        )
     return report.done()

@@ -6,14 +6,16 @@ with `raise_if_problems`, which raises `BadInputError` for errors and lets warni
 Also here: the helpers the validators share to stay fast on trees with millions of files — a
 deterministic sample of the files to check by default, and cheap header-only image checks.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from mae_backbone.images import IMG_EXTENSIONS  # the files an ImageFolder picks up
 
@@ -54,8 +56,14 @@ class Report(list):
     def done(self) -> list[Problem]:
         out = list(self)
         if self.dropped:
-            out.append(Problem("(report)", f"{self.dropped} more problems not listed",
-                               "fix the ones above and validate again", out[-1].level if out else ERROR))
+            out.append(
+                Problem(
+                    "(report)",
+                    f"{self.dropped} more problems not listed",
+                    "fix the ones above and validate again",
+                    out[-1].level if out else ERROR,
+                )
+            )
         return out
 
 
@@ -87,7 +95,7 @@ def sample(items: Sequence[T], k: int | None, seed: int = 0) -> list[T]:
     if k is None or n <= k:
         return list(items)
     if k <= 2:
-        return [items[0], items[-1]][:max(k, 0)]
+        return [items[0], items[-1]][: max(k, 0)]
     middle = sorted(random.Random(seed).sample(range(1, n - 1), k - 2))
     return [items[0]] + [items[i] for i in middle] + [items[-1]]
 
@@ -101,8 +109,11 @@ def load_json(path: Path, report: Report, what: str) -> Any:
         with open(path, "rb") as f:
             return json.load(f)
     except json.JSONDecodeError as err:
-        report.add(path, f"not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}",
-                   "re-download or regenerate the file (it may be truncated)")
+        report.add(
+            path,
+            f"not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}",
+            "re-download or regenerate the file (it may be truncated)",
+        )
     except (OSError, UnicodeDecodeError) as err:
         report.add(path, f"cannot be read: {err}", "check the file's permissions and that it is not truncated")
     return None
@@ -139,13 +150,14 @@ def first_image(path: Path) -> str | None:
 def image_files(path: Path) -> list[str]:
     """All image files under `path`, recursively, sorted (what ImageFolder would load)."""
     out = []
-    for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
+    for dirpath, _dirnames, filenames in os.walk(path, followlinks=True):
         out.extend(os.path.join(dirpath, n) for n in filenames if n.lower().endswith(IMG_EXTENSIONS))
     return sorted(out)
 
 
-def check_image(path: Path, report: Report, decode: bool,
-                expect_size: tuple[int, int] | None = None) -> tuple[int, int] | None:
+def check_image(
+    path: Path, report: Report, decode: bool, expect_size: tuple[int, int] | None = None
+) -> tuple[int, int] | None:
     """Open an image (header only unless decode=True, which reads every pixel) and return its (width,
     height); report unreadable files and a size other than the annotation's."""
     from PIL import Image, UnidentifiedImageError
@@ -162,13 +174,23 @@ def check_image(path: Path, report: Report, decode: bool,
         report.add(path, f"not a readable image: {err}", "re-download or re-extract this file (it may be truncated)")
         return None
     if expect_size is not None and tuple(size) != tuple(expect_size):
-        report.add(path, f"image is {size[0]}x{size[1]} but the annotations say {expect_size[0]}x{expect_size[1]}",
-                   "fix width/height in the annotation file, or replace the image with the annotated one")
+        report.add(
+            path,
+            f"image is {size[0]}x{size[1]} but the annotations say {expect_size[0]}x{expect_size[1]}",
+            "fix width/height in the annotation file, or replace the image with the annotated one",
+        )
     return size
 
 
-def check_files(root: Path, rel_paths: Sequence[str], report: Report, deep: bool, sample_size: int | None,
-                sizes: Sequence[tuple[int, int] | None] | None = None, what: str = "annotation file") -> None:
+def check_files(
+    root: Path,
+    rel_paths: Sequence[str],
+    report: Report,
+    deep: bool,
+    sample_size: int | None,
+    sizes: Sequence[tuple[int, int] | None] | None = None,
+    what: str = "annotation file",
+) -> None:
     """Check that the files an annotation file names exist (a sample of them unless deep) and open some:
     deep=True opens and decodes every one; otherwise the headers of up to 8 of the sample are read."""
     index = list(range(len(rel_paths)))
@@ -184,8 +206,14 @@ def check_files(root: Path, rel_paths: Sequence[str], report: Report, deep: bool
             missing += any(p.message == "image file missing" for p in report[before:])
         elif not path.is_file():
             missing += 1
-            report.add(path, f"image file missing (named in the {what})",
-                       f"restore the file under {root}, or remove its entry from the {what}")
+            report.add(
+                path,
+                f"image file missing (named in the {what})",
+                f"restore the file under {root}, or remove its entry from the {what}",
+            )
     if missing and not deep:
-        report.add(root, f"{missing} of {len(chosen)} sampled images are missing; others may be too",
-                   "run the validator with deep=True to list every missing file")
+        report.add(
+            root,
+            f"{missing} of {len(chosen)} sampled images are missing; others may be too",
+            "run the validator with deep=True to list every missing file",
+        )

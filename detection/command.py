@@ -5,6 +5,7 @@
         --pretrained mae_pretrain_vit_base.pth --launcher pytorch
     maebench detect --data DEMO/coco --eval-only --resume work_dirs/detect_x/iter_300.pth --evaluator reference
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,12 +23,27 @@ TASK = Task(
         data_flag("the COCO folder (annotations/instances_<split>.json + <split>/ images)"),
         BACKBONE_FLAG,
         EVAL_ONLY,
-        Flag("protocol", "protocol", "benchmarking: MAE paper A.3, four block groups -> pyramid -> FPN (default); "
-             "vitdet: simple pyramid from the last block. Sets protocol", choices=("benchmarking", "vitdet")),
-        Flag("evaluator", "test.evaluator", "COCO evaluation with faster-coco-eval (fast, default; identical stats) "
-             "or pycocotools (reference); sets test.evaluator", choices=("fast", "reference")),
-        Flag("skip-bad", "data.skip_bad", "drop bad annotations and images whose file is missing instead of "
-             "stopping; the counts are printed and stored in metrics.json", switch=True),
+        Flag(
+            "protocol",
+            "protocol",
+            "benchmarking: MAE paper A.3, four block groups -> pyramid -> FPN (default); "
+            "vitdet: simple pyramid from the last block. Sets protocol",
+            choices=("benchmarking", "vitdet"),
+        ),
+        Flag(
+            "evaluator",
+            "test.evaluator",
+            "COCO evaluation with faster-coco-eval (fast, default; identical stats) "
+            "or pycocotools (reference); sets test.evaluator",
+            choices=("fast", "reference"),
+        ),
+        Flag(
+            "skip-bad",
+            "data.skip_bad",
+            "drop bad annotations and images whose file is missing instead of "
+            "stopping; the counts are printed and stored in metrics.json",
+            switch=True,
+        ),
     ),
     data_hint="COCO_FOLDER",
     finish=resolve_eval_weights,

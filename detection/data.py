@@ -10,6 +10,7 @@ read), and the counts are reported and stored in metrics.json.
 Classes are the annotation file's categories in file order; mmdet and the evaluator map contiguous labels to
 these ids, so the ids round-trip whatever their gaps (COCO: 80 classes, ids 1..90).
 """
+
 from __future__ import annotations
 
 import json
@@ -47,16 +48,22 @@ def split_paths(root: str | Path, split: str) -> tuple[Path, Path]:
 
 def _load(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise BadInputError(f"{path}: annotation file not found; point --data at the COCO folder that holds "
-                            "annotations/instances_<split>.json and the image folders")
+        raise BadInputError(
+            f"{path}: annotation file not found; point --data at the COCO folder that holds "
+            "annotations/instances_<split>.json and the image folders"
+        )
     try:
         data = json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise BadInputError(f"{path}: not valid JSON ({err}); re-download or regenerate it (it may be truncated)")
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations",
-                                                                                     "categories")):
-        raise BadInputError(f"{path}: needs top-level lists 'images', 'annotations' and 'categories'; use an "
-                            "instances_*.json file")
+        raise BadInputError(
+            f"{path}: not valid JSON ({err}); re-download or regenerate it (it may be truncated)"
+        ) from None
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
+    ):
+        raise BadInputError(
+            f"{path}: needs top-level lists 'images', 'annotations' and 'categories'; use an instances_*.json file"
+        )
     return data
 
 
@@ -65,14 +72,18 @@ def _check_classes(path: Path, data: dict[str, Any], num_classes: int) -> tuple[
     if len(cats) != num_classes:
         raise BadInputError(
             f"{path}: {len(cats)} categories, but the config says data.num_classes={num_classes}; set "
-            f"data.num_classes={len(cats)} (the heads are sized from it) or use the matching annotation file")
+            f"data.num_classes={len(cats)} (the heads are sized from it) or use the matching annotation file"
+        )
     return [c.get("name") for c in cats], [c.get("id") for c in cats]
 
 
 def _missing_images(data: dict[str, Any], img_dir: Path) -> dict[Any, str]:
     """Id -> file name of the images whose file is absent (one stat per image: seconds for COCO's 118k)."""
-    return {im.get("id"): im["file_name"] for im in data["images"] if isinstance(im, dict)
-            and isinstance(im.get("file_name"), str) and not (img_dir / im["file_name"]).is_file()}
+    return {
+        im.get("id"): im["file_name"]
+        for im in data["images"]
+        if isinstance(im, dict) and isinstance(im.get("file_name"), str) and not (img_dir / im["file_name"]).is_file()
+    }
 
 
 def _num(v: Any) -> bool:
@@ -105,8 +116,14 @@ def annotation_problem(ann: Any, images: dict[Any, dict], cat_ids: set[int]) -> 
 
 
 def _clean(data: dict[str, Any], missing: dict[Any, str]) -> tuple[dict[str, Any], dict[str, int]]:
-    images = {im["id"]: im for im in data["images"] if isinstance(im, dict) and im.get("id") not in missing
-              and isinstance(im.get("width"), int) and isinstance(im.get("height"), int)}
+    images = {
+        im["id"]: im
+        for im in data["images"]
+        if isinstance(im, dict)
+        and im.get("id") not in missing
+        and isinstance(im.get("width"), int)
+        and isinstance(im.get("height"), int)
+    }
     cat_ids = {c.get("id") for c in data["categories"] if isinstance(c, dict)}
     kept, reasons, seen = [], {}, set()
     for ann in data["annotations"]:
@@ -118,13 +135,22 @@ def _clean(data: dict[str, Any], missing: dict[Any, str]) -> tuple[dict[str, Any
             seen.add(ann["id"])
         else:
             reasons[why] = reasons.get(why, 0) + 1
-    skipped = {"images": len(data["images"]) - len(images), "annotations": len(data["annotations"]) - len(kept),
-               **{f"annotations: {k}": v for k, v in sorted(reasons.items())}}
+    skipped = {
+        "images": len(data["images"]) - len(images),
+        "annotations": len(data["annotations"]) - len(kept),
+        **{f"annotations: {k}": v for k, v in sorted(reasons.items())},
+    }
     return {**data, "images": list(images.values()), "annotations": kept}, skipped
 
 
-def prepare_split(root: str | Path, split: str, num_classes: int, skip_bad: bool = False,
-                  work_dir: str | Path | None = None, deep: bool = False) -> Split:
+def prepare_split(
+    root: str | Path,
+    split: str,
+    num_classes: int,
+    skip_bad: bool = False,
+    work_dir: str | Path | None = None,
+    deep: bool = False,
+) -> Split:
     """Check one split; raise `BadInputError` naming files and annotation ids, or (skip_bad) drop and count."""
     ann_file, img_dir = split_paths(root, split)
     original = ann_file
@@ -138,11 +164,15 @@ def prepare_split(root: str | Path, split: str, num_classes: int, skip_bad: bool
         lines = format_problems(bad, str(ann_file)) if bad else f"{ann_file}: 0 annotation problems"
         if missing:
             ids = sorted(missing, key=str)
-            lines += (f"\n  - {len(missing)} listed image(s) missing in {img_dir} (image ids "
-                      f"{', '.join(map(str, ids[:5]))}{' …' if len(ids) > 5 else ''}; files "
-                      f"{', '.join(missing[i] for i in ids[:3])}{' …' if len(ids) > 3 else ''})")
-        raise BadInputError(f"{lines}\nfix the files, or pass --skip-bad to drop bad annotations and images whose "
-                            "file is missing (the counts are reported and stored in metrics.json)")
+            lines += (
+                f"\n  - {len(missing)} listed image(s) missing in {img_dir} (image ids "
+                f"{', '.join(map(str, ids[:5]))}{' …' if len(ids) > 5 else ''}; files "
+                f"{', '.join(missing[i] for i in ids[:3])}{' …' if len(ids) > 3 else ''})"
+            )
+        raise BadInputError(
+            f"{lines}\nfix the files, or pass --skip-bad to drop bad annotations and images whose "
+            "file is missing (the counts are reported and stored in metrics.json)"
+        )
     if bad or missing:
         if work_dir is None:
             raise BadInputError(f"{ann_file}: --skip-bad needs a work dir for the cleaned annotation file")
@@ -154,5 +184,6 @@ def prepare_split(root: str | Path, split: str, num_classes: int, skip_bad: bool
         if left:  # problems the skip policy cannot drop (e.g. repeated category ids)
             raise BadInputError(format_problems(left, f"{ann_file} (after --skip-bad)") + "\nfix the original file")
     files = [original] + [img_dir / im["file_name"] for im in data["images"]]
-    return Split(split, ann_file, img_dir, classes, cat_ids, len(data["images"]), len(data["annotations"]),
-                 skipped, files)
+    return Split(
+        split, ann_file, img_dir, classes, cat_ids, len(data["images"]), len(data["annotations"]), skipped, files
+    )

@@ -20,6 +20,7 @@
 - Mask AP uses the mask area for the small/medium/large split (the `bbox` field is dropped from mask results,
   as mmdet does; otherwise pycocotools would use the box area).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -80,10 +81,16 @@ def summarize_by_value(coco_eval: Any, max_dets: int) -> dict[str, float]:
         s = s[s > -1]
         return float(s.mean()) if s.size else -1.0
 
-    values = [stat(True, max_dets), stat(True, max_dets, 0.5), stat(True, max_dets, 0.75),
-              *(stat(True, max_dets, rng=r) for r in ("small", "medium", "large")),
-              stat(False, 1), stat(False, 10), stat(False, max_dets),
-              *(stat(False, max_dets, rng=r) for r in ("small", "medium", "large"))]
+    values = [
+        stat(True, max_dets),
+        stat(True, max_dets, 0.5),
+        stat(True, max_dets, 0.75),
+        *(stat(True, max_dets, rng=r) for r in ("small", "medium", "large")),
+        stat(False, 1),
+        stat(False, 10),
+        stat(False, max_dets),
+        *(stat(False, max_dets, rng=r) for r in ("small", "medium", "large")),
+    ]
     return dict(zip(STAT_NAMES, values))
 
 
@@ -122,9 +129,16 @@ def _detections(gt: Any, detections: list[dict], iou_type: str, evaluator: str) 
     return dt
 
 
-def evaluate(gt_file: str | Path, detections: list[dict], iou_type: str, evaluator: str = "fast",
-             max_dets: int = 100, cat_ids: Sequence[int] | None = None, img_ids: Sequence[int] | None = None,
-             gt: Any = None) -> tuple[dict[str, float], Any]:
+def evaluate(
+    gt_file: str | Path,
+    detections: list[dict],
+    iou_type: str,
+    evaluator: str = "fast",
+    max_dets: int = 100,
+    cat_ids: Sequence[int] | None = None,
+    img_ids: Sequence[int] | None = None,
+    gt: Any = None,
+) -> tuple[dict[str, float], Any]:
     """COCO stats (fractions) for result-format `detections` against `gt_file` (or a loaded `gt`).
 
     Returns (stats, COCOeval)."""
@@ -143,8 +157,15 @@ def evaluate(gt_file: str | Path, detections: list[dict], iou_type: str, evaluat
     return summarize_by_value(ev, int(max_dets)), ev
 
 
-def per_image_outcomes(gt: Any, detections: list[dict], iou_type: str, max_dets: int, cat_ids: Sequence[int],
-                       img_ids: Sequence[int], key: str) -> dict[str, np.ndarray]:
+def per_image_outcomes(
+    gt: Any,
+    detections: list[dict],
+    iou_type: str,
+    max_dets: int,
+    cat_ids: Sequence[int],
+    img_ids: Sequence[int],
+    key: str,
+) -> dict[str, np.ndarray]:
     """pycocotools' per-image matching (area "all", `max_dets` per image) as arrays named `key/<field>`:
     `det_img` (image position in `img_ids`), `det_cat` (position in `cat_ids`), `det_score`, `det_tp` /
     `det_fp` (T, D) flags, `num_gt` (images x categories, non-ignored), and `images`: the image ids in the
@@ -165,7 +186,7 @@ def per_image_outcomes(gt: Any, detections: list[dict], iou_type: str, max_dets:
     parts: list[tuple[np.ndarray, ...]] = []
     for k in range(len(p.catIds)):
         imgs, scores, tps, fps = [], [], [], []
-        for i, e in enumerate(ev.evalImgs[k * n_img:(k + 1) * n_img]):
+        for i, e in enumerate(ev.evalImgs[k * n_img : (k + 1) * n_img]):
             if e is None:
                 continue
             num_gt[i, k] = int(np.count_nonzero(np.asarray(e["gtIgnore"]) == 0))
@@ -178,20 +199,34 @@ def per_image_outcomes(gt: Any, detections: list[dict], iou_type: str, max_dets:
             continue
         score = np.concatenate(scores)
         order = np.argsort(-score, kind="mergesort")  # as pycocotools' accumulate
-        parts.append((np.concatenate(imgs)[order], np.full(len(order), k), score[order],
-                      np.concatenate(tps, axis=1)[:, order], np.concatenate(fps, axis=1)[:, order]))
+        parts.append(
+            (
+                np.concatenate(imgs)[order],
+                np.full(len(order), k),
+                score[order],
+                np.concatenate(tps, axis=1)[:, order],
+                np.concatenate(fps, axis=1)[:, order],
+            )
+        )
     if parts:
         img, cat, score, tp, fp = (np.concatenate(x, axis=-1) for x in zip(*parts))
     else:
         img, cat, score = np.zeros(0, int), np.zeros(0, int), np.zeros(0)
         tp = fp = np.zeros((n_thr, 0), dtype=bool)
-    fields = dict(det_img=img.astype(np.int32), det_cat=cat.astype(np.int32), det_score=score.astype(np.float32),
-                  det_tp=tp, det_fp=fp, num_gt=num_gt)
+    fields = dict(
+        det_img=img.astype(np.int32),
+        det_cat=cat.astype(np.int32),
+        det_score=score.astype(np.float32),
+        det_tp=tp,
+        det_fp=fp,
+        num_gt=num_gt,
+    )
     return {keys.IMAGES: np.asarray(p.imgIds, dtype=np.int64), **{keys.outcome(key, f): v for f, v in fields.items()}}
 
 
-def evaluate_files(gt_file: str | Path, result_prefix: str | Path, evaluator: str = "fast",
-                   max_dets: int = 100) -> dict[str, dict[str, float]]:
+def evaluate_files(
+    gt_file: str | Path, result_prefix: str | Path, evaluator: str = "fast", max_dets: int = 100
+) -> dict[str, dict[str, float]]:
     """Recompute the stats from `<prefix>.bbox.json` / `<prefix>.segm.json` written by a run (offline)."""
     out = {}
     for iou_type in ("bbox", "segm"):
@@ -211,8 +246,15 @@ class MAECocoMetric(CocoMetric):
         outcomes_file: where each evaluation saves its per-image outcomes (`per_image_outcomes`; None: nowhere).
     """
 
-    def __init__(self, ann_file: str, evaluator: str = "fast", max_dets: int = 100,
-                 outfile_prefix: str | None = None, outcomes_file: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        ann_file: str,
+        evaluator: str = "fast",
+        max_dets: int = 100,
+        outfile_prefix: str | None = None,
+        outcomes_file: str | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(ann_file=ann_file, metric=["bbox", "segm"], outfile_prefix=outfile_prefix, **kwargs)
         self.outcomes_file = outcomes_file
         self.info = evaluator_info(evaluator)
@@ -229,7 +271,8 @@ class MAECocoMetric(CocoMetric):
                 self._warned = True
                 MMLogger.get_current_instance().warning(
                     f"the model returned {n} detections for one image but the evaluator scores at most "
-                    f"{self.max_dets}; set test.max_per_img once so model and evaluator agree")
+                    f"{self.max_dets}; set test.max_per_img once so model and evaluator agree"
+                )
         super().process(data_batch, data_samples)
 
     def compute_metrics(self, results: list) -> dict[str, float]:
@@ -251,12 +294,22 @@ class MAECocoMetric(CocoMetric):
         if self._gt is None:  # once per run, not once per evaluation and IoU type
             self._gt = load_gt(self.ann_file, self.evaluator)
         for iou_type in self.metrics:
-            stats, _ = evaluate(self.ann_file, results_json[iou_type], iou_type, self.evaluator, self.max_dets,
-                                self.cat_ids, self.img_ids, gt=self._gt)
+            stats, _ = evaluate(
+                self.ann_file,
+                results_json[iou_type],
+                iou_type,
+                self.evaluator,
+                self.max_dets,
+                self.cat_ids,
+                self.img_ids,
+                gt=self._gt,
+            )
             self.stats[iou_type] = stats
             out.update({f"{iou_type}_{k}": v for k, v in stats.items()})
-            logger.info(f"{iou_type} ({self.info['name']} {self.info['version']}, maxDets {self.max_dets}): "
-                        + " ".join(f"{k} {v:.3f}" for k, v in stats.items()))
+            logger.info(
+                f"{iou_type} ({self.info['name']} {self.info['version']}, maxDets {self.max_dets}): "
+                + " ".join(f"{k} {v:.3f}" for k, v in stats.items())
+            )
         if self.outcomes_file is not None:
             self._write_outcomes(results_json)
         return out
@@ -267,6 +320,9 @@ class MAECocoMetric(CocoMetric):
         arrays: dict[str, np.ndarray] = {}
         for iou_type, key in ((keys.BOX, keys.BOX_AP), (keys.MASK, keys.MASK_AP)):
             if iou_type in results_json:
-                arrays.update(per_image_outcomes(self._ref_gt, results_json[iou_type], iou_type, self.max_dets,
-                                                 self.cat_ids, self.img_ids, key))
+                arrays.update(
+                    per_image_outcomes(
+                        self._ref_gt, results_json[iou_type], iou_type, self.max_dets, self.cat_ids, self.img_ids, key
+                    )
+                )
         keys.write_outcomes(self.outcomes_file, arrays)

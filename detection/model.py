@@ -13,17 +13,19 @@
 
 `ViTMaskRCNN` is mmdet's `MaskRCNN` whose neck widths are read from the backbone instance.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
-from mmengine.config import ConfigDict
-from mmengine.registry import DefaultScope
 from mmdet.models import MaskRCNN
 from mmdet.registry import MODELS
+from mmengine.config import ConfigDict
+from mmengine.registry import DefaultScope
 from torch import nn
 
 from mae_backbone import create_vit
@@ -31,16 +33,33 @@ from mae_backbone.factory import variant_args
 from mae_backbone.pyramid import PretrainedBackbone, PyramidAdapter, quarter_indices
 from mae_backbone.vit import FeatureSpec, VisionTransformer
 
-def detection_vit(arch: str, img_size: int, window_size: int, global_attn_indexes: Sequence[int],
-                  drop_path_rate: float, rel_pos_bias: bool, vit: dict[str, Any] | None = None,
-                  decomposed_rel_pos: bool = False, pretrain_img_size: int | None = None) -> VisionTransformer:
+
+def detection_vit(
+    arch: str,
+    img_size: int,
+    window_size: int,
+    global_attn_indexes: Sequence[int],
+    drop_path_rate: float,
+    rel_pos_bias: bool,
+    vit: dict[str, Any] | None = None,
+    decomposed_rel_pos: bool = False,
+    pretrain_img_size: int | None = None,
+) -> VisionTransformer:
     """A cls-free ViT for square `img_size` inputs (the pipelines pad every image to it). With
     `decomposed_rel_pos`, `rel_pos_bias` turns on ViTDet's decomposed tables instead of BEiT's."""
-    model = create_vit(arch, img_size=img_size, global_pool="", use_cls_token=False, window_size=window_size,
-                       global_attn_indexes=list(global_attn_indexes),
-                       rel_pos_bias=rel_pos_bias and not decomposed_rel_pos,
-                       decomposed_rel_pos=rel_pos_bias and decomposed_rel_pos, pretrain_img_size=pretrain_img_size,
-                       drop_path_rate=drop_path_rate, **(vit or {}))
+    model = create_vit(
+        arch,
+        img_size=img_size,
+        global_pool="",
+        use_cls_token=False,
+        window_size=window_size,
+        global_attn_indexes=list(global_attn_indexes),
+        rel_pos_bias=rel_pos_bias and not decomposed_rel_pos,
+        decomposed_rel_pos=rel_pos_bias and decomposed_rel_pos,
+        pretrain_img_size=pretrain_img_size,
+        drop_path_rate=drop_path_rate,
+        **(vit or {}),
+    )
     # Dense transfer reads block outputs without the final norm: drop it, so that DDP sees no parameter
     # without a gradient and the key report lists `norm.*` as unused.
     model.norm = nn.Identity()
@@ -64,9 +83,19 @@ class MAEViTPyramid(PretrainedBackbone, PyramidAdapter):
         adapter_init: the pyramid's deconvolutions, "lecun" (MIMDet's `init_adaptor`) or "torch".
     """
 
-    def __init__(self, arch: str, img_size: int, window_size: int, out_indices: Sequence[int] | None = None,
-                 drop_path_rate: float = 0.1, rel_pos_bias: bool = True, pretrained: str | None = None,
-                 norm: str = "GN", vit: dict[str, Any] | None = None, adapter_init: str = "lecun"):
+    def __init__(
+        self,
+        arch: str,
+        img_size: int,
+        window_size: int,
+        out_indices: Sequence[int] | None = None,
+        drop_path_rate: float = 0.1,
+        rel_pos_bias: bool = True,
+        pretrained: str | None = None,
+        norm: str = "GN",
+        vit: dict[str, Any] | None = None,
+        adapter_init: str = "lecun",
+    ):
         indices = list(out_indices) if out_indices is not None else quarter_indices(_depth(arch, vit))
         model = detection_vit(arch, img_size, window_size, indices, drop_path_rate, rel_pos_bias, vit)
         super().__init__(model, indices, norm=norm, init=adapter_init)
@@ -100,23 +129,45 @@ class MAEViTSimplePyramid(PretrainedBackbone, nn.Module):
             bicubically to the input grid on every forward pass; a checkpoint of another grid is resized to it.
     """
 
-    def __init__(self, arch: str, img_size: int, window_size: int, global_attn_indexes: Sequence[int] | None = None,
-                 drop_path_rate: float = 0.1, rel_pos_bias: bool = True, pretrained: str | None = None,
-                 vit: dict[str, Any] | None = None, pretrain_img_size: int = 224):
+    def __init__(
+        self,
+        arch: str,
+        img_size: int,
+        window_size: int,
+        global_attn_indexes: Sequence[int] | None = None,
+        drop_path_rate: float = 0.1,
+        rel_pos_bias: bool = True,
+        pretrained: str | None = None,
+        vit: dict[str, Any] | None = None,
+        pretrain_img_size: int = 224,
+    ):
         super().__init__()
-        indices = (list(global_attn_indexes) if global_attn_indexes is not None
-                   else quarter_indices(_depth(arch, vit)))
-        self.backbone = detection_vit(arch, img_size, window_size, indices, drop_path_rate, rel_pos_bias, vit,
-                                      decomposed_rel_pos=True, pretrain_img_size=pretrain_img_size)
+        indices = list(global_attn_indexes) if global_attn_indexes is not None else quarter_indices(_depth(arch, vit))
+        self.backbone = detection_vit(
+            arch,
+            img_size,
+            window_size,
+            indices,
+            drop_path_rate,
+            rel_pos_bias,
+            vit,
+            decomposed_rel_pos=True,
+            pretrain_img_size=pretrain_img_size,
+        )
         (last,) = self.backbone.feature_spec([-1])
         c = last.channels
-        self.up4 = nn.Sequential(nn.ConvTranspose2d(c, c // 2, 2, stride=2), LN2d(c // 2), nn.GELU(),
-                                 nn.ConvTranspose2d(c // 2, c // 4, 2, stride=2))
+        self.up4 = nn.Sequential(
+            nn.ConvTranspose2d(c, c // 2, 2, stride=2),
+            LN2d(c // 2),
+            nn.GELU(),
+            nn.ConvTranspose2d(c // 2, c // 4, 2, stride=2),
+        )
         self.up2 = nn.ConvTranspose2d(c, c // 2, 2, stride=2)
         self.same = nn.Identity()
         self.down2 = nn.MaxPool2d(2, stride=2)
-        self._spec = [FeatureSpec(ch, int(last.stride * f))
-                      for ch, f in ((c // 4, 0.25), (c // 2, 0.5), (c, 1), (c, 2))]
+        self._spec = [
+            FeatureSpec(ch, int(last.stride * f)) for ch, f in ((c // 4, 0.25), (c // 2, 0.5), (c, 1), (c, 2))
+        ]
         self.pretrained, self.load_report = pretrained, None
 
     def feature_spec(self) -> list[FeatureSpec]:
@@ -134,15 +185,18 @@ class SimpleFPN(nn.Module):
     No top-down or lateral mixing: the ViT's last block already saw the whole image (ViTDet's finding).
     """
 
-    def __init__(self, in_channels: Sequence[int], out_channels: int = 256, num_outs: int = 5,
-                 norm_cfg: dict | None = None):
+    def __init__(
+        self, in_channels: Sequence[int], out_channels: int = 256, num_outs: int = 5, norm_cfg: dict | None = None
+    ):
         super().__init__()
         norm_cfg = dict(norm_cfg or dict(type="LN2d"))
         self.num_outs = num_outs
-        self.lateral = nn.ModuleList(ConvModule(c, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None)
-                                     for c in in_channels)
-        self.output = nn.ModuleList(ConvModule(out_channels, out_channels, 3, padding=1, norm_cfg=norm_cfg,
-                                               act_cfg=None) for _ in in_channels)
+        self.lateral = nn.ModuleList(
+            ConvModule(c, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None) for c in in_channels
+        )
+        self.output = nn.ModuleList(
+            ConvModule(out_channels, out_channels, 3, padding=1, norm_cfg=norm_cfg, act_cfg=None) for _ in in_channels
+        )
 
     def forward(self, feats: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         outs = [out(lat(f)) for f, lat, out in zip(feats, self.lateral, self.output)]

@@ -14,14 +14,16 @@ kind (`WD_EXEMPT_KINDS`), because the references differ (anchors.md 2.1, 2.2), a
 - ViTDet-H: `weight_decay_norm=None`, no overrides: () -- everything decays.
 The group table is logged when the optimizer is built.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
+from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS
 from mmengine.logging import MMLogger
 from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
-from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS
 from torch import nn
 
 from mae_backbone.errors import ConfigError
@@ -31,8 +33,13 @@ from mae_backbone.vit import REL_POS_SUFFIXES, VisionTransformer
 from .model import LN2d
 
 # torch's norm classes, as detectron2's `get_default_optimizer_params` lists them (SyncBN is a _BatchNorm).
-TORCH_NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm,
-               nn.LocalResponseNorm)
+TORCH_NORMS = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.LocalResponseNorm,
+)
 WD_EXEMPT_KINDS = {
     "norm": "parameters of torch norm layers (BN / SyncBN, GN, the ViT's LayerNorms), LN2d excepted",
     "ln2d": "parameters of LN2d, the channel-first LayerNorm of ViTDet's pyramid, neck and heads",
@@ -58,17 +65,23 @@ def weight_decay_exempt(model: nn.Module, kinds: Iterable[str]) -> set[str]:
     kinds = set(kinds)
     unknown = kinds - set(WD_EXEMPT_KINDS)
     if unknown:
-        raise ConfigError(f"optim.no_weight_decay: unknown kind(s) {sorted(unknown)}; known: "
-                          + "; ".join(f"{k} = {v}" for k, v in WD_EXEMPT_KINDS.items()))
+        raise ConfigError(
+            f"optim.no_weight_decay: unknown kind(s) {sorted(unknown)}; known: "
+            + "; ".join(f"{k} = {v}" for k, v in WD_EXEMPT_KINDS.items())
+        )
     exempt = set()
     for mod_name, module in model.named_modules():
         is_ln2d = isinstance(module, LN2d)
         in_norm = ("ln2d" in kinds and is_ln2d) or ("norm" in kinds and isinstance(module, TORCH_NORMS) and not is_ln2d)
         for p_name, p in module.named_parameters(recurse=False):
             name = f"{mod_name}.{p_name}" if mod_name else p_name
-            if (in_norm or ("pos_embed" in kinds and p_name == "pos_embed")
-                    or ("rel_pos" in kinds and name.endswith(REL_POS_SUFFIXES))
-                    or ("bias" in kinds and p_name == "bias") or ("1d" in kinds and p.ndim <= 1)):
+            if (
+                in_norm
+                or ("pos_embed" in kinds and p_name == "pos_embed")
+                or ("rel_pos" in kinds and name.endswith(REL_POS_SUFFIXES))
+                or ("bias" in kinds and p_name == "bias")
+                or ("1d" in kinds and p.ndim <= 1)
+            ):
                 exempt.add(name)
     return exempt
 
@@ -79,9 +92,17 @@ def regroup_weight_decay(groups: list[dict[str, Any]], exempt: set[str], weight_
     for g in groups:
         for name, param in zip(g["param_names"], g["params"]):
             decay = name not in exempt
-            group = out.setdefault((g["layer_id"], decay), {
-                "params": [], "param_names": [], "layer_id": g["layer_id"], "lr_scale": g["lr_scale"], "lr": g["lr"],
-                "weight_decay": weight_decay if decay else 0.0})
+            group = out.setdefault(
+                (g["layer_id"], decay),
+                {
+                    "params": [],
+                    "param_names": [],
+                    "layer_id": g["layer_id"],
+                    "lr_scale": g["lr_scale"],
+                    "lr": g["lr"],
+                    "weight_decay": weight_decay if decay else 0.0,
+                },
+            )
             group["params"].append(param)
             group["param_names"].append(name)
     return [out[k] for k in sorted(out)]
@@ -94,8 +115,9 @@ class ViTLayerDecayConstructor(DefaultOptimWrapperConstructor):
         vit, prefix = vit_and_prefix(model)
         opt_cfg = dict(self.optimizer_cfg)
         lr, weight_decay = opt_cfg.pop("lr"), opt_cfg.pop("weight_decay", 0.0)
-        groups = param_groups_lrd(model, lr, weight_decay, self.paramwise_cfg.get("layer_decay", 1.0),
-                                  backbone=vit, backbone_prefix=prefix)
+        groups = param_groups_lrd(
+            model, lr, weight_decay, self.paramwise_cfg.get("layer_decay", 1.0), backbone=vit, backbone_prefix=prefix
+        )
         exempt = weight_decay_exempt(model, self.paramwise_cfg.get("no_weight_decay", MIMDET_NO_WD))
         groups = regroup_weight_decay(groups, exempt, weight_decay)
         MMLogger.get_current_instance().info("layer-wise lr decay parameter groups:\n" + format_param_groups(groups))

@@ -5,6 +5,7 @@ when fewer processes hold it), test the final weights once, and write `metrics.j
 AP75, APs/m/l (percent, as the paper), the evaluator with its version, detections per image, the dataset
 fingerprint, what was skipped, and the config. Detections are kept as COCO result JSON in the work dir.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,9 +17,9 @@ from mae_backbone.errors import UserFacingError
 from mae_backbone.runtime import engine, workdir
 from mae_backbone.runtime.batch import batch_plan
 from mae_backbone.runtime.config import check_known_keys
-from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.distributed import prepare_launch  # registers ExactShardSampler
 from mae_backbone.runtime.metric_keys import OUTCOMES_FILE
+from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import evaluation as _evaluation  # noqa: F401  (registers MAECocoMetric)
@@ -28,13 +29,28 @@ from .build import dataset_cfg, model_cfg, optim_cfg, pipelines, schedulers
 from .data import Split, prepare_split
 from .evaluation import STAT_NAMES, evaluator_info
 
-CONFIG_KEYS = ("arch", "protocol", "model", "data", "optim", "schedule", "test", "expected", "seed", "work_dir",
-               "launcher", "resume", "eval_only", "load_from")
+CONFIG_KEYS = (
+    "arch",
+    "protocol",
+    "model",
+    "data",
+    "optim",
+    "schedule",
+    "test",
+    "expected",
+    "seed",
+    "work_dir",
+    "launcher",
+    "resume",
+    "eval_only",
+    "load_from",
+)
 PREDICTIONS = "predictions/coco"  # <work_dir>/predictions/coco.{bbox,segm}.json
 
 
-def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_size: int,
-                  lr_scale: float | None = None) -> tuple[dict, dict]:
+def runner_kwargs(
+    cfg: dict[str, Any], train: Split | None, val: Split, world_size: int, lr_scale: float | None = None
+) -> tuple[dict, dict]:
     """Everything mmengine's Runner takes, plus the batch plan; all derived from the compact config."""
     data, sched, test = cfg["data"], cfg["schedule"], cfg["test"]
     plan = batch_plan(data["batch_size"], world_size, cfg["optim"]["global_batch"])
@@ -42,45 +58,71 @@ def runner_kwargs(cfg: dict[str, Any], train: Split | None, val: Split, world_si
     workers = data["num_workers"]
     loader = dict(num_workers=workers, persistent_workers=workers > 0)
     # exact-once: rank r scores images r, r + world, ... (DefaultSampler would pad the last shard with repeats)
-    test_loader = dict(batch_size=1, sampler=dict(type="ExactShardSampler"), drop_last=False,
-                       dataset=dataset_cfg(val, test_pipe, train=False), **loader)
-    evaluator = dict(type="MAECocoMetric", ann_file=str(val.ann_file), evaluator=test["evaluator"],
-                     max_dets=test["max_per_img"], outfile_prefix=str(Path(cfg["work_dir"]) / PREDICTIONS),
-                     outcomes_file=str(Path(cfg["work_dir"]) / OUTCOMES_FILE))  # per-image matches, for the report
+    test_loader = dict(
+        batch_size=1,
+        sampler=dict(type="ExactShardSampler"),
+        drop_last=False,
+        dataset=dataset_cfg(val, test_pipe, train=False),
+        **loader,
+    )
+    evaluator = dict(
+        type="MAECocoMetric",
+        ann_file=str(val.ann_file),
+        evaluator=test["evaluator"],
+        max_dets=test["max_per_img"],
+        outfile_prefix=str(Path(cfg["work_dir"]) / PREDICTIONS),
+        outcomes_file=str(Path(cfg["work_dir"]) / OUTCOMES_FILE),
+    )  # per-image matches, for the report
     wrapper = optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
     wrapper.pop("optimizer")
     total = sched["iters"] * plan["accum"]
     kwargs = dict(
         model=ConfigDict(model_cfg(cfg, len(val.classes))),
-        test_dataloader=test_loader, test_evaluator=evaluator, test_cfg=dict(type="TestLoop"),
+        test_dataloader=test_loader,
+        test_evaluator=evaluator,
+        test_cfg=dict(type="TestLoop"),
         # images of many sizes (aspect-ratio batches): cudnn's per-shape autotuning would not pay off
-        **engine.iter_runner_kwargs(cfg, plan["accum"], "mmdet", "DetLocalVisualizer", cudnn_benchmark=False,
-                                    lr_scale=lr_scale),
+        **engine.iter_runner_kwargs(
+            cfg, plan["accum"], "mmdet", "DetLocalVisualizer", cudnn_benchmark=False, lr_scale=lr_scale
+        ),
     )
     if train is not None:
         kwargs.update(
-            train_dataloader=dict(batch_size=data["batch_size"], sampler=dict(type="InfiniteSampler", shuffle=True),
-                                  batch_sampler=dict(type="AspectRatioBatchSampler"),
-                                  dataset=dataset_cfg(train, train_pipe, train=True), **loader),
-            train_cfg=dict(type="IterBasedTrainLoop", max_iters=total,
-                           val_interval=sched["val_interval"] * plan["accum"] if sched["val_interval"] else total + 1),
+            train_dataloader=dict(
+                batch_size=data["batch_size"],
+                sampler=dict(type="InfiniteSampler", shuffle=True),
+                batch_sampler=dict(type="AspectRatioBatchSampler"),
+                dataset=dataset_cfg(train, train_pipe, train=True),
+                **loader,
+            ),
+            train_cfg=dict(
+                type="IterBasedTrainLoop",
+                max_iters=total,
+                val_interval=sched["val_interval"] * plan["accum"] if sched["val_interval"] else total + 1,
+            ),
             optim_wrapper=optim_cfg(cfg, wrapper),
-            param_scheduler=schedulers(cfg, plan["accum"]))
+            param_scheduler=schedulers(cfg, plan["accum"]),
+        )
         if sched["val_interval"]:
             kwargs.update(val_dataloader=test_loader, val_evaluator=evaluator, val_cfg=dict(type="ValLoop"))
     return kwargs, plan
 
 
 def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
-    """`lr_scale`: the lr (x the config's) of a run that `--nan-retry` restarts (engine.run_with_nan_retry)."""
+    """`lr_scale`: the lr (x the config's) of a run that `--nan-retry` restarts (runtime/nonfinite.py)."""
     check_known_keys(cfg, CONFIG_KEYS, "detection config")
     work_dir, data, test = Path(cfg["work_dir"]), cfg["data"], cfg["test"]
     eval_only = bool(cfg.get("eval_only"))
     info = evaluator_info(test["evaluator"])
     if not eval_only:
         workdir.check_work_dir(work_dir, need_bytes=64 * 2**20)
-    prep = dict(root=data["root"], num_classes=data["num_classes"], skip_bad=data["skip_bad"], work_dir=work_dir,
-                deep=data["verify"] == "deep")
+    prep = dict(
+        root=data["root"],
+        num_classes=data["num_classes"],
+        skip_bad=data["skip_bad"],
+        work_dir=work_dir,
+        deep=data["verify"] == "deep",
+    )
     train = None if eval_only else prepare_split(split=data["train_split"], **prep)
     val = prepare_split(split=data["val_split"], **prep)
     if train is not None and (train.classes, train.cat_ids) != (val.classes, val.cat_ids):
@@ -95,21 +137,30 @@ def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
         f"COCO Mask R-CNN ({cfg['protocol']}): {len(val.classes)} classes; global batch {plan['global_batch']} = "
         f"{data['batch_size']} x {world_size} processes x {plan['accum']} accumulation; evaluator {info['name']} "
         f"{info['version']}, {test['max_per_img']} detections per image"
-        + (f"; skipped (--skip-bad): {skipped}" if skipped else ""))
+        + (f"; skipped (--skip-bad): {skipped}" if skipped else "")
+    )
     train_loss = None
     if train is not None:
         runner.train()
         train_loss = engine.loss_summary(runner)
     results = runner.test()  # computed on rank 0 and broadcast: the same numbers on every rank
     prefix = runner.test_evaluator.metrics[0].prefix
-    stats = {t: {k: results[f"{prefix}/{t}_{k}" if prefix else f"{t}_{k}"] for k in STAT_NAMES}
-             for t in ("bbox", "segm")}
-    metrics: dict[str, Any] = {t: {k: round(100 * v, 3) if v >= 0 else v for k, v in stats[t].items()}
-                               for t in ("bbox", "segm")}
+    stats = {
+        t: {k: results[f"{prefix}/{t}_{k}" if prefix else f"{t}_{k}"] for k in STAT_NAMES} for t in ("bbox", "segm")
+    }
+    metrics: dict[str, Any] = {
+        t: {k: round(100 * v, 3) if v >= 0 else v for k, v in stats[t].items()} for t in ("bbox", "segm")
+    }
     metrics.update(iters=None if eval_only else runner.iter // plan["accum"], **(train_loss or {}))
     if runner.rank == 0:
-        write_metrics(work_dir, metrics, task="detect", seed=cfg["seed"], world_size=runner.world_size,
-                      protocol=_protocol(cfg, train, val, plan, info))
+        write_metrics(
+            work_dir,
+            metrics,
+            task="detect",
+            seed=cfg["seed"],
+            world_size=runner.world_size,
+            protocol=_protocol(cfg, train, val, plan, info),
+        )
     return metrics
 
 
@@ -117,12 +168,33 @@ def _protocol(cfg: dict[str, Any], train: Split | None, val: Split, plan: dict, 
     data, test = cfg["data"], cfg["test"]
     splits = [s for s in (train, val) if s is not None]
     return dict(
-        dataset=dict(name="COCO layout", num_classes=len(val.classes), category_ids=val.cat_ids,
-                     **{s.name: {**dataset_fingerprint(data["root"], s.files), "images": s.num_images,
-                                 "annotations": s.num_annotations, "skipped": s.skipped} for s in splits}),
-        evaluator=info, max_dets=test["max_per_img"], stats=list(STAT_NAMES), units="AP in percent",
-        test=dict(resize_longer_side=data["image_size"], pad_to=data["image_size"], flip=False,
-                  score_thr=test["score_thr"]),
-        protocol=cfg["protocol"], arch=cfg["arch"], image_size=data["image_size"],
-        global_batch=plan["global_batch"], pretrained=cfg["model"]["pretrained"], expected=cfg.get("expected"),
-        predictions=str(Path(cfg["work_dir"]) / PREDICTIONS) + ".{bbox,segm}.json", config=cfg)
+        dataset=dict(
+            name="COCO layout",
+            num_classes=len(val.classes),
+            category_ids=val.cat_ids,
+            **{
+                s.name: {
+                    **dataset_fingerprint(data["root"], s.files),
+                    "images": s.num_images,
+                    "annotations": s.num_annotations,
+                    "skipped": s.skipped,
+                }
+                for s in splits
+            },
+        ),
+        evaluator=info,
+        max_dets=test["max_per_img"],
+        stats=list(STAT_NAMES),
+        units="AP in percent",
+        test=dict(
+            resize_longer_side=data["image_size"], pad_to=data["image_size"], flip=False, score_thr=test["score_thr"]
+        ),
+        protocol=cfg["protocol"],
+        arch=cfg["arch"],
+        image_size=data["image_size"],
+        global_batch=plan["global_batch"],
+        pretrained=cfg["model"]["pretrained"],
+        expected=cfg.get("expected"),
+        predictions=str(Path(cfg["work_dir"]) / PREDICTIONS) + ".{bbox,segm}.json",
+        config=cfg,
+    )

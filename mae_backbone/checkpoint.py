@@ -6,15 +6,17 @@ official MAE checkpoints carry, `argparse.Namespace` under 'args', is allow-list
 Loading never relies on `strict=False` silence: every key ends up in exactly one bucket of a
 `LoadReport`, and unexpected gaps or shape disagreements raise `CheckpointError`.
 """
+
 from __future__ import annotations
 
 import argparse
 import fnmatch
 import json
 import zipfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -48,8 +50,12 @@ class LoadReport:
 
     def summary(self) -> str:
         lines = [f"checkpoint {self.source} (layout: {self.layout})", f"  loaded: {len(self.loaded)} tensors"]
-        for title, keys in (("new by design", self.new_by_design), ("unused by design", self.unused_by_design),
-                            ("resized", self.resized), ("re-initialised (shape differs)", self.reinitialised)):
+        for title, keys in (
+            ("new by design", self.new_by_design),
+            ("unused by design", self.unused_by_design),
+            ("resized", self.resized),
+            ("re-initialised (shape differs)", self.reinitialised),
+        ):
             if keys:
                 lines.append(f"  {title}: {_compact(keys)}")
         return "\n".join(lines)
@@ -76,15 +82,18 @@ def _unreadable(path: Path, err: Exception) -> CheckpointError:
     if not head:
         return CheckpointError(f"{path}: empty file (0 bytes); the download or copy did not finish: fetch it again")
     if head == b"PK" and not is_zip:  # torch.save writes a zip; its directory sits at the very end
-        return CheckpointError(f"{path}: truncated (a zip without its end); the download or copy did not finish: "
-                               "fetch it again")
+        return CheckpointError(
+            f"{path}: truncated (a zip without its end); the download or copy did not finish: fetch it again"
+        )
     if not is_zip and head[:1] != b"\x80":  # nor a pickle (protocol 2+), torch's legacy format
-        return CheckpointError(f"{path}: not a PyTorch checkpoint (neither a torch.save zip nor a pickle); "
-                               "check the path")
+        return CheckpointError(
+            f"{path}: not a PyTorch checkpoint (neither a torch.save zip nor a pickle); check the path"
+        )
     first = (str(err).splitlines() or [type(err).__name__])[0]
     return CheckpointError(
         f"{path}: cannot be read as a weights-only checkpoint ({first}). maebench never unpickles arbitrary "
-        "objects; if you trust the file, re-save its state_dict with torch.save(sd, 'clean.pth') and pass that")
+        "objects; if you trust the file, re-save its state_dict with torch.save(sd, 'clean.pth') and pass that"
+    )
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -99,7 +108,9 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         try:
             tensors = load_file(str(path))
         except (SafetensorError, OSError, ValueError) as err:
-            raise CheckpointError(f"{path}: not a readable safetensors file ({err}); re-export or re-convert it")
+            raise CheckpointError(
+                f"{path}: not a readable safetensors file ({err}); re-export or re-convert it"
+            ) from None
         return tensors, read_sidecar(path)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
@@ -231,7 +242,7 @@ def _fit_pos_embed(value: torch.Tensor, target: torch.Tensor, model: nn.Module) 
         grid = (int(round(n**0.5)),) * 2
     value = resample_pos_embed(value, tuple(grid), None, ckpt_prefix)
     if ckpt_prefix > model_prefix:
-        value = value[:, ckpt_prefix - model_prefix:]
+        value = value[:, ckpt_prefix - model_prefix :]
     return value
 
 

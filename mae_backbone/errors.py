@@ -1,4 +1,5 @@
 """Errors meant for the user: one clear message naming the file and the fix, no traceback."""
+
 from __future__ import annotations
 
 import re
@@ -13,9 +14,9 @@ def _original_message(text: str) -> str:
     wrapped = _WORKER.match(text)
     if wrapped is None:
         return text
-    rest = text[wrapped.end():]
+    rest = text[wrapped.end() :]
     last = re.search(rf"^(?:[\w.]+\.)?{wrapped.group(1)}: ", rest, re.M)
-    return rest[last.end():].rstrip("\n") if last else text
+    return rest[last.end() :].rstrip("\n") if last else text
 
 
 class UserFacingError(Exception):

@@ -4,6 +4,7 @@
 (decoder 512-d, 8 blocks, 16 heads); mini/tiny/small are for CPU demos and tests and get a lighter
 decoder by default. Every value can be overridden by keyword.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,12 +15,15 @@ from .vit import VisionTransformer
 _OFFICIAL_DECODER = dict(decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16)
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "vit_mini_patch16": dict(patch_size=16, embed_dim=128, depth=6, num_heads=4,
-                             decoder_embed_dim=96, decoder_depth=2, decoder_num_heads=4),
-    "vit_tiny_patch16": dict(patch_size=16, embed_dim=192, depth=12, num_heads=3,
-                             decoder_embed_dim=128, decoder_depth=4, decoder_num_heads=4),
-    "vit_small_patch16": dict(patch_size=16, embed_dim=384, depth=12, num_heads=6,
-                              decoder_embed_dim=256, decoder_depth=4, decoder_num_heads=8),
+    "vit_mini_patch16": dict(
+        patch_size=16, embed_dim=128, depth=6, num_heads=4, decoder_embed_dim=96, decoder_depth=2, decoder_num_heads=4
+    ),
+    "vit_tiny_patch16": dict(
+        patch_size=16, embed_dim=192, depth=12, num_heads=3, decoder_embed_dim=128, decoder_depth=4, decoder_num_heads=4
+    ),
+    "vit_small_patch16": dict(
+        patch_size=16, embed_dim=384, depth=12, num_heads=6, decoder_embed_dim=256, decoder_depth=4, decoder_num_heads=8
+    ),
     "vit_base_patch16": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, **_OFFICIAL_DECODER),
     "vit_large_patch16": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, **_OFFICIAL_DECODER),
     "vit_huge_patch14": dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16, **_OFFICIAL_DECODER),
@@ -50,6 +54,9 @@ def create_mae(name: str, **kwargs: Any) -> MaskedAutoencoderViT:
 def architecture_of(model: VisionTransformer | MaskedAutoencoderViT) -> dict[str, Any]:
     """The encoder architecture as plain data (stored in checkpoint sidecars, compared on load)."""
     return dict(
-        patch_size=model.patch_size, embed_dim=model.embed_dim, depth=model.depth, num_heads=model.num_heads,
+        patch_size=model.patch_size,
+        embed_dim=model.embed_dim,
+        depth=model.depth,
+        num_heads=model.num_heads,
         mlp_ratio=float(getattr(model, "mlp_ratio", model.blocks[0].mlp.fc1.out_features / model.embed_dim)),
     )

@@ -1,11 +1,13 @@
 """Atomic file writes: a reader never sees a half-written file, a crash leaves the old file intact."""
+
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:

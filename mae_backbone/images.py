@@ -3,6 +3,7 @@ ImageNet statistics every model here normalises with (pre-training, classificati
 
 Light on purpose (PIL and numpy, no torch): `dataformats`' validators take their list of extensions from here.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ Families (anchors.md 1.7, 5): official MAE encoder-only, `_full` (with decoder),
 (`fc_norm`/`head`), timm ViT state dicts (same names as MAE), and mmpretrain/mmselfsup MAE
 (`layers.i.ln1`, `ffn.layers.0.0`, decoder under `neck.`). Maps are explicit tables, never heuristics.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,9 +14,14 @@ import torch
 # mmpretrain encoder names -> ours (applied to the part after "blocks.i." / top level)
 _MM_BLOCK = [("ln1.", "norm1."), ("ln2.", "norm2."), ("ffn.layers.0.0.", "mlp.fc1."), ("ffn.layers.1.", "mlp.fc2.")]
 _MM_TOP = {"patch_embed.projection.": "patch_embed.proj.", "ln1.": "norm."}
-_MM_NECK = {"neck.decoder_norm.": "decoder_norm.", "neck.ln1.": "decoder_norm.", "neck.decoder_embed.": "decoder_embed.",
-            "neck.decoder_pred.": "decoder_pred.", "neck.mask_token": "mask_token",
-            "neck.decoder_pos_embed": "decoder_pos_embed"}
+_MM_NECK = {
+    "neck.decoder_norm.": "decoder_norm.",
+    "neck.ln1.": "decoder_norm.",
+    "neck.decoder_embed.": "decoder_embed.",
+    "neck.decoder_pred.": "decoder_pred.",
+    "neck.mask_token": "mask_token",
+    "neck.decoder_pos_embed": "decoder_pos_embed",
+}
 _WRAPPER_PREFIXES = ("module.", "model.", "backbone.", "encoder.")
 
 
@@ -27,7 +33,7 @@ def _strip_wrappers(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         for prefix in _WRAPPER_PREFIXES:
             enc = [k for k in sd if not k.startswith(("neck.", "head.", "data_preprocessor."))]
             if enc and all(k.startswith(prefix) for k in enc):
-                sd = {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in sd.items()}
+                sd = {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in sd.items()}
                 changed = True
     return sd
 
@@ -48,7 +54,7 @@ def _from_mmpretrain(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         for table in (_MM_TOP, _MM_NECK):
             hit = next((old for old in table if key.startswith(old)), None)
             if hit:
-                out[table[hit] + key[len(hit):]] = value
+                out[table[hit] + key[len(hit) :]] = value
                 break
         else:
             out[key] = value
@@ -75,8 +81,12 @@ def infer_architecture(sd: dict[str, torch.Tensor]) -> dict[str, int]:
     if "patch_embed.proj.weight" not in sd:
         raise ValueError("no patch_embed.proj.weight: not a ViT encoder state dict")
     w = sd["patch_embed.proj.weight"]
-    arch = {"embed_dim": w.shape[0], "patch_size": w.shape[-1], "in_chans": w.shape[1],
-            "depth": 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("blocks."))}
+    arch = {
+        "embed_dim": w.shape[0],
+        "patch_size": w.shape[-1],
+        "in_chans": w.shape[1],
+        "depth": 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("blocks.")),
+    }
     if "pos_embed" in sd:
         arch["num_tokens"] = sd["pos_embed"].shape[1]
     if "decoder_embed.weight" in sd:

@@ -6,6 +6,7 @@ zero-initialised because MAE pre-training has none (paper A.4): BEiT's per-head 
 (`attn.rel_pos.relative_position_bias_table`), or ViTDet's decomposed, query-dependent form
 (`attn.rel_pos_h` / `attn.rel_pos_w`, detectron2's key names and shapes); and ViTDet-style window attention.
 """
+
 from __future__ import annotations
 
 import torch
@@ -110,8 +111,9 @@ def rel_pos_lookup(table: torch.Tensor, size: int) -> torch.Tensor:
     return table[offsets[:, None] - offsets[None, :] + size - 1]
 
 
-def decomposed_rel_pos_bias(q: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w: torch.Tensor,
-                            grid: tuple[int, int]) -> torch.Tensor:
+def decomposed_rel_pos_bias(
+    q: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w: torch.Tensor, grid: tuple[int, int]
+) -> torch.Tensor:
     """ViTDet's (MViTv2's) decomposed relative positions as an additive attention bias (B, heads, N, N):
     bias[(qh, qw), (kh, kw)] = q . Rh[qh - kh] + q . Rw[qw - kw], with the *unscaled* query q (B, heads, N, C)."""
     (h, w), (b, heads, n, c) = grid, q.shape
@@ -131,7 +133,9 @@ def decomposed_rel_pos_bias(q: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w:
 CPU_BF16_EXPLICIT_MAX_TOKENS = 256
 
 
-def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+def explicit_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """softmax(q k^T / sqrt(d) + bias) v with materialised scores (same result as the fused kernel)."""
     attn = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
     if bias is not None:
@@ -165,9 +169,7 @@ class Attention(nn.Module):
         self.num_heads = num_heads
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
-        self.rel_pos = (
-            RelativePositionBias(rel_pos_window, num_heads, num_prefix_tokens) if rel_pos_window else None
-        )
+        self.rel_pos = RelativePositionBias(rel_pos_window, num_heads, num_prefix_tokens) if rel_pos_window else None
         self.rel_pos_h = self.rel_pos_w = None
         if decomposed_rel_pos:
             head_dim = dim // num_heads

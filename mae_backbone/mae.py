@@ -3,6 +3,7 @@
 `state_dict()` keys and shapes are exactly the official `models_mae.py` ones, so an official
 `*_full.pth` loads with strict=True and the encoder part loads into `VisionTransformer`.
 """
+
 from __future__ import annotations
 
 import torch

@@ -4,9 +4,11 @@ Each group carries its absolute `lr` (not only an `lr_scale` that a generic sche
 user pain B9), its `weight_decay`, its `layer_id` and the parameter names, so the optimizer and the
 printed table say exactly what is trained how. Schedulers then scale every group's initial lr.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from torch import nn
 
@@ -38,13 +40,20 @@ def param_groups_lrd(
         if backbone_prefix and not name.startswith(backbone_prefix):
             layer = num_layers
         else:
-            layer = backbone.layer_id(name[len(backbone_prefix):])
+            layer = backbone.layer_id(name[len(backbone_prefix) :])
         decay = not (param.ndim <= 1 or name in exempt)
         scale = layer_decay ** (num_layers - layer)
-        group = groups.setdefault((layer, decay), {
-            "params": [], "param_names": [], "layer_id": layer, "lr_scale": scale,
-            "lr": base_lr * scale, "weight_decay": weight_decay if decay else 0.0,
-        })
+        group = groups.setdefault(
+            (layer, decay),
+            {
+                "params": [],
+                "param_names": [],
+                "layer_id": layer,
+                "lr_scale": scale,
+                "lr": base_lr * scale,
+                "weight_decay": weight_decay if decay else 0.0,
+            },
+        )
         group["params"].append(param)
         group["param_names"].append(name)
     return [groups[k] for k in sorted(groups)]
@@ -61,9 +70,16 @@ def simple_param_groups(
         if p.requires_grad:
             (no_decay if is_exempt(name, p) else decay).append((name, p))
     return [
-        {"params": [p for _, p in grp], "param_names": [n for n, _ in grp], "lr": lr, "weight_decay": wd,
-         "layer_id": -1, "lr_scale": 1.0}
-        for grp, wd in ((decay, weight_decay), (no_decay, 0.0)) if grp
+        {
+            "params": [p for _, p in grp],
+            "param_names": [n for n, _ in grp],
+            "lr": lr,
+            "weight_decay": wd,
+            "layer_id": -1,
+            "lr_scale": 1.0,
+        }
+        for grp, wd in ((decay, weight_decay), (no_decay, 0.0))
+        if grp
     ]
 
 
@@ -74,10 +90,9 @@ def format_param_groups(groups: list[dict[str, Any]]) -> str:
         n = sum(p.numel() for p in g["params"])
         names = g.get("param_names", [])
         ex = ", ".join(names[:2]) + (f", … (+{len(names) - 2})" if len(names) > 2 else "")
-        rows.append(f"{g['layer_id']:>5}  {g['lr']:<10.4g}  {g['weight_decay']:<6.3g}  {len(g['params']):>7}  "
-                    f"{n:>10,}  {ex}")
+        rows.append(
+            f"{g['layer_id']:>5}  {g['lr']:<10.4g}  {g['weight_decay']:<6.3g}  {len(g['params']):>7}  {n:>10,}  {ex}"
+        )
     lrs = [g["lr"] for g in groups]
     rows.append(f"lr range: min {min(lrs):.4g}, max {max(lrs):.4g} over {len(groups)} groups")
     return "\n".join(rows)
-
-

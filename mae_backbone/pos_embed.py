@@ -5,6 +5,7 @@ Convention (anchors.md 1.3): the official code builds the grid with 'xy' indexin
 [sin x D/4, cos x D/4]. MoCo-v3-style builders swap the halves; we follow MAE so that regenerating
 the embedding reproduces an official checkpoint's stored `pos_embed`.
 """
+
 from __future__ import annotations
 
 import torch

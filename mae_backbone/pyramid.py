@@ -7,10 +7,11 @@ LeCun normal (its `ms_adaptor`, the benchmarking design of detection).
 `PretrainedBackbone` is what the dense backbones (detection, segmentation) share: the pre-trained ViT is
 loaded in `init_weights` with every key accounted for, and the key report logged.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -41,8 +42,8 @@ _TRUNC_NORMAL_STD = 0.87962566103423978
 def lecun_normal_(weight: torch.Tensor) -> torch.Tensor:
     """MIMDet's adapter init as it ran (timm 0.4.12 `lecun_normal_`): a normal of std sqrt(1 / fan_in) / 0.8796,
     truncated at +-2 in absolute units, which at these widths cuts nothing (timm 1.x truncates at 2 std instead,
-    a distribution of std sqrt(1 / fan_in)). fan_in is torch's: weight.shape[1] x kernel area, for ConvTranspose2d the output
-    channels, which is what MIMDet's call computed too."""
+    a distribution of std sqrt(1 / fan_in)). fan_in is torch's: weight.shape[1] x kernel area, for ConvTranspose2d
+    the output channels, which is what MIMDet's call computed too."""
     fan_in = weight.shape[1] * weight[0, 0].numel()
     return nn.init.trunc_normal_(weight, std=math.sqrt(1.0 / fan_in) / _TRUNC_NORMAL_STD, a=-2.0, b=2.0)
 
@@ -51,7 +52,10 @@ class PyramidAdapter(nn.Module):
     """Turns four stride-p ViT maps into strides p/4, p/2, p, 2p (4, 8, 16, 32 for p = 16)."""
 
     def __init__(
-        self, backbone: VisionTransformer, out_indices: Sequence[int] | None = None, norm: str = "GN",
+        self,
+        backbone: VisionTransformer,
+        out_indices: Sequence[int] | None = None,
+        norm: str = "GN",
         init: str = "torch",
     ):
         """`init`: "torch" (default init, BEiT) or "lecun" (MIMDet: LeCun normal deconvs, zero biases)."""
@@ -115,8 +119,9 @@ class PretrainedBackbone:
             self.load_report = load_backbone(self.vit, self.pretrained)
 
 
-def bn_accumulation_warning(model: nn.Module, batch_size: int, world_size: int, global_batch: int,
-                            accum: int) -> str | None:
+def bn_accumulation_warning(
+    model: nn.Module, batch_size: int, world_size: int, global_batch: int, accum: int
+) -> str | None:
     """The start-of-run warning when gradient accumulation reaches the recipe's global batch but BatchNorm cannot:
     its statistics come from one forward pass, i.e. the per-process micro-batch (times the processes under SyncBN),
     while the references (BEiT / mmseg, MIMDet) run SyncBN over the whole global batch of a step. None when the
@@ -127,12 +132,17 @@ def bn_accumulation_warning(model: nn.Module, batch_size: int, world_size: int, 
         return None
     synced = any(isinstance(m, nn.SyncBatchNorm) for m in norms)
     bn_batch = batch_size * world_size if synced else batch_size
-    how = (f"{batch_size} per process x {world_size} processes, SyncBN" if synced
-           else f"the per-process micro-batch of {batch_size}" + (f"; plain BN on each of {world_size} processes"
-                                                                   if world_size > 1 else ""))
-    return (f"BatchNorm under gradient accumulation: the {len(norms)} BatchNorm layers normalise over {bn_batch} "
-            f"images per forward pass ({how}), not over the recipe's global batch of {global_batch} (the reference's "
-            f"SyncBN spans all {global_batch} images of a step); {accum} micro-batches are accumulated per optimizer "
-            f"step. BN statistics, and so the results, can differ from the reference's; to match, run "
-            f"{global_batch // batch_size} GPU processes of {batch_size} (SyncBN) or a per-process batch of "
-            f"{global_batch // world_size}.")
+    how = (
+        f"{batch_size} per process x {world_size} processes, SyncBN"
+        if synced
+        else f"the per-process micro-batch of {batch_size}"
+        + (f"; plain BN on each of {world_size} processes" if world_size > 1 else "")
+    )
+    return (
+        f"BatchNorm under gradient accumulation: the {len(norms)} BatchNorm layers normalise over {bn_batch} "
+        f"images per forward pass ({how}), not over the recipe's global batch of {global_batch} (the reference's "
+        f"SyncBN spans all {global_batch} images of a step); {accum} micro-batches are accumulated per optimizer "
+        f"step. BN statistics, and so the results, can differ from the reference's; to match, run "
+        f"{global_batch // batch_size} GPU processes of {batch_size} (SyncBN) or a per-process batch of "
+        f"{global_batch // world_size}."
+    )

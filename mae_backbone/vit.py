@@ -4,10 +4,11 @@ One class serves fine-tuning (global pool + `fc_norm`, or the cls token after `n
 and dense transfer (`forward_feature_maps` at chosen block indices, described by `feature_spec`).
 It never masks: masking exists only inside the pre-training objective (mae.py).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from timm.layers import trunc_normal_
@@ -16,7 +17,6 @@ from torch.utils.checkpoint import checkpoint
 
 from .layers import Block, PatchEmbed
 from .pos_embed import resample_pos_embed, sincos_2d
-
 
 # Parameter names of the relative-position tables: BEiT's bias table, ViTDet's decomposed tables.
 REL_POS_SUFFIXES = ("relative_position_bias_table", ".rel_pos_h", ".rel_pos_w")
@@ -91,9 +91,17 @@ class VisionTransformer(nn.Module):
             windowed = window_size > 0 and i not in set(global_attn_indexes)
             attn_grid = (window_size, window_size) if windowed else input_grid
             self.blocks.append(
-                Block(embed_dim, num_heads, mlp_ratio, qkv_bias, dpr[i], window_size if windowed else 0,
-                      attn_grid if rel_pos_bias else None, 0 if windowed else self.num_prefix_tokens,
-                      attn_grid if decomposed_rel_pos else None)
+                Block(
+                    embed_dim,
+                    num_heads,
+                    mlp_ratio,
+                    qkv_bias,
+                    dpr[i],
+                    window_size if windowed else 0,
+                    attn_grid if rel_pos_bias else None,
+                    0 if windowed else self.num_prefix_tokens,
+                    attn_grid if decomposed_rel_pos else None,
+                )
             )
         # MAE fine-tuning with global pooling replaces the final norm by fc_norm (official models_vit.py).
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6) if global_pool != "avg" else nn.Identity()
@@ -145,7 +153,7 @@ class VisionTransformer(nn.Module):
         pos = self.pos_embed
         if grid != self.grid:  # run-time resampling for inputs of another size (ViTDet's get_abs_pos)
             pos = resample_pos_embed(pos, grid, self.grid, self.num_prefix_tokens)
-        x = x + pos[:, self.num_prefix_tokens:]
+        x = x + pos[:, self.num_prefix_tokens :]
         if self.cls_token is not None:
             x = torch.cat([(self.cls_token + pos[:, :1]).expand(x.shape[0], -1, -1), x], dim=1)
         return x, grid
@@ -156,7 +164,6 @@ class VisionTransformer(nn.Module):
             return checkpoint(blk, x, grid, use_reentrant=False)
         return blk(x, grid)
 
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, P + N, D) tokens after the last block (and `norm` unless global-pooled)."""
         x, grid = self._embed(x)
@@ -166,7 +173,7 @@ class VisionTransformer(nn.Module):
 
     def forward_head(self, tokens: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         if self.global_pool == "avg":
-            feat = self.fc_norm(tokens[:, self.num_prefix_tokens:].mean(dim=1))
+            feat = self.fc_norm(tokens[:, self.num_prefix_tokens :].mean(dim=1))
         elif self.global_pool == "token":
             feat = tokens[:, 0]
         else:
@@ -184,6 +191,6 @@ class VisionTransformer(nn.Module):
         for i in range(wanted[-1] + 1):
             x = self._run_block(i, x, grid)
             if i in wanted:
-                maps = x[:, self.num_prefix_tokens:]
+                maps = x[:, self.num_prefix_tokens :]
                 outs[i] = maps.transpose(1, 2).reshape(x.shape[0], self.embed_dim, *grid)
         return [outs[int(i) % self.depth] for i in out_indices]

@@ -45,7 +45,7 @@ if [ "$MODE" = fetch ]; then
   .venv/bin/pip download -q --no-deps --no-binary=:all: --no-build-isolation -d "$WHEELS" mmcv==2.1.0 || exit 1
   # imagecorruptions 1.1.2 uses np.float_, gone in numpy 2, so the GPU image's numpy cannot write the
   # world's ImageNet-C; the same seed writes the same bytes here
-  rm -rf "$TMPD/fetch_world" && MAEBENCH_NO_PROGRESS=1 .venv/bin/python -m tools.cli demo-data --size tiny --seed 0 \
+  rm -rf "$TMPD/fetch_world" && .venv/bin/python -m tools.cli demo-data --size tiny --seed 0 \
     --out "$TMPD/fetch_world/demo_world_tiny" >/dev/null || exit 1
   tar czf "$WHEELS/demo_world_tiny.tar.gz" -C "$TMPD/fetch_world" demo_world_tiny
   du -sh "$WHEELS"; exit 0
@@ -68,7 +68,7 @@ if [ "$DRY" = 1 ]; then PREC=fp32; else PREC=bf16; fi
 say "$MODE: python $PY, output $OUTD, temp $TMPD, steps:$STEPS"
 # inductor's cache in the temp folder: a shared /tmp/torchinductor_<user> once handed a half-written kernel
 # library ("file too short") to a concurrent compile on a shared machine
-export PYTHONUNBUFFERED=1 MAEBENCH_NO_PROGRESS=1 TORCHINDUCTOR_CACHE_DIR=$TMPD/inductor
+export PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=$TMPD/inductor
 [ "$DRY" = 1 ] && export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 $J machine "$OUTD/install.json" || { echo "gpu_check: $PY cannot import torch"; exit 1; }
 

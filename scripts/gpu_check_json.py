@@ -14,6 +14,7 @@ Subcommands (python scripts/gpu_check_json.py CMD ...):
   doctor FILE LOG RC [cuda]             the doctor's output -> FILE["doctor"] (cuda: its CUDA check must pass)
   summary OUT_DIR                       summary.json from the files above; exit 1 when a step failed
 """
+
 from __future__ import annotations
 
 import json
@@ -46,12 +47,17 @@ def tail(log: Path, lines: int = 15) -> list[str]:
 def machine() -> dict[str, Any]:
     import torch
 
-    facts: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__,
-                             "torch_cuda": torch.version.cuda, "cpus": os.cpu_count(),
-                             "gpu": None, "nvcc": None}
+    facts: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "cpus": os.cpu_count(),
+        "gpu": None,
+        "nvcc": None,
+    }
     if torch.cuda.is_available():
         facts["gpu"] = torch.cuda.get_device_name(0)
-        facts["capability"] = "%d.%d" % torch.cuda.get_device_capability(0)
+        facts["capability"] = "{}.{}".format(*torch.cuda.get_device_capability(0))
         facts["gpu_memory_gib"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
     nvcc = shutil.which("nvcc")
     if nvcc:
@@ -88,8 +94,12 @@ def check_protocol(name: str, work_dir: Path, log: Path, rc: int, seconds: float
     if path.exists():
         record = json.loads(path.read_text())
         numbers = finite_numbers(record.get("metrics"))
-        row.update(task=record.get("task"), world_size=record.get("world_size"), metrics=record.get("metrics"),
-                   precision=(record.get("protocol") or {}).get("precision"))
+        row.update(
+            task=record.get("task"),
+            world_size=record.get("world_size"),
+            metrics=record.get("metrics"),
+            precision=(record.get("protocol") or {}).get("precision"),
+        )
         if record.get("task") != task:
             problems.append(f"metrics.json names task {record.get('task')!r}, expected {task!r}")
         if not numbers:
@@ -101,7 +111,7 @@ def check_protocol(name: str, work_dir: Path, log: Path, rc: int, seconds: float
     text = log.read_text(errors="replace") if log.exists() else ""
     for pattern in greps:
         hit = re.search(pattern, text)
-        row.setdefault("log_lines", {})[pattern] = hit and text[hit.start():text.find("\n", hit.start())][:200]
+        row.setdefault("log_lines", {})[pattern] = hit and text[hit.start() : text.find("\n", hit.start())][:200]
         if not hit:
             problems.append(f"log lacks {pattern!r}")
     row["passed"], row["problems"] = not problems, problems
@@ -126,13 +136,17 @@ def junit(xml: Path) -> dict[str, Any]:
         tests[case.get("name")] = {"outcome": outcome, "seconds": float(case.get("time") or 0), **props}
     messages = tests.pop("_messages", {})
     outcomes = [t["outcome"] for t in tests.values()]
-    return {"tests": tests, "messages": messages, "passed": not any(o in ("failure", "error") for o in outcomes),
-            "counts": {o: outcomes.count(o) for o in sorted(set(outcomes))}}
+    return {
+        "tests": tests,
+        "messages": messages,
+        "passed": not any(o in ("failure", "error") for o in outcomes),
+        "counts": {o: outcomes.count(o) for o in sorted(set(outcomes))},
+    }
 
 
 # Doctor findings that the GPU image itself causes, not maebench: the carried wheels shadow the image's own
-# copies on purpose (timm, setuptools: PYTHONPATH first, so "duplicate installs"), and imagecorruptions 1.1.2 calls np.float_,
-# which the image's numpy 2 no longer has (setup.sh installs numpy<2). Listed in the record, not a failure.
+# copies on purpose (timm, setuptools: PYTHONPATH first, so "duplicate installs"), and imagecorruptions 1.1.2 calls
+# np.float_, which the image's numpy 2 no longer has (setup.sh installs numpy<2). Listed in the record, not a failure.
 IMAGE_FINDINGS = ("no duplicate installs", "imagecorruptions")
 
 
@@ -143,8 +157,14 @@ def doctor(log: Path, rc: int, need_cuda: bool) -> dict[str, Any]:
     ours = [f for f in fails if f not in IMAGE_FINDINGS]
     cuda = next((line.strip() for line in lines if "mmcv ops on CUDA" in line), None)
     passed = bool(lines) and not ours and (rc == 0 or bool(fails)) and (not need_cuda or "[ok]" in (cuda or ""))
-    return {"passed": passed, "exit_status": rc, "failed": ours,
-            "image_findings": [f for f in fails if f in IMAGE_FINDINGS], "mmcv_cuda": cuda, "lines": lines[-40:]}
+    return {
+        "passed": passed,
+        "exit_status": rc,
+        "failed": ours,
+        "image_findings": [f for f in fails if f in IMAGE_FINDINGS],
+        "mmcv_cuda": cuda,
+        "lines": lines[-40:],
+    }
 
 
 def summary(out: Path) -> int:
@@ -152,13 +172,15 @@ def summary(out: Path) -> int:
     install = load(out / "install.json")
     for key in ("wheels", "mmcv_build", "doctor"):
         if key in install:
-            steps[key] = "passed" if install[key].get("passed") else \
-                "skipped" if install[key].get("skipped") else "failed"
+            steps[key] = (
+                "passed" if install[key].get("passed") else "skipped" if install[key].get("skipped") else "failed"
+            )
     tests = load(out / "tests.json")
     if tests:
         counts = tests.get("counts", {})
-        steps["tests/gpu"] = ("failed" if not tests.get("passed") else
-                              "skipped" if counts and set(counts) == {"skipped"} else "passed") + f" {counts}"
+        steps["tests/gpu"] = (
+            "failed" if not tests.get("passed") else "skipped" if counts and set(counts) == {"skipped"} else "passed"
+        ) + f" {counts}"
     for name, row in load(out / "protocols.json").items():
         steps[f"protocol {name}"] = "passed" if row.get("passed") else "failed: " + "; ".join(row.get("problems", []))
     benches = sorted(out.glob("pretrain_speed*.json"))
@@ -174,9 +196,11 @@ def summary(out: Path) -> int:
         print(f"  {k}: {v}")
     for bench in benches:
         for row in load(bench).get("results", []):
-            print(f"  {row['arch']} b{row['batch']}: ours {row['ours_img_s']:.0f} img/s, compiled "
-                  f"{row.get('ours_compiled_img_s') or 0:.0f}, reference ({row['reference_precision']}) "
-                  f"{row['reference_img_s']:.0f}; MFU ours {row.get('ours_mfu')}, compiled {row.get('ours_compiled_mfu')}")
+            print(
+                f"  {row['arch']} b{row['batch']}: ours {row['ours_img_s']:.0f} img/s, compiled "
+                f"{row.get('ours_compiled_img_s') or 0:.0f}, reference ({row['reference_precision']}) "
+                f"{row['reference_img_s']:.0f}; MFU ours {row.get('ours_mfu')}, compiled {row.get('ours_compiled_mfu')}"
+            )
     print("gpu_check: " + ("every step passed" if not failed else f"{len(failed)} step(s) failed: {', '.join(failed)}"))
     return 1 if failed else 0
 

@@ -6,6 +6,7 @@ for a login node on its own, because a CPU machine with a CUDA toolkit installed
 CUDA build of mmcv takes far longer. Without a matching nvcc the GPU build is refused (exit 2), unless
 MAEBENCH_CPU_OPS_ONLY=1 asks for CPU ops on purpose.
 """
+
 import os
 import re
 import subprocess
@@ -41,8 +42,10 @@ def gpu_archs() -> str | None:
     if os.environ.get("MAEBENCH_CUDA_ARCHS"):
         archs = os.environ["MAEBENCH_CUDA_ARCHS"].strip()
         if not ARCHS.match(archs):
-            sys.exit(f"setup: MAEBENCH_CUDA_ARCHS={archs!r} is not a list of compute capabilities; write them "
-                     "as '8.0;9.0' (A100 8.0, H100 9.0; `nvidia-smi --query-gpu=compute_cap --format=csv` says)")
+            sys.exit(
+                f"setup: MAEBENCH_CUDA_ARCHS={archs!r} is not a list of compute capabilities; write them "
+                "as '8.0;9.0' (A100 8.0, H100 9.0; `nvidia-smi --query-gpu=compute_cap --format=csv` says)"
+            )
         return archs
     if not torch.cuda.is_available():
         return None
@@ -54,14 +57,22 @@ def main() -> int:
     cuda, archs = torch.version.cuda, gpu_archs()
     if cuda is None or archs is None:
         if cuda is not None:  # a CUDA torch on a machine without a visible GPU: a CPU box, or a login node
-            print("setup: no GPU visible, so mmcv gets CPU ops only; to build CUDA ops for GPU jobs from here, "
-                  "set MAEBENCH_CUDA_ARCHS (e.g. '8.0;9.0') and load a CUDA toolkit", file=sys.stderr)
+            print(
+                "setup: no GPU visible, so mmcv gets CPU ops only; to build CUDA ops for GPU jobs from here, "
+                "set MAEBENCH_CUDA_ARCHS (e.g. '8.0;9.0') and load a CUDA toolkit",
+                file=sys.stderr,
+            )
         print("cpu")
         return 0
     nvcc = nvcc_version()
     major = cuda.split(".")[0]
-    why = ("no nvcc was found (neither on PATH nor under CUDA_HOME)" if nvcc is None else
-           f"nvcc is CUDA {nvcc}" if nvcc.split(".")[0] != major else None)
+    why = (
+        "no nvcc was found (neither on PATH nor under CUDA_HOME)"
+        if nvcc is None
+        else f"nvcc is CUDA {nvcc}"
+        if nvcc.split(".")[0] != major
+        else None
+    )
     if why is None:
         print(f"cu{cuda} {archs}")
         return 0

@@ -4,6 +4,7 @@
     maebench segment segmentation/configs/upernet_mae_vit_base_512_160k.py --data data/ade/ADEChallengeData2016 \\
         --pretrained mae_pretrain_vit_base.pth --launcher pytorch
 """
+
 from __future__ import annotations
 
 from pathlib import Path

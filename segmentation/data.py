@@ -4,12 +4,14 @@ Label convention (user pain E9): annotation PNGs hold 0 = "other" (ignored) and 
 to 0..K-1 with 0 -> 255 (ignore) happens in exactly one place, mmseg's `LoadAnnotations`, driven by the
 dataset's `reduce_zero_label=True` (ADE20KDataset's fixed default). Nothing else here touches labels.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from mmseg.datasets import ADE20KDataset
@@ -38,8 +40,10 @@ class ADE20KLayoutDataset(ADE20KDataset):
 
 
 def ade150_meta() -> dict[str, Any]:
-    return dict(classes=tuple(c.strip() for c in ADE20KDataset.METAINFO["classes"]),
-                palette=list(ADE20KDataset.METAINFO["palette"]))
+    return dict(
+        classes=tuple(c.strip() for c in ADE20KDataset.METAINFO["classes"]),
+        palette=list(ADE20KDataset.METAINFO["palette"]),
+    )
 
 
 def resolve_classes(root: str | Path, num_classes: int, classes: Sequence[str] | None) -> list[str]:
@@ -57,7 +61,8 @@ def resolve_classes(root: str | Path, num_classes: int, classes: Sequence[str] |
         if len(found) != num_classes:
             raise BadInputError(
                 f"{listed}: the dataset has {len(found)} classes but the config says data.num_classes="
-                f"{num_classes}; set data.num_classes={len(found)}")
+                f"{num_classes}; set data.num_classes={len(found)}"
+            )
     if classes is not None:
         if len(classes) != num_classes:
             raise BadInputError(f"config: data.classes has {len(classes)} names but data.num_classes={num_classes}")
@@ -67,7 +72,8 @@ def resolve_classes(root: str | Path, num_classes: int, classes: Sequence[str] |
     if num_classes == len(ADE20KDataset.METAINFO["classes"]):
         return list(ade150_meta()["classes"])
     raise BadInputError(
-        f"{root}: no class names for {num_classes} classes; set data.classes=[...] or write {CLASSES_FILE}")
+        f"{root}: no class names for {num_classes} classes; set data.classes=[...] or write {CLASSES_FILE}"
+    )
 
 
 def _pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
@@ -76,7 +82,8 @@ def _pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
         if not d.is_dir():
             raise BadInputError(
                 f"{d}: missing. data.root must be the ADEChallengeData2016 folder holding "
-                "images/{training,validation} and annotations/{training,validation}")
+                "images/{training,validation} and annotations/{training,validation}"
+            )
     images = {p.stem: p for p in img_dir.rglob("*.jpg")}
     annotations = {p.stem: p for p in ann_dir.rglob("*.png")}
     if not images:
@@ -86,11 +93,13 @@ def _pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
     if lonely_img:
         raise BadInputError(
             f"{images[lonely_img[0]]}: no annotation {ann_dir / (lonely_img[0] + '.png')} "
-            f"({len(lonely_img)} images lack one); add the PNGs or remove those images")
+            f"({len(lonely_img)} images lack one); add the PNGs or remove those images"
+        )
     if lonely_ann:
         raise BadInputError(
             f"{annotations[lonely_ann[0]]}: no image {img_dir / (lonely_ann[0] + '.jpg')} "
-            f"({len(lonely_ann)} annotations lack one); add the images or remove those PNGs")
+            f"({len(lonely_ann)} annotations lack one); add the images or remove those PNGs"
+        )
     return [(images[s], annotations[s]) for s in sorted(images)]
 
 
@@ -106,16 +115,20 @@ def _check_pair(image: Path, annotation: Path, num_classes: int) -> str | None:
             if ann.mode not in ("L", "P", "I;16", "I"):
                 return f"{annotation}: mode {ann.mode}, expected a single-channel label PNG"
             if ann.size != img_size:
-                return (f"{annotation}: {ann.size[0]}x{ann.size[1]} but its image {image.name} is "
-                        f"{img_size[0]}x{img_size[1]}; the pair does not belong together")
+                return (
+                    f"{annotation}: {ann.size[0]}x{ann.size[1]} but its image {image.name} is "
+                    f"{img_size[0]}x{img_size[1]}; the pair does not belong together"
+                )
             values = np.unique(np.asarray(ann))
     except OSError as err:
         return f"{annotation}: not a readable PNG ({err}); replace or remove it (and its image)"
     bad = [int(v) for v in values if not (0 <= v <= num_classes or v == IGNORE)]
     if bad:
-        return (f"{annotation}: label values {bad[:5]} outside 0..{num_classes} (0 = ignore, 1..{num_classes} "
-                f"= classes) and {IGNORE}; the config says data.num_classes={num_classes}: fix the class count "
-                "or the annotation")
+        return (
+            f"{annotation}: label values {bad[:5]} outside 0..{num_classes} (0 = ignore, 1..{num_classes} "
+            f"= classes) and {IGNORE}; the config says data.num_classes={num_classes}: fix the class count "
+            "or the annotation"
+        )
     return None
 
 
@@ -157,13 +170,14 @@ class PerClassIoUMetric(IoUMetric):
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         if results and len(results[0]) == 5:
-            check_exact_once([r[4] for r in results], getattr(self, "_size", len(results)),
-                             what="ADE20K evaluation")
+            check_exact_once([r[4] for r in results], getattr(self, "_size", len(results)), what="ADE20K evaluation")
             results = [r[:4] for r in results]
         metrics = super().compute_metrics(results)
         areas = [sum(a) for a in zip(*results)]
         iou = self.total_area_to_metrics(*areas, ["mIoU"], self.nan_to_num, self.beta)["IoU"]
         # A class absent from both ground truth and prediction has no IoU (NaN): stored as None.
-        self.per_class = {name: (None if np.isnan(v) else round(float(v) * 100, 2))
-                          for name, v in zip(self.dataset_meta["classes"], np.asarray(iou))}
+        self.per_class = {
+            name: (None if np.isnan(v) else round(float(v) * 100, 2))
+            for name, v in zip(self.dataset_meta["classes"], np.asarray(iou))
+        }
         return metrics

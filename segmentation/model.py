@@ -7,9 +7,11 @@ mmseg layer-wise lr decay through the shared `param_groups_lrd`, not mmseg's con
 name check misses `backbone.pos_embed` / `backbone.cls_token` and so puts weight decay on them
 (anchors.md 3.1).
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from mmengine.config import ConfigDict
@@ -24,6 +26,7 @@ from torch import nn
 from mae_backbone import create_vit
 from mae_backbone.optim import format_param_groups, param_groups_lrd
 from mae_backbone.pyramid import PretrainedBackbone, PyramidAdapter
+
 
 @MODELS.register_module()
 class MAEViTSegPyramid(PretrainedBackbone, PyramidAdapter):
@@ -49,8 +52,14 @@ class MAEViTSegPyramid(PretrainedBackbone, PyramidAdapter):
         norm: str = "BN",
         vit: dict[str, Any] | None = None,
     ):
-        model = create_vit(arch, img_size=img_size, global_pool="", rel_pos_bias=rel_pos_bias,
-                           drop_path_rate=drop_path_rate, **(vit or {}))
+        model = create_vit(
+            arch,
+            img_size=img_size,
+            global_pool="",
+            rel_pos_bias=rel_pos_bias,
+            drop_path_rate=drop_path_rate,
+            **(vit or {}),
+        )
         # Dense transfer reads block outputs without the final norm (BEiT's `final_norm=False`): drop the
         # unused LayerNorm so that DDP sees no parameter without a gradient and the key report says so.
         model.norm = nn.Identity()
@@ -92,8 +101,9 @@ class ViTEncoderDecoder(EncoderDecoder):
         spec, head = self.backbone.feature_spec(), dict(head)
         index = head["in_index"]
         if head.get("in_channels") is None:
-            head["in_channels"] = ([spec[i].channels for i in index] if isinstance(index, (list, tuple))
-                                   else spec[index].channels)
+            head["in_channels"] = (
+                [spec[i].channels for i in index] if isinstance(index, (list, tuple)) else spec[index].channels
+            )
         if head.get("channels") is None:
             head["channels"] = self.backbone.vit.embed_dim
         return head
@@ -117,12 +127,19 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         model = model.module if is_model_wrapper(model) else model
         backbone = model.backbone
         if not isinstance(backbone, MAEViTSegPyramid):
-            raise TypeError(f"LayerDecayOptimWrapperConstructor needs an MAEViTSegPyramid backbone, "
-                            f"got {type(backbone)}")
+            raise TypeError(
+                f"LayerDecayOptimWrapperConstructor needs an MAEViTSegPyramid backbone, got {type(backbone)}"
+            )
         opt_cfg = dict(self.optimizer_cfg)
         lr, weight_decay = opt_cfg.pop("lr"), opt_cfg.pop("weight_decay", 0.0)
-        groups = param_groups_lrd(model, lr, weight_decay, self.paramwise_cfg.get("layer_decay", 1.0),
-                                  backbone=backbone.vit, backbone_prefix="backbone.backbone.")
+        groups = param_groups_lrd(
+            model,
+            lr,
+            weight_decay,
+            self.paramwise_cfg.get("layer_decay", 1.0),
+            backbone=backbone.vit,
+            backbone_prefix="backbone.backbone.",
+        )
         MMLogger.get_current_instance().info("layer-wise lr decay parameter groups:\n" + format_param_groups(groups))
         optimizer = OPTIMIZERS.build({**opt_cfg, "params": groups, "lr": lr})
         return OPTIM_WRAPPERS.build(dict(self.optim_wrapper_cfg), default_args=dict(optimizer=optimizer))

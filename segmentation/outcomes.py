@@ -4,6 +4,7 @@ mIoU is a ratio of sums over images (sum of intersections / sum of unions, per c
 averaged per image; `maebench report` resamples images by re-summing these counts (tools/report/stats.py).
 The counts are mmseg's own `intersect_and_union` areas, the ones the reported mIoU is computed from.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,10 +22,12 @@ def per_image_areas(results: list) -> dict[str, np.ndarray]:
     """`(intersect, union, pred, label, img_path)` per image -> arrays named for metric_keys, by file name."""
     rows = sorted(results, key=lambda r: str(r[4]))
     stack = lambda j: np.stack([np.asarray(r[j].cpu() if hasattr(r[j], "cpu") else r[j]) for r in rows])
-    return {keys.IMAGES: np.array([Path(r[4]).name for r in rows]),
-            keys.outcome(keys.MIOU, "intersect"): stack(0).astype(np.int64),
-            keys.outcome(keys.MIOU, "union"): stack(1).astype(np.int64),
-            keys.outcome(keys.MIOU, "label"): stack(3).astype(np.int64)}
+    return {
+        keys.IMAGES: np.array([Path(r[4]).name for r in rows]),
+        keys.outcome(keys.MIOU, "intersect"): stack(0).astype(np.int64),
+        keys.outcome(keys.MIOU, "union"): stack(1).astype(np.int64),
+        keys.outcome(keys.MIOU, "label"): stack(3).astype(np.int64),
+    }
 
 
 @METRICS.register_module()

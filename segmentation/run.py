@@ -4,6 +4,7 @@ Train (iteration-based, global batch 16 by recipe, accumulation when fewer proce
 the final weights with the configured test mode, and write `metrics.json` with mIoU, mAcc, aAcc, the
 per-class IoU and the protocol (test mode, crop/stride, dataset fingerprint, config, expected number).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,9 +16,9 @@ from mmengine.dist import broadcast_object_list
 from mae_backbone.runtime import engine, workdir
 from mae_backbone.runtime.batch import batch_plan
 from mae_backbone.runtime.config import check_known_keys
-from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.distributed import prepare_launch  # registers ExactShardSampler
 from mae_backbone.runtime.metric_keys import OUTCOMES_FILE
+from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 
 from . import model as _model  # noqa: F401  (registers the backbone, segmentor and lr-decay constructor)
@@ -25,12 +26,26 @@ from .build import dataset_cfg, evaluation_protocol, model_cfg, optim_cfg, pipel
 from .data import resolve_classes, split_files, validate_split
 from .outcomes import OutcomeIoUMetric
 
-CONFIG_KEYS = ("arch", "model", "data", "optim", "schedule", "test", "expected", "seed", "work_dir", "launcher",
-               "resume", "eval_only", "load_from")
+CONFIG_KEYS = (
+    "arch",
+    "model",
+    "data",
+    "optim",
+    "schedule",
+    "test",
+    "expected",
+    "seed",
+    "work_dir",
+    "launcher",
+    "resume",
+    "eval_only",
+    "load_from",
+)
 
 
-def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int,
-                  lr_scale: float | None = None) -> tuple[dict[str, Any], dict]:
+def runner_kwargs(
+    cfg: dict[str, Any], classes: list[str], world_size: int, lr_scale: float | None = None
+) -> tuple[dict[str, Any], dict]:
     """Everything mmengine's Runner takes, plus the batch plan; all derived from the compact config."""
     data, sched = cfg["data"], cfg["schedule"]
     plan = batch_plan(data["batch_size"], world_size, cfg["optim"]["global_batch"])
@@ -38,10 +53,17 @@ def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int,
     workers = data["num_workers"]
     loader = dict(num_workers=workers, persistent_workers=workers > 0)
     # exact-once: rank r scores images r, r + world, ... (DefaultSampler would pad the last shard with repeats)
-    test_loader = dict(batch_size=1, sampler=dict(type="ExactShardSampler"),
-                       dataset=dataset_cfg(cfg, "val", classes, test_pipe), **loader)
-    evaluator = dict(type=OutcomeIoUMetric.__name__, iou_metrics=["mIoU"],  # + per-image areas, for the report
-                     outcomes_file=str(Path(cfg["work_dir"]) / OUTCOMES_FILE))
+    test_loader = dict(
+        batch_size=1,
+        sampler=dict(type="ExactShardSampler"),
+        dataset=dataset_cfg(cfg, "val", classes, test_pipe),
+        **loader,
+    )
+    evaluator = dict(
+        type=OutcomeIoUMetric.__name__,
+        iou_metrics=["mIoU"],  # + per-image areas, for the report
+        outcomes_file=str(Path(cfg["work_dir"]) / OUTCOMES_FILE),
+    )
     wrapper = optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
     wrapper.pop("optimizer")
     total = sched["iters"] * plan["accum"]
@@ -49,16 +71,20 @@ def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int,
     val_interval = sched["val_interval"] * plan["accum"] if sched["val_interval"] else total
     kwargs = dict(
         model=ConfigDict(model_cfg(cfg, len(classes))),  # mmseg reads test_cfg.mode as an attribute
-        train_dataloader=dict(batch_size=data["batch_size"], sampler=dict(type="InfiniteSampler", shuffle=True),
-                              dataset=dataset_cfg(cfg, "train", classes, train_pipe), **loader),
-        test_dataloader=test_loader, test_evaluator=evaluator,
+        train_dataloader=dict(
+            batch_size=data["batch_size"],
+            sampler=dict(type="InfiniteSampler", shuffle=True),
+            dataset=dataset_cfg(cfg, "train", classes, train_pipe),
+            **loader,
+        ),
+        test_dataloader=test_loader,
+        test_evaluator=evaluator,
         train_cfg=dict(type="IterBasedTrainLoop", max_iters=total, val_interval=val_interval),
         test_cfg=dict(type="TestLoop"),
         optim_wrapper=optim_cfg(cfg, wrapper),
         param_scheduler=schedulers(cfg, plan["accum"]),
         # fixed-size crops: cudnn's autotuning pays off
-        **engine.iter_runner_kwargs(cfg, plan["accum"], "mmseg", "Visualizer", cudnn_benchmark=True,
-                                    lr_scale=lr_scale),
+        **engine.iter_runner_kwargs(cfg, plan["accum"], "mmseg", "Visualizer", cudnn_benchmark=True, lr_scale=lr_scale),
     )
     if sched["val_interval"]:
         kwargs.update(val_dataloader=test_loader, val_evaluator=evaluator, val_cfg=dict(type="ValLoop"))
@@ -66,7 +92,7 @@ def runner_kwargs(cfg: dict[str, Any], classes: list[str], world_size: int,
 
 
 def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
-    """`lr_scale`: the lr (x the config's) of a run that `--nan-retry` restarts (engine.run_with_nan_retry)."""
+    """`lr_scale`: the lr (x the config's) of a run that `--nan-retry` restarts (runtime/nonfinite.py)."""
     check_known_keys(cfg, CONFIG_KEYS, "segmentation config")
     work_dir, data = Path(cfg["work_dir"]), cfg["data"]
     eval_only = bool(cfg.get("eval_only"))
@@ -88,7 +114,8 @@ def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
     runner = engine.build_iter_runner(cfg, kwargs, plan, world_size, launch_cfg)
     runner.logger.info(
         f"ADE20K UperNet: {len(classes)} classes; global batch {plan['global_batch']} = {data['batch_size']} x "
-        f"{world_size} processes x {plan['accum']} accumulation; test {protocol_eval}")
+        f"{world_size} processes x {plan['accum']} accumulation; test {protocol_eval}"
+    )
     train_loss = None
     if not eval_only:
         runner.train()
@@ -96,16 +123,35 @@ def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
     results = runner.test()
     per_class = [getattr(runner.test_evaluator.metrics[0], "per_class", None)]
     broadcast_object_list(per_class)  # computed on rank 0 (as `results`, which mmengine broadcasts)
-    metrics = {"mIoU": float(results["mIoU"]), "mAcc": float(results["mAcc"]), "aAcc": float(results["aAcc"]),
-               "per_class_IoU": per_class[0], "iters": None if eval_only else runner.iter // plan["accum"],
-               **(train_loss or {})}
+    metrics = {
+        "mIoU": float(results["mIoU"]),
+        "mAcc": float(results["mAcc"]),
+        "aAcc": float(results["aAcc"]),
+        "per_class_IoU": per_class[0],
+        "iters": None if eval_only else runner.iter // plan["accum"],
+        **(train_loss or {}),
+    }
     if runner.rank == 0:
         root = data["root"]
         fingerprint = {s: dataset_fingerprint(root, split_files(root, s)) for s in splits}
-        write_metrics(work_dir, metrics, task="segment", seed=cfg["seed"], world_size=runner.world_size, protocol=dict(
-            dataset=dict(name="ADE20K layout", num_classes=len(classes), reduce_zero_label=True, **fingerprint),
-            test=protocol_eval, evaluator="mmseg IoUMetric", arch=cfg["arch"], crop_size=data["crop_size"],
-            out_indices=list(cfg["model"]["out_indices"]), rel_pos_bias=cfg["model"]["rel_pos_bias"],
-            global_batch=plan["global_batch"], pretrained=cfg["model"]["pretrained"],
-            expected=cfg.get("expected"), config=cfg))
+        write_metrics(
+            work_dir,
+            metrics,
+            task="segment",
+            seed=cfg["seed"],
+            world_size=runner.world_size,
+            protocol=dict(
+                dataset=dict(name="ADE20K layout", num_classes=len(classes), reduce_zero_label=True, **fingerprint),
+                test=protocol_eval,
+                evaluator="mmseg IoUMetric",
+                arch=cfg["arch"],
+                crop_size=data["crop_size"],
+                out_indices=list(cfg["model"]["out_indices"]),
+                rel_pos_bias=cfg["model"]["rel_pos_bias"],
+                global_batch=plan["global_batch"],
+                pretrained=cfg["model"]["pretrained"],
+                expected=cfg.get("expected"),
+                config=cfg,
+            ),
+        )
     return metrics

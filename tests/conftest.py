@@ -1,4 +1,5 @@
 """Shared fixtures: tiny models (embed 64, depth 4) and fixed seeds, CPU only."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """The product's import graph, built from the source (ast, every import statement, function-level ones too):
 no circle anywhere, `mae_backbone` imports no task, and no task imports another (DESIGN.md: data flows one way,
 mae_backbone <- tasks <- tools)."""
+
 from __future__ import annotations
 
 import ast
@@ -17,8 +18,12 @@ def _module_name(path: Path) -> str:
 
 
 def _modules() -> dict[str, Path]:
-    return {_module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))
-            if "__pycache__" not in p.parts}
+    return {
+        _module_name(p): p
+        for pkg in PACKAGES
+        for p in sorted((ROOT / pkg).rglob("*.py"))
+        if "__pycache__" not in p.parts
+    }
 
 
 def _imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
@@ -98,8 +103,11 @@ def test_no_import_circle_in_the_product():
 
 
 def test_mae_backbone_imports_no_task_and_no_task_imports_another():
-    wrong = sorted(f"{src} -> {dst}" for src, dsts in _graph().items() for dst in dsts
-                   if (src.split(".")[0] == "mae_backbone" and dst.split(".")[0] in (*TASKS, "tools"))
-                   or (src.split(".")[0] in TASKS and dst.split(".")[0] in TASKS
-                       and dst.split(".")[0] != src.split(".")[0]))
+    wrong = sorted(
+        f"{src} -> {dst}"
+        for src, dsts in _graph().items()
+        for dst in dsts
+        if (src.split(".")[0] == "mae_backbone" and dst.split(".")[0] in (*TASKS, "tools"))
+        or (src.split(".")[0] in TASKS and dst.split(".")[0] in TASKS and dst.split(".")[0] != src.split(".")[0])
+    )
     assert wrong == []

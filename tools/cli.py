@@ -4,6 +4,7 @@ Each subcommand lives in its own module, imported only when it runs (so `maebenc
 and a broken optional stack cannot stop `maebench doctor`). A module provides
 `add_arguments(parser)` and `main(args) -> int`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="maebench", description="Downstream-transfer benchmark suite for MAE pre-trained ViTs."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
+    for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
 

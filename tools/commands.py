@@ -5,6 +5,7 @@ A task's module (pretrain, finetune, linprobe, partial, robustness, detect, segm
 `add_arguments(parser)` and `main(args) -> int`. This module imports nothing, so that the CLI and the suite
 can both read it.
 """
+
 from __future__ import annotations
 
 import importlib

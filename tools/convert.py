@@ -3,6 +3,7 @@
 The converted file is validated by loading it into the model it claims to be, so a conversion that
 would leave encoder tensors behind fails here instead of at the start of a week-long fine-tune.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,11 @@ def guess_variant(arch: dict[str, int]) -> str | None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="checkpoint: official MAE .pth (encoder, _full, visualize, finetuned), "
-                                      "timm ViT state dict, or mmpretrain MAE .pth")
+    parser.add_argument(
+        "input",
+        help="checkpoint: official MAE .pth (encoder, _full, visualize, finetuned), "
+        "timm ViT state dict, or mmpretrain MAE .pth",
+    )
     parser.add_argument("output", help="output path; .safetensors is appended, a .json sidecar is written beside")
     parser.add_argument("--arch", default=None, help=f"architecture ({', '.join(VARIANTS)}); inferred if omitted")
     parser.add_argument("--num-heads", type=int, default=None, help="heads, if the architecture is not a known one")
@@ -56,8 +60,14 @@ def main(args: argparse.Namespace) -> int:
     keep_decoder = "decoder_embed_dim" in arch and not args.encoder_only
     if keep_decoder:
         heads = VARIANTS.get(base, {}).get("decoder_num_heads", 16)
-        model = create_mae(base, img_size=img_size, decoder_embed_dim=arch["decoder_embed_dim"],
-                           decoder_depth=arch["decoder_depth"], decoder_num_heads=heads, **kw)
+        model = create_mae(
+            base,
+            img_size=img_size,
+            decoder_embed_dim=arch["decoder_embed_dim"],
+            decoder_depth=arch["decoder_depth"],
+            decoder_num_heads=heads,
+            **kw,
+        )
         report = ckpt.load(model, new_by_design=(), unused_by_design=())
         state = model.state_dict()
     else:  # an encoder; a fine-tuned classifier keeps its fc_norm / head (robustness evaluates it as is)
@@ -68,11 +78,23 @@ def main(args: argparse.Namespace) -> int:
         report = encoder.load(model, new_by_design=(), unused_by_design=())
         state = model.state_dict()
     print(report.summary())
-    side = {**meta, **dict(arch_name=name, architecture=architecture_of(model), img_size=img_size,
-                           source=str(args.input), source_layout=layout, has_decoder=keep_decoder)}
+    side = {
+        **meta,
+        **dict(
+            arch_name=name,
+            architecture=architecture_of(model),
+            img_size=img_size,
+            source=str(args.input),
+            source_layout=layout,
+            has_decoder=keep_decoder,
+        ),
+    }
     if keep_decoder:
-        side["decoder"] = dict(decoder_embed_dim=arch["decoder_embed_dim"], decoder_depth=arch["decoder_depth"],
-                               decoder_num_heads=model.decoder_blocks[0].attn.num_heads)
+        side["decoder"] = dict(
+            decoder_embed_dim=arch["decoder_embed_dim"],
+            decoder_depth=arch["decoder_depth"],
+            decoder_num_heads=model.decoder_blocks[0].attn.num_heads,
+        )
     path = save_backbone(out, state, side)
     print(f"wrote {path} (+ {path.with_suffix('.json').name}): {len(state)} tensors, layout {layout}, arch {name}")
     return 0

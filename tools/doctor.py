@@ -3,6 +3,7 @@
 Compiled pieces are imported in child processes, so a crash or an ABI error in one of them is
 reported as a finding instead of killing the doctor. Exit status 1 when something is broken.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,21 +17,24 @@ from pathlib import Path
 from mae_backbone.runtime.records import package_versions
 
 SETUP = "run `bash scripts/setup.sh` from the repo (it pins the tested versions in constraints.txt)"
-CPU_ONLY_MMCV = ("mmcv's ops were built for the CPU only, so detection fails on the first CUDA batch: on a GPU node "
-                 "with nvcc of torch's CUDA major version, `rm .venv/.maebench-installed && bash scripts/setup.sh`")
+CPU_ONLY_MMCV = (
+    "mmcv's ops were built for the CPU only, so detection fails on the first CUDA batch: on a GPU node "
+    "with nvcc of torch's CUDA major version, `rm .venv/.maebench-installed && bash scripts/setup.sh`"
+)
 # (name, python snippet that must print OK)
 PROBES = {
     "torch": "import torch; torch.randn(2, 2) @ torch.randn(2, 2); print('OK', torch.__version__)",
-    "torchvision ops": "import torch, torchvision.ops as o; o.nms(torch.rand(3, 4) * 10, torch.rand(3), 0.5); print('OK')",
+    "torchvision ops": "import torch, torchvision.ops as o; o.nms(torch.rand(3, 4) * 10, torch.rand(3), 0.5); "
+    "print('OK')",
     "mmcv ops (CPU)": "from tools.doctor import mmcv_ops_match_torchvision as m; print('OK', m('cpu'))",
     "mmcv ops on CUDA": "from tools.doctor import mmcv_cuda_ops as m; print(m())",
     "mmdet": "import mmdet, mmdet.models; print('OK', mmdet.__version__)",
     "mmseg": "import mmseg, mmseg.models; print('OK', mmseg.__version__)",
     "pycocotools": "from pycocotools import mask; import numpy as np; "
-                   "mask.encode(np.asfortranarray(np.ones((4, 4), np.uint8))); print('OK')",
+    "mask.encode(np.asfortranarray(np.ones((4, 4), np.uint8))); print('OK')",
     "faster-coco-eval": "import faster_coco_eval; from faster_coco_eval import COCOeval_faster; print('OK')",
     "imagecorruptions": "import numpy as np; from imagecorruptions import corrupt; "
-                        "corrupt(np.zeros((64, 64, 3), np.uint8), corruption_name='fog', severity=1); print('OK')",
+    "corrupt(np.zeros((64, 64, 3), np.uint8), corruption_name='fog', severity=1); print('OK')",
 }
 
 
@@ -76,8 +80,9 @@ def mmcv_cuda_ops() -> str:
     import torch
 
     built, torch_cuda = mmcv.ops.get_compiling_cuda_version(), torch.version.cuda
-    build = (f"mmcv ops built with CUDA {built}" if built != "not available" else "mmcv ops built for the CPU only") \
-        + f", torch {torch.__version__} with CUDA {torch_cuda or 'none'}"
+    build = (
+        f"mmcv ops built with CUDA {built}" if built != "not available" else "mmcv ops built for the CPU only"
+    ) + f", torch {torch.__version__} with CUDA {torch_cuda or 'none'}"
     if not torch.cuda.is_available():
         return f"SKIP no GPU ({build})"
     if built == "not available":
@@ -90,7 +95,7 @@ def mmcv_cuda_ops() -> str:
 def diagnose(name: str, output: str) -> str:
     """Map the known failure messages to their one-line fix."""
     if "undefined symbol" in output and "mmcv" in output:
-        return ("mmcv was built against another torch: delete ~/.cache/maebench/wheels and " + SETUP)
+        return "mmcv was built against another torch: delete ~/.cache/maebench/wheels and " + SETUP
     if "not compiled with GPU support" in output or "implementation for device cuda" in output:
         return CPU_ONLY_MMCV  # mmcv's device registry: "nms_impl: implementation for device cuda:0 not found."
     if "CUDA major versions differ" in output:
@@ -98,8 +103,12 @@ def diagnose(name: str, output: str) -> str:
     if "mmcv._ext" in output or "No module named 'mmcv.ops'" in output:
         return "mmcv has no compiled ops (mmcv-lite?): pip uninstall -y mmcv mmcv-lite, then " + SETUP
     if "torchvision::nms does not exist" in output:
-        return ("torchvision does not match this torch (the local CPU-only torch 2.13.0+cpu?): " + SETUP)
-    if "compiled using NumPy 1.x" in output or "dtype size changed" in output or "numpy.core.multiarray failed" in output:
+        return "torchvision does not match this torch (the local CPU-only torch 2.13.0+cpu?): " + SETUP
+    if (
+        "compiled using NumPy 1.x" in output
+        or "dtype size changed" in output
+        or "numpy.core.multiarray failed" in output
+    ):
         return "a compiled package and numpy disagree on ABI: pip install 'numpy<2' and reinstall that package"
     if "No module named" in output:
         return "missing package: " + SETUP
@@ -145,19 +154,42 @@ def static_checks() -> list[Finding]:
 
     tv = torch.__version__
     major_minor = tuple(int(x) for x in tv.split("+")[0].split(".")[:2])
-    out.append(Finding("torch < 2.14 (mmcv 2.1.0 builds with C++17)", major_minor < (2, 14), tv,
-                       "" if major_minor < (2, 14) else "pin torch<2.14: " + SETUP))
+    out.append(
+        Finding(
+            "torch < 2.14 (mmcv 2.1.0 builds with C++17)",
+            major_minor < (2, 14),
+            tv,
+            "" if major_minor < (2, 14) else "pin torch<2.14: " + SETUP,
+        )
+    )
     bad_cpu = tv.startswith("2.13.0") and tv.endswith("+cpu")
-    out.append(Finding("not the local CPU-only torch 2.13.0+cpu", not bad_cpu, tv,
-                       "that wheel breaks torchvision's compiled ops: " + SETUP if bad_cpu else ""))
+    out.append(
+        Finding(
+            "not the local CPU-only torch 2.13.0+cpu",
+            not bad_cpu,
+            tv,
+            "that wheel breaks torchvision's compiled ops: " + SETUP if bad_cpu else "",
+        )
+    )
     dists = list(metadata.distributions())  # one scan of sys.path for both checks
     dupes = duplicate_installs(dists)
-    out.append(Finding("no duplicate installs", not dupes, ", ".join(dupes) or "none",
-                       f"uninstall the extra copies of {', '.join(dupes)} (pip uninstall twice, then reinstall)"
-                       if dupes else ""))
+    out.append(
+        Finding(
+            "no duplicate installs",
+            not dupes,
+            ", ".join(dupes) or "none",
+            f"uninstall the extra copies of {', '.join(dupes)} (pip uninstall twice, then reinstall)" if dupes else "",
+        )
+    )
     lite = any((d.metadata["Name"] or "").lower() == "mmcv-lite" for d in dists)
-    out.append(Finding("mmcv (full) rather than mmcv-lite", not lite, "mmcv-lite installed" if lite else "ok",
-                       "pip uninstall -y mmcv-lite, then " + SETUP if lite else ""))
+    out.append(
+        Finding(
+            "mmcv (full) rather than mmcv-lite",
+            not lite,
+            "mmcv-lite installed" if lite else "ok",
+            "pip uninstall -y mmcv-lite, then " + SETUP if lite else "",
+        )
+    )
     return out
 
 
@@ -168,10 +200,14 @@ def environment_notes() -> list[str]:
     notes.append("GPU: " + (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU runs)"))
     from mae_backbone.runtime.cpu import cpu_has_fast_bf16
 
-    notes.append("CPU native bf16 (AMX / AVX-512 BF16): " + ("yes, precision=auto uses bf16 autocast"
-                                                             if cpu_has_fast_bf16() else "no, precision=auto is fp32"))
-    notes.append("torch.load default weights_only: yes (maebench allow-lists only argparse.Namespace and numpy "
-                 "arrays; its own resume checkpoints store tensors)")
+    notes.append(
+        "CPU native bf16 (AMX / AVX-512 BF16): "
+        + ("yes, precision=auto uses bf16 autocast" if cpu_has_fast_bf16() else "no, precision=auto is fp32")
+    )
+    notes.append(
+        "torch.load default weights_only: yes (maebench allow-lists only argparse.Namespace and numpy "
+        "arrays; its own resume checkpoints store tensors)"
+    )
     return notes
 
 

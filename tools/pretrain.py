@@ -3,6 +3,7 @@
 The pre-training itself is `mae_backbone.pretrain.run`; this command adds what needs a task's labelled data,
 the kNN monitor (`monitor.knn` in the config, classification/knn_monitor.py), so that mae_backbone imports no task.
 """
+
 from __future__ import annotations
 
 from typing import Any

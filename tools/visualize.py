@@ -4,6 +4,7 @@ A norm-pix model predicts each patch normalised by its own mean and std; to show
 with the statistics of the *original* patch (as the official demo does). That leaks ground-truth
 patch statistics into the picture, so the figure says so.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,9 @@ def build_from_sidecar(path: str | Path, arch: str | None) -> torch.nn.Module:
             f"{path}: no decoder description in its sidecar; pass an mae_full.safetensors written by "
             "`maebench pretrain`, or an official *_full / mae_visualize checkpoint converted with `maebench convert`"
         )
-    return create_mae(name, img_size=meta.get("img_size", 224), norm_pix_loss=meta.get("norm_pix_loss", True),
-                      **meta["decoder"])
+    return create_mae(
+        name, img_size=meta.get("img_size", 224), norm_pix_loss=meta.get("norm_pix_loss", True), **meta["decoder"]
+    )
 
 
 @torch.no_grad()
@@ -43,9 +45,12 @@ def reconstruct(model, imgs: torch.Tensor, mask_ratio: float, seed: int) -> dict
     mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
     to_img = lambda t: (t * std + mean).clamp(0, 1).permute(0, 2, 3, 1)  # noqa: E731
     gray = (0.5 - mean) / std  # removed patches are shown grey
-    return {"masked": to_img(imgs * (1 - m) + gray * m),
-            "reconstruction": to_img(recon), "reconstruction + visible": to_img(recon * m + imgs * (1 - m)),
-            "original": to_img(imgs)}
+    return {
+        "masked": to_img(imgs * (1 - m) + gray * m),
+        "reconstruction": to_img(recon),
+        "reconstruction + visible": to_img(recon * m + imgs * (1 - m)),
+        "original": to_img(imgs),
+    }
 
 
 def save_grid(panels: dict[str, torch.Tensor], out: Path, note: str) -> Path:
@@ -69,21 +74,35 @@ def save_grid(panels: dict[str, torch.Tensor], out: Path, note: str) -> Path:
     return out
 
 
-def visualize(checkpoint: str | Path, images: list[Path], out: Path, mask_ratio: float = 0.75, seed: int = 0,
-              arch: str | None = None) -> Path:
+def visualize(
+    checkpoint: str | Path,
+    images: list[Path],
+    out: Path,
+    mask_ratio: float = 0.75,
+    seed: int = 0,
+    arch: str | None = None,
+) -> Path:
     model = build_from_sidecar(checkpoint, arch).eval()
     load_checkpoint(model, checkpoint, new_by_design=(), unused_by_design=())  # the decoder must be there
     from torchvision import transforms
 
     size = model.img_size
-    tf = transforms.Compose([transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC),
-                             transforms.CenterCrop(size), transforms.ToTensor(),
-                             transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    tf = transforms.Compose(
+        [
+            transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC),
+            transforms.CenterCrop(size),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
     imgs = torch.stack([tf(load_rgb(p)) for p in images])
     panels = reconstruct(model, imgs, mask_ratio, seed)
     note = f"mask ratio {mask_ratio}, seed {seed}. " + (
         "norm-pix model: each predicted patch is de-normalised with the mean/std of the ORIGINAL patch "
-        "(ground-truth statistics, as in the official demo)" if model.norm_pix_loss else "pixel-target model")
+        "(ground-truth statistics, as in the official demo)"
+        if model.norm_pix_loss
+        else "pixel-target model"
+    )
     return save_grid(panels, out, note)
 
 

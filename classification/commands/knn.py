@@ -1,5 +1,6 @@
 """`maebench knn`: training-free weighted kNN on frozen features (DINO's protocol: cosine similarity, k nearest
 training features vote with weight exp(sim / T); top-1 / top-5 for several k in one pass)."""
+
 from __future__ import annotations
 
 from mae_backbone.runtime.task import Task, data_flag

@@ -1,4 +1,5 @@
 """`maebench linprobe`: linear probe (paper Table 10) of a frozen pre-trained ViT."""
+
 from __future__ import annotations
 
 from . import classification_task

@@ -1,6 +1,7 @@
 """`maebench partial`: partial fine-tuning of the last k blocks; `--blocks 0,1,2,4,mlp` sweeps k and plots
 the accuracy-vs-k curve (paper Fig. 9). Optimizer overrides apply to k >= 1; k = 0 runs the config's
 `linprobe_config` recipe with this run's dataset, architecture, input size, checkpoint and seed."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,16 +10,21 @@ from mae_backbone.runtime.task import Flag
 
 from . import classification_task, load_protocol_config
 
-BLOCKS = Flag("blocks", "blocks", "sweep: comma-separated numbers of tuned blocks and/or 'mlp' (e.g. 0,1,2,4,6,mlp);"
-              " each k in WORK_DIR/k<k>, finished ones are skipped; sets blocks", metavar="K,K,...")
+BLOCKS = Flag(
+    "blocks",
+    "blocks",
+    "sweep: comma-separated numbers of tuned blocks and/or 'mlp' (e.g. 0,1,2,4,6,mlp);"
+    " each k in WORK_DIR/k<k>, finished ones are skipped; sets blocks",
+    metavar="K,K,...",
+)
 
 
 def run(cfg: dict[str, Any], nan_retry: int = 0) -> dict[str, Any]:
     """One partial run, or with `blocks` the sweep (each k retried on its own after a non-finite loss)."""
     from mae_backbone.runtime.cost import measure
-    from mae_backbone.runtime.engine import run_with_nan_retry
+    from mae_backbone.runtime.nonfinite import run_with_nan_retry
 
-    from ..engine import run as run_one
+    from ..run import run as run_one
 
     def one(sub: dict[str, Any]) -> dict[str, Any]:
         return measure(lambda c: run_with_nan_retry(run_one, c, nan_retry), sub)
@@ -42,8 +48,7 @@ def run(cfg: dict[str, Any], nan_retry: int = 0) -> dict[str, Any]:
     depth = variant_args(cfg["arch"])["depth"]  # each run checks k again against its built backbone
     blocks = parse_blocks(cfg["blocks"], depth)
     sweep = {k: v for k, v in cfg.items() if k != "blocks"}
-    summary = run_sweep(sweep, blocks, lambda path: load_protocol_config(path, [], "linprobe").to_dict(),
-                        one)
+    summary = run_sweep(sweep, blocks, lambda path: load_protocol_config(path, [], "linprobe").to_dict(), one)
     return {"top1": summary["top1"]}
 
 

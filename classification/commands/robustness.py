@@ -1,4 +1,5 @@
 """`maebench robustness CHECKPOINT --data ROOT`: ImageNet-A/-R/-Sketch/-C evaluation, no training (appendix C)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,19 @@ from mae_backbone.runtime.task import COMMON, Flag, Task
 from . import CONFIG_DIR
 
 SETS = ("a", "r", "sketch", "c")
-CONFIG_KEYS = ("checkpoint", "data", "sets", "arch", "img_size", "interpolation", "c_upsample", "batch_size",
-               "num_workers", "work_dir", "launcher")
+CONFIG_KEYS = (
+    "checkpoint",
+    "data",
+    "sets",
+    "arch",
+    "img_size",
+    "interpolation",
+    "c_upsample",
+    "batch_size",
+    "num_workers",
+    "work_dir",
+    "launcher",
+)
 RELEASES = {"a": "imagenet-a", "r": "imagenet-r", "sketch": "imagenet-sketch", "c": "imagenet-c"}
 
 
@@ -42,9 +54,18 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
         init_dist("slurm" if inside_slurm_job() else "pytorch", backend="nccl" if torch.cuda.is_available() else "gloo")
     index_dir = data.get("index_dir") or data.get("root")
     index_dir = Path(index_dir) if index_dir else None
-    return evaluate_all_and_record(cfg["checkpoint"], sets, Path(cfg["work_dir"]), index_dir,
-                                   cfg.get("arch"), cfg.get("img_size"), cfg["batch_size"], cfg["num_workers"],
-                                   interpolation=cfg["interpolation"], c_upsample=cfg["c_upsample"])
+    return evaluate_all_and_record(
+        cfg["checkpoint"],
+        sets,
+        Path(cfg["work_dir"]),
+        index_dir,
+        cfg.get("arch"),
+        cfg.get("img_size"),
+        cfg["batch_size"],
+        cfg["num_workers"],
+        interpolation=cfg["interpolation"],
+        c_upsample=cfg["c_upsample"],
+    )
 
 
 def _upsample(text: str) -> str | None:
@@ -65,22 +86,48 @@ TASK = Task(
     config_keys="classification.commands.robustness:CONFIG_KEYS",
     run="classification.commands.robustness:run",
     flags=(
-        Flag("checkpoint", "checkpoint", "a fine-tuned classifier (maebench classifier.safetensors or official .pth)",
-             positional=True, metavar="CHECKPOINT"),
-        Flag("data", "data.root", "folder holding a/ r/ sketch/ c/ (the demo world's robustness/); per-set flags "
-             "override"),
-        *(Flag(name, f"data.{key}", f"root of {name} (<wnid>/ folders"
-               + (", <corruption>/<severity>/<wnid>/ for C)" if key == "c" else ")"))
-          for key, name in RELEASES.items()),
+        Flag(
+            "checkpoint",
+            "checkpoint",
+            "a fine-tuned classifier (maebench classifier.safetensors or official .pth)",
+            positional=True,
+            metavar="CHECKPOINT",
+        ),
+        Flag(
+            "data",
+            "data.root",
+            "folder holding a/ r/ sketch/ c/ (the demo world's robustness/); per-set flags override",
+        ),
+        *(
+            Flag(
+                name,
+                f"data.{key}",
+                f"root of {name} (<wnid>/ folders"
+                + (", <corruption>/<severity>/<wnid>/ for C)" if key == "c" else ")"),
+            )
+            for key, name in RELEASES.items()
+        ),
         Flag("sets", "sets", "which sets to run, e.g. a,r (default: all found)"),
-        Flag("index-dir", "data.index_dir", "folder with imagenet_{a,r}_indices.txt for non-ImageNet classifiers "
-             "(default: --data)"),
+        Flag(
+            "index-dir",
+            "data.index_dir",
+            "folder with imagenet_{a,r}_indices.txt for non-ImageNet classifiers (default: --data)",
+        ),
         Flag("arch", "arch", "architecture, for checkpoints without a maebench sidecar"),
         Flag("img-size", "img_size", "input size (default: the checkpoint's)", type=int),
-        Flag("interpolation", "interpolation", "A/R/Sketch resize: bicubic (MAE's evaluation, default) or bilinear "
-             "(hendrycks' eval.py)", choices=("bicubic", "bilinear")),
-        Flag("c-upsample", "c_upsample", "IN-C images smaller than the input (e.g. --img-size 448): bicubic "
-             "(default) or bilinear upsampling; None refuses", type=_upsample),
+        Flag(
+            "interpolation",
+            "interpolation",
+            "A/R/Sketch resize: bicubic (MAE's evaluation, default) or bilinear (hendrycks' eval.py)",
+            choices=("bicubic", "bilinear"),
+        ),
+        Flag(
+            "c-upsample",
+            "c_upsample",
+            "IN-C images smaller than the input (e.g. --img-size 448): bicubic "
+            "(default) or bilinear upsampling; None refuses",
+            type=_upsample,
+        ),
         Flag("batch-size", "batch_size", "images per batch (default 64)", type=int),
         Flag("num-workers", "num_workers", "data-loader workers (default 2)", type=int),
     ),

@@ -7,6 +7,7 @@ console says so.
 Images of any mode (grayscale, CMYK, 16-bit, palette with alpha) become 8-bit RGB; an unreadable or
 truncated file raises one clear error naming it instead of a traceback from inside a worker.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,10 +18,13 @@ from torch.utils.data import Dataset
 from torchvision import transforms
 
 from ..errors import BadInputError
-
-from ..images import IMAGENET_MEAN, IMAGENET_STD, ends_with_eoi, list_images, load_rgb
-from ..images import IMG_EXTENSIONS  # noqa: F401  (classification/datasets.py still imports it from here)
-
+from ..images import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ends_with_eoi,
+    list_images,
+    load_rgb,
+)
 
 HELD_OUT_SPLITS = ("val", "test")  # beside train/: the root is a dataset release, pre-train on train/ only
 
@@ -30,27 +34,32 @@ def pretrain_root(root: str | Path) -> Path:
     root = Path(root)
     held_out = [s for s in HELD_OUT_SPLITS if (root / s).is_dir()]
     if (root / "train").is_dir() and held_out:
-        print(f"NOTICE: {root} holds train/ and {'/ and '.join(held_out)}/: pre-training reads {root / 'train'} "
-              f"only (as official main_pretrain.py); {', '.join(held_out)} images are not used")
+        print(
+            f"NOTICE: {root} holds train/ and {'/ and '.join(held_out)}/: pre-training reads {root / 'train'} "
+            f"only (as official main_pretrain.py); {', '.join(held_out)} images are not used"
+        )
         return root / "train"
     return root
 
 
 def pretrain_transform(img_size: int, scale: tuple[float, float] = (0.2, 1.0)) -> transforms.Compose:
     """The paper's only augmentation: RandomResizedCrop (bicubic) + horizontal flip."""
-    return transforms.Compose([
-        transforms.RandomResizedCrop(img_size, scale=scale, interpolation=transforms.InterpolationMode.BICUBIC),
-        transforms.RandomHorizontalFlip(),
-        transforms.ToTensor(),
-        transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+    return transforms.Compose(
+        [
+            transforms.RandomResizedCrop(img_size, scale=scale, interpolation=transforms.InterpolationMode.BICUBIC),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
 
 
 class UnlabeledImages(Dataset):
     """Every image below `root`; items are `{"inputs": (3, H, W) tensor}` as mmengine's models take them."""
 
-    def __init__(self, root: str | Path, img_size: int = 224, scale: tuple[float, float] = (0.2, 1.0),
-                 verify: bool = True):
+    def __init__(
+        self, root: str | Path, img_size: int = 224, scale: tuple[float, float] = (0.2, 1.0), verify: bool = True
+    ):
         self.root = pretrain_root(root)
         self.files = list_images(self.root)
         self.transform = pretrain_transform(img_size, tuple(scale))

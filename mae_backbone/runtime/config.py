@@ -3,12 +3,14 @@
 mmengine's own `merge_from_dict` silently adds a typo as a new key (user pain: overrides that silently
 accept typos); we walk the existing tree instead and check each value's type against the old one.
 """
+
 from __future__ import annotations
 
 import ast
 import difflib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from mmengine.config import Config, ConfigDict
 
@@ -106,6 +108,7 @@ def refuse_unknown(names: Iterable[str], known: Iterable[str], what: str, where:
     known = list(known)
     unknown = [n for n in names if n not in known]
     if unknown:
-        hints = [n + "".join(f" (did you mean {c}?)" for c in difflib.get_close_matches(n, known, n=1))
-                 for n in unknown]
+        hints = [
+            n + "".join(f" (did you mean {c}?)" for c in difflib.get_close_matches(n, known, n=1)) for n in unknown
+        ]
         raise ConfigError(f"{where}: unknown {what}(s) {', '.join(hints)}; known: {', '.join(known)}")

@@ -10,13 +10,15 @@
 `measure(run)` wraps a task's `run(cfg)` (mae_backbone.runtime.task) and adds the block to the metrics.json the
 run wrote; inference-only tasks (kNN, robustness, --eval-only) have no training fields.
 """
+
 from __future__ import annotations
 
 import json
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from mmengine.hooks import Hook
@@ -68,10 +70,17 @@ class CostHook(Hook):
         world = runner.world_size
         iters = runner.max_iters
         if runner.rank == 0:
-            atomic_write_json(Path(runner.work_dir) / TRAINING_FILE, {
-                "train_images": self.images * world * iters, "train_flops": self.flops * world * iters,
-                "flops_per_step_per_process": self.flops, "images_per_step_per_process": self.images,
-                "iterations": iters, "flops_method": METHOD})
+            atomic_write_json(
+                Path(runner.work_dir) / TRAINING_FILE,
+                {
+                    "train_images": self.images * world * iters,
+                    "train_flops": self.flops * world * iters,
+                    "flops_per_step_per_process": self.flops,
+                    "images_per_step_per_process": self.images,
+                    "iterations": iters,
+                    "flops_method": METHOD,
+                },
+            )
 
 
 def cpu_seconds() -> float:
@@ -111,10 +120,14 @@ def measure(run: Callable[[dict[str, Any]], dict[str, Any]], cfg: dict[str, Any]
     metrics = run(cfg)
     wall = time.perf_counter() - t0
     cpu, world = _sum_over_processes(cpu_seconds() - c0)
-    cost: dict[str, Any] = dict(wall_seconds=round(wall, 2), processes=world, device="cuda" if cuda else "cpu",
-                                device_seconds=round(wall * world if cuda else cpu, 2),
-                                peak_rss_mib=peak_rss_mib(),
-                                peak_gpu_mib=round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None)
+    cost: dict[str, Any] = dict(
+        wall_seconds=round(wall, 2),
+        processes=world,
+        device="cuda" if cuda else "cpu",
+        device_seconds=round(wall * world if cuda else cpu, 2),
+        peak_rss_mib=peak_rss_mib(),
+        peak_gpu_mib=round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None,
+    )
     work_dir = Path(cfg["work_dir"])
     training = work_dir / TRAINING_FILE
     if training.is_file():

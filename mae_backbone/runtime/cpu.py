@@ -8,6 +8,7 @@ faults on memory it just released. Measured on a 2-core Xeon, ViT-B/16 MAE step 
 (RSS stays at the peak instead of falling between steps), which a training process reaches every
 step anyway.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -21,12 +21,14 @@
 - `sync_bn`, `sync_bn_notice`: SyncBN only where it can run (several processes with CUDA); the one-line
   notice of which norm the built model uses and why.
 """
+
 from __future__ import annotations
 
 import os
 import subprocess
 from collections import Counter
-from typing import Any, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -46,8 +48,9 @@ class ExactShardSampler(Sampler[int]):
     dataloader config, and this sampler, are built). `seed` is accepted because mmengine's runner passes
     one to every sampler it builds; the order is fixed."""
 
-    def __init__(self, dataset: Dataset, rank: int | None = None, world_size: int | None = None,
-                 seed: int | None = None):
+    def __init__(
+        self, dataset: Dataset, rank: int | None = None, world_size: int | None = None, seed: int | None = None
+    ):
         self.size, self._rank, self._world = len(dataset), rank, world_size
 
     def _shard(self) -> range:
@@ -63,8 +66,9 @@ class ExactShardSampler(Sampler[int]):
         return len(self._shard())
 
 
-def check_exact_once(ids: Sequence[Hashable], size: int, expected: Iterable[Hashable] | None = None,
-                     what: str = "evaluation") -> None:
+def check_exact_once(
+    ids: Sequence[Hashable], size: int, expected: Iterable[Hashable] | None = None, what: str = "evaluation"
+) -> None:
     """Raise unless `ids` (one per gathered result) name `size` distinct samples (exactly `expected`, if given)."""
     counts = Counter(ids)
     dup = sum(c - 1 for c in counts.values())
@@ -73,7 +77,8 @@ def check_exact_once(ids: Sequence[Hashable], size: int, expected: Iterable[Hash
         raise RuntimeError(
             f"{what} covered {len(counts)} of {size} samples with {dup} duplicates"
             + (f" and {len(missing)} missing (e.g. {missing[:3]})" if missing else "")
-            + "; the sampler must shard by index without padding (ExactShardSampler)")
+            + "; the sampler must shard by index without padding (ExactShardSampler)"
+        )
 
 
 def init_cpu_launch(launcher: str) -> None:
@@ -92,8 +97,10 @@ def _export_slurm_env() -> None:
     env = os.environ
     missing = [k for k in ("SLURM_PROCID", "SLURM_NTASKS") if k not in env]
     if missing:
-        raise UserFacingError(f"--launcher slurm outside a Slurm job step: {', '.join(missing)} not set "
-                              "(run it under srun, or without --launcher slurm to submit with submitit)")
+        raise UserFacingError(
+            f"--launcher slurm outside a Slurm job step: {', '.join(missing)} not set "
+            "(run it under srun, or without --launcher slurm to submit with submitit)"
+        )
     if "MASTER_ADDR" not in env:
         env["MASTER_ADDR"] = _first_slurm_host(env.get("SLURM_NODELIST", ""))
     env.setdefault("MASTER_PORT", "29500")
@@ -104,13 +111,16 @@ def _first_slurm_host(nodelist: str) -> str:
     out: list[str] = []
     if nodelist:
         try:
-            out = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True,
-                                 check=True).stdout.split()
+            out = subprocess.run(
+                ["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, check=True
+            ).stdout.split()
         except (OSError, subprocess.CalledProcessError):
             pass
     if not out:
-        raise UserFacingError(f"--launcher slurm: MASTER_ADDR is not set and `scontrol show hostnames "
-                              f"{nodelist or '$SLURM_NODELIST'}` gave no host; export MASTER_ADDR (the first node)")
+        raise UserFacingError(
+            f"--launcher slurm: MASTER_ADDR is not set and `scontrol show hostnames "
+            f"{nodelist or '$SLURM_NODELIST'}` gave no host; export MASTER_ADDR (the first node)"
+        )
     return out[0]
 
 
@@ -164,6 +174,8 @@ def sync_bn_notice(model: torch.nn.Module, world_size: int) -> str:
     if world_size <= 1:
         return f"SyncBN off: single process; {plain} BatchNorm layers stay plain BN"
     if not torch.cuda.is_available():
-        return (f"SyncBN needs CUDA; using plain BN under gloo ({plain} BatchNorm layers, statistics per "
-                f"process over {world_size} processes)")
+        return (
+            f"SyncBN needs CUDA; using plain BN under gloo ({plain} BatchNorm layers, statistics per "
+            f"process over {world_size} processes)"
+        )
     return f"SyncBN off: {plain} BatchNorm layers stay plain BN"

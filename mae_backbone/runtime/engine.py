@@ -3,16 +3,18 @@
 - `AtomicRunner`: checkpoints are written to a temp file and renamed (a crash never leaves a torn file).
 - `allow_mmengine_checkpoints`: torch >= 2.6 loads with weights_only=True; mmengine's checkpoints carry a
   few non-tensor types (message hub buffers, numpy RNG state). They are allow-listed here, in one place.
-- `NonFiniteLossHook`, `ProgressBarHook`: stop on NaN/inf naming the step; a tqdm bar on the console.
-- `run_with_nan_retry`: `--nan-retry N`: on NaN/inf resume from the last good checkpoint with half the lr.
+- `training_hooks`: the hooks of every training run; `ProgressBarHook`: a tqdm bar when the console is a terminal
+  (not in a log file: a suite stage's log, a Slurm job's output). Stopping on NaN/inf and `--nan-retry`: `nonfinite.py`.
 - `iter_runner_kwargs`, `build_iter_runner`, `loss_summary`: the iteration-based Runner arguments, the Runner
   and the training-loss summary detection and segmentation share.
 Which checkpoint a run resumes from, and whether its work dir can hold one: `workdir.py`.
 """
+
 from __future__ import annotations
 
 import itertools
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +24,11 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
-from ..errors import UserFacingError
-from . import cost  # noqa: F401  (registers CostHook)
-from .workdir import latest_complete_checkpoint, weights_source
-
-
-class NonFiniteLossError(UserFacingError):
-    lr_scale = 1.0  # the lr (x the config's) of the run that failed
+from . import (
+    cost,  # noqa: F401  (registers CostHook)
+    nonfinite,  # noqa: F401  (registers NonFiniteLossHook)
+)
+from .workdir import weights_source
 
 
 def allow_mmengine_checkpoints() -> None:
@@ -66,8 +66,11 @@ class ResumableStateHook(Hook):
             scalars[key] = {"log": torch.as_tensor(log), "count": torch.as_tensor(count), "max_length": buf.max_length}
         hub["log_scalars"] = scalars
         # Plain Python scalars only (np.float64 is a float subclass, but it pickles as a numpy global).
-        hub["runtime_info"] = {k: _builtin(v) for k, v in hub.get("runtime_info", {}).items()
-                               if isinstance(v, (int, float, str, bool, type(None), list, dict))}
+        hub["runtime_info"] = {
+            k: _builtin(v)
+            for k, v in hub.get("runtime_info", {}).items()
+            if isinstance(v, (int, float, str, bool, type(None), list, dict))
+        }
         checkpoint["rng"] = _rng_state()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -123,8 +126,11 @@ def _rng_state() -> dict[str, Any]:
     np_state = np.random.get_state()
     return {
         "python": _plain(random.getstate()),
-        "numpy": [np_state[0], torch.as_tensor(np_state[1]), *[int(v) if isinstance(v, (int, np.integer))
-                                                               else float(v) for v in np_state[2:]]],
+        "numpy": [
+            np_state[0],
+            torch.as_tensor(np_state[1]),
+            *[int(v) if isinstance(v, (int, np.integer)) else float(v) for v in np_state[2:]],
+        ],
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -214,91 +220,15 @@ class AtomicRunner(Runner):
         os.replace(tmp, final)
 
 
-@HOOKS.register_module()
-class NonFiniteLossHook(Hook):
-    """Stops training at the first non-finite loss, before any checkpoint of the broken weights is saved.
-
-    It also makes the lr of a resumed run the config's (x `lr_scale`): resuming loads the optimizer and
-    scheduler states, whose lr would otherwise silently win over a lowered one. `lr_scale` (1 unless
-    `--nan-retry` halved it) is kept in each checkpoint, so a later plain resume keeps the reduced lr.
-
-    Args:
-        lr_scale: the scale `run_with_nan_retry` gives the run it restarts (through the task's `run(cfg,
-            lr_scale=...)` and `training_hooks`); None: 1, or the resumed checkpoint's.
-    """
-
-    priority = "ABOVE_NORMAL"
-
-    def __init__(self, lr_scale: float | None = None) -> None:
-        self.retry_lr_scale = lr_scale
-
-    def before_run(self, runner) -> None:
-        self.lr_scale = 1.0 if self.retry_lr_scale is None else self.retry_lr_scale
-        self.config_lr = [g.get("initial_lr", g["lr"]) for g in getattr(runner.optim_wrapper, "param_groups", [])]
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if self.retry_lr_scale is None:
-            self.lr_scale = float(checkpoint.get("lr_scale", 1.0))
-
-    def before_train(self, runner) -> None:
-        groups = runner.optim_wrapper.param_groups
-        loaded = [g.get("initial_lr", g["lr"]) for g in groups]
-        factors = [lr * self.lr_scale / now if now else 1.0 for lr, now in zip(self.config_lr, loaded)]
-        if all(f == 1.0 for f in factors):
-            return
-        was = groups[0]["lr"]
-        for g, f in zip(groups, factors):
-            g["lr"] *= f
-            if "initial_lr" in g:
-                g["initial_lr"] *= f
-        schedulers = runner.param_schedulers or []
-        for s in itertools.chain(*schedulers.values()) if isinstance(schedulers, dict) else schedulers:
-            s.base_values = [v * f for v, f in zip(s.base_values, factors)]
-        runner.logger.warning(f"lr = the config's x {self.lr_scale:g}: {groups[0]['lr']:.4g} now in the first "
-                              f"parameter group (was {was:.4g})")
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint["lr_scale"] = float(self.lr_scale)
-
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        loss = (outputs or {}).get("loss")
-        if loss is not None and not torch.isfinite(loss).all():
-            last = latest_complete_checkpoint(runner.work_dir)
-            err = NonFiniteLossError(
-                f"loss became {loss.item()} at iteration {runner.iter + 1} (epoch {runner.epoch + 1}). "
-                f"Last good checkpoint: {last or 'none yet'}. Resume from it with a lower lr (--resume auto and "
-                "a lower optim.lr / optim.blr), or let --nan-retry N do that; or try precision=fp32 / gradient clipping"
-            )
-            err.lr_scale = self.lr_scale
-            raise err
-
-
 def training_hooks(*extra: str, lr_scale: float | None = None) -> list[dict[str, Any]]:
     """The hooks of every training run: resumable RNG/message-hub state, stop on NaN, progress, measured cost.
     `lr_scale`: the lr (x the config's) of a run that `run_with_nan_retry` restarts (None: not a retry)."""
-    hooks: list[dict[str, Any]] = [dict(type=name) for name in ("ResumableStateHook", "NonFiniteLossHook",
-                                                                "ProgressBarHook", "CostHook", *extra)]
+    hooks: list[dict[str, Any]] = [
+        dict(type=name) for name in ("ResumableStateHook", "NonFiniteLossHook", "ProgressBarHook", "CostHook", *extra)
+    ]
     if lr_scale is not None:
         hooks[1]["lr_scale"] = lr_scale
     return hooks
-
-
-def run_with_nan_retry(run: Any, cfg: dict[str, Any], retries: int = 0) -> Any:
-    """`run(cfg)`; on a non-finite loss, up to `retries` times: resume from the last good checkpoint in the
-    work dir (or start again) with half the lr of the run that failed: `run(cfg, lr_scale=...)`, which each
-    training task hands to its `training_hooks`."""
-    scale = None
-    for attempt in range(retries + 1):
-        try:
-            return run(cfg) if scale is None else run(cfg, lr_scale=scale)
-        except NonFiniteLossError as err:
-            if attempt == retries:
-                raise
-            scale = err.lr_scale * 0.5
-            last = latest_complete_checkpoint(cfg["work_dir"])
-            print(f"NOTICE: {str(err).split('. Last')[0]}; --nan-retry {attempt + 1}/{retries}: "
-                  f"{f'resuming from {last}' if last else 'starting again'} with lr x {scale:g}", flush=True)
-            cfg = {**cfg, "resume": "auto" if last else cfg.get("resume")}
 
 
 @HOOKS.register_module()
@@ -311,9 +241,15 @@ class ProgressBarHook(Hook):
         from tqdm.auto import tqdm
 
         self.bar = None
-        if runner.rank == 0 and os.environ.get("MAEBENCH_NO_PROGRESS") != "1":
-            self.bar = tqdm(total=runner.max_iters, initial=runner.iter, desc=runner.experiment_name[:24],
-                            unit="it", dynamic_ncols=True, leave=False)
+        if runner.rank == 0 and sys.stderr.isatty():  # a log file gets the logger's lines, not bar redraws
+            self.bar = tqdm(
+                total=runner.max_iters,
+                initial=runner.iter,
+                desc=runner.experiment_name[:24],
+                unit="it",
+                dynamic_ncols=True,
+                leave=False,
+            )
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if self.bar is not None:
@@ -326,8 +262,9 @@ class ProgressBarHook(Hook):
             self.bar.close()
 
 
-def iter_runner_kwargs(cfg: dict[str, Any], accum: int, scope: str, visualizer: str,
-                       cudnn_benchmark: bool, lr_scale: float | None = None) -> dict[str, Any]:
+def iter_runner_kwargs(
+    cfg: dict[str, Any], accum: int, scope: str, visualizer: str, cudnn_benchmark: bool, lr_scale: float | None = None
+) -> dict[str, Any]:
     """The Runner arguments detection and segmentation share: iteration-based logging and checkpoints (the
     config counts optimizer steps; the loop counts loader iterations, `accum` per step), maebench's resume,
     non-finite-loss and progress hooks (`lr_scale`: `training_hooks`'), gloo where there is no CUDA, and the
@@ -339,13 +276,22 @@ def iter_runner_kwargs(cfg: dict[str, Any], accum: int, scope: str, visualizer: 
             timer=dict(type="IterTimerHook"),
             logger=dict(type="LoggerHook", interval=sched["log_interval"], log_metric_by_epoch=False),
             param_scheduler=dict(type="ParamSchedulerHook"),
-            checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=sched["checkpoint_interval"] * accum,
-                            max_keep_ckpts=2, save_last=True),
-            sampler_seed=dict(type="DistSamplerSeedHook")),
+            checkpoint=dict(
+                type="CheckpointHook",
+                by_epoch=False,
+                interval=sched["checkpoint_interval"] * accum,
+                max_keep_ckpts=2,
+                save_last=True,
+            ),
+            sampler_seed=dict(type="DistSamplerSeedHook"),
+        ),
         custom_hooks=training_hooks(lr_scale=lr_scale),
         log_processor=dict(by_epoch=False),
-        env_cfg=dict(cudnn_benchmark=cudnn_benchmark, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
-                     dist_cfg=dict(backend="nccl" if torch.cuda.is_available() else "gloo")),
+        env_cfg=dict(
+            cudnn_benchmark=cudnn_benchmark,
+            mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
+            dist_cfg=dict(backend="nccl" if torch.cuda.is_available() else "gloo"),
+        ),
         visualizer=dict(type=visualizer, vis_backends=[dict(type="LocalVisBackend")]),
         default_scope=scope,
         launcher=cfg.get("launcher", "none"),
@@ -353,8 +299,9 @@ def iter_runner_kwargs(cfg: dict[str, Any], accum: int, scope: str, visualizer: 
     )
 
 
-def build_iter_runner(cfg: dict[str, Any], kwargs: dict[str, Any], plan: dict[str, Any], world_size: int,
-                      launch_cfg: dict[str, Any]) -> AtomicRunner:
+def build_iter_runner(
+    cfg: dict[str, Any], kwargs: dict[str, Any], plan: dict[str, Any], world_size: int, launch_cfg: dict[str, Any]
+) -> AtomicRunner:
     """The Runner of a dense task (detection, segmentation) from its `runner_kwargs`: the weights to start from
     (resume / load_from), the resolved config it records (with the compact `maebench` one), SyncBN under DDP,
     then the SyncBN notice and, when training, the BatchNorm-under-accumulation warning on its log."""
@@ -371,8 +318,11 @@ def build_iter_runner(cfg: dict[str, Any], kwargs: dict[str, Any], plan: dict[st
     full_cfg.update(launch_cfg)  # DDP on CPUs (gloo) takes no device ids
     runner = AtomicRunner(**kwargs, cfg=full_cfg)
     runner.logger.info(sync_bn_notice(runner.model, runner.world_size))
-    if not cfg.get("eval_only") and (warning := bn_accumulation_warning(
-            runner.model, cfg["data"]["batch_size"], runner.world_size, plan["global_batch"], plan["accum"])):
+    if not cfg.get("eval_only") and (
+        warning := bn_accumulation_warning(
+            runner.model, cfg["data"]["batch_size"], runner.world_size, plan["global_batch"], plan["accum"]
+        )
+    ):
         runner.logger.warning(warning)
     return runner
 

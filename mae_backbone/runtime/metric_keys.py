@@ -17,6 +17,7 @@ arrays named `K/<field>`; the fields say how the number is recomputed on a resam
   runs are paired image by image only when they scored the same images in the same order; `K/images`
   instead when one file holds several image sets (robustness: A, R and Sketch).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

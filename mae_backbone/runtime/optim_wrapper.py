@@ -6,6 +6,7 @@
 - `layer_decay_adamw_cfg`: the same AdamW as a config, for the dense tasks' layer-decay constructors.
 - `compile_in_place`: `torch.compile` that keeps checkpoint keys and falls back to eager code.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,8 +30,14 @@ class BF16CpuOptimWrapper(OptimWrapper):
             yield
 
 
-def build_optim_wrapper(groups: list[dict[str, Any]], optimizer: str = "AdamW", precision: str = "auto",
-                        clip_grad: dict | None = None, accumulative_counts: int = 1, **opt_kwargs: Any) -> OptimWrapper:
+def build_optim_wrapper(
+    groups: list[dict[str, Any]],
+    optimizer: str = "AdamW",
+    precision: str = "auto",
+    clip_grad: dict | None = None,
+    accumulative_counts: int = 1,
+    **opt_kwargs: Any,
+) -> OptimWrapper:
     """An optim wrapper over explicit parameter groups (each with its absolute lr and weight decay)."""
     from timm.optim import Lars
 
@@ -45,8 +52,9 @@ def build_optim_wrapper(groups: list[dict[str, Any]], optimizer: str = "AdamW", 
     return OPTIM_WRAPPERS.build({**cfg, "optimizer": opt})
 
 
-def optim_wrapper_cfg(optimizer: dict | None, precision: str = "auto", clip_grad: dict | None = None,
-                      accumulative_counts: int = 1) -> dict:
+def optim_wrapper_cfg(
+    optimizer: dict | None, precision: str = "auto", clip_grad: dict | None = None, accumulative_counts: int = 1
+) -> dict:
     """The optim-wrapper config for a precision: fp32 | bf16 | fp16 | auto (bf16 where it is fast)."""
     cuda = torch.cuda.is_available()
     if precision == "auto":
@@ -68,10 +76,12 @@ def optim_wrapper_cfg(optimizer: dict | None, precision: str = "auto", clip_grad
 def layer_decay_adamw_cfg(optim: dict[str, Any], wrapper: dict[str, Any], constructor: str) -> dict[str, Any]:
     """Detection's and segmentation's optim wrapper: AdamW (fused, as `build_optim_wrapper`'s) whose parameter
     groups and layer-wise lr decay come from the task's registered `constructor`."""
-    adamw = dict(type="AdamW", lr=optim["lr"], betas=tuple(optim["betas"]), weight_decay=optim["weight_decay"],
-                 fused=True)
-    return dict(**wrapper, optimizer=adamw, constructor=constructor,
-                paramwise_cfg=dict(layer_decay=optim["layer_decay"]))
+    adamw = dict(
+        type="AdamW", lr=optim["lr"], betas=tuple(optim["betas"]), weight_decay=optim["weight_decay"], fused=True
+    )
+    return dict(
+        **wrapper, optimizer=adamw, constructor=constructor, paramwise_cfg=dict(layer_decay=optim["layer_decay"])
+    )
 
 
 def compile_in_place(module: torch.nn.Module, enabled: bool) -> None:

@@ -3,6 +3,7 @@
 `maebench report` reads only these files, so every number is stored with what makes it comparable:
 dataset fingerprint, test mode, evaluator and version, seed, world size, package versions.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -10,14 +11,27 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..fileio import atomic_write_json
 
-PACKAGES = ("torch", "torchvision", "timm", "mmengine", "mmcv", "mmdet", "mmsegmentation", "numpy",
-            "pycocotools", "faster-coco-eval", "imagecorruptions", "maebench")
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "timm",
+    "mmengine",
+    "mmcv",
+    "mmdet",
+    "mmsegmentation",
+    "numpy",
+    "pycocotools",
+    "faster-coco-eval",
+    "imagecorruptions",
+    "maebench",
+)
 METRICS_FILE = "metrics.json"
 SCHEMA_VERSION = 1
 
@@ -35,8 +49,12 @@ def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str | None]:
 def git_revision() -> str | None:
     here = Path(__file__).resolve().parents[2]
     try:
-        return subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=5).stdout.strip() or None
+        return (
+            subprocess.run(
+                ["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -44,8 +62,7 @@ def git_revision() -> str | None:
 def dataset_fingerprint(root: str | Path, files: Iterable[str | Path] | None = None) -> dict[str, Any]:
     """Count and hash the relative paths and sizes of a dataset's files (cheap: no file is read)."""
     root = Path(root)
-    paths = sorted(Path(f) for f in files) if files is not None else sorted(
-        p for p in root.rglob("*") if p.is_file())
+    paths = sorted(Path(f) for f in files) if files is not None else sorted(p for p in root.rglob("*") if p.is_file())
     digest = hashlib.sha256()
     for p in paths:
         full = p if p.is_absolute() else root / p
@@ -81,8 +98,7 @@ def write_metrics(
         "world_size": world_size if world_size is not None else int(os.environ.get("WORLD_SIZE", 1)),
         "versions": package_versions(),
         "git": git_revision(),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpu_count": os.cpu_count()},
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count()},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **(extra or {}),
     }

@@ -5,13 +5,14 @@ command with `--resume auto`, so a preempted or timed-out job requeues itself an
 newest complete checkpoint. mmengine's `init_dist("slurm")` then reads the SLURM_* variables (on nodes without
 CUDA, where it would call `torch.cuda.set_device`, `runtime.distributed.init_cpu_launch` starts a gloo group from them).
 """
+
 from __future__ import annotations
 
 import argparse
 import copy
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def add_slurm_args(parser: argparse.ArgumentParser) -> None:
@@ -52,12 +53,20 @@ def maybe_submit(args: argparse.Namespace, main: Callable[[argparse.Namespace], 
 
     folder = Path(args.slurm_folder or Path(work_dir) / "slurm")
     executor = submitit.AutoExecutor(folder=str(folder / "%j"))
-    params = dict(nodes=args.nodes, tasks_per_node=args.gpus_per_node, gpus_per_node=args.gpus_per_node,
-                  cpus_per_task=10, timeout_min=args.timeout_min, name=f"maebench-{Path(work_dir).name}")
+    params = dict(
+        nodes=args.nodes,
+        tasks_per_node=args.gpus_per_node,
+        gpus_per_node=args.gpus_per_node,
+        cpus_per_task=10,
+        timeout_min=args.timeout_min,
+        name=f"maebench-{Path(work_dir).name}",
+    )
     if args.partition:
         params["slurm_partition"] = args.partition
     executor.update_parameters(**params)
     job = executor.submit(SlurmTask(main, args))
-    print(f"submitted Slurm job {job.job_id}: {args.nodes} node(s) x {args.gpus_per_node} GPU(s); "
-          f"logs in {folder / str(job.job_id)}")
+    print(
+        f"submitted Slurm job {job.job_id}: {args.nodes} node(s) x {args.gpus_per_node} GPU(s); "
+        f"logs in {folder / str(job.job_id)}"
+    )
     return 0

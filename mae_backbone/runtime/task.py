@@ -6,14 +6,16 @@ config: the file, then the overrides, then the flags) and `execute(cfg) -> metri
 line parses argv into those keyword flags; the suite calls `build_cfg` with them directly and never writes or
 parses an argv. The resolved config is what decides a result, so it is also what a suite stage is cached on.
 """
+
 from __future__ import annotations
 
 import argparse
 import importlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..errors import ConfigError
 
@@ -39,10 +41,18 @@ class Flag:
 # What every training task takes. `eval_only` and `data` come with each task (pretrain has no evaluation).
 COMMON = (
     Flag("work-dir", "work_dir", "where logs, checkpoints and metrics.json go (default work_dirs/<task>_<config>)"),
-    Flag("resume", "resume", "continue from the newest complete checkpoint in the work dir (auto) or a file",
-         metavar="auto|PATH"),
-    Flag("launcher", "launcher", "distributed launcher: pytorch under torchrun, slurm under srun/submitit",
-         choices=("none", "pytorch", "slurm")),
+    Flag(
+        "resume",
+        "resume",
+        "continue from the newest complete checkpoint in the work dir (auto) or a file",
+        metavar="auto|PATH",
+    ),
+    Flag(
+        "launcher",
+        "launcher",
+        "distributed launcher: pytorch under torchrun, slurm under srun/submitit",
+        choices=("none", "pytorch", "slurm"),
+    ),
     Flag("seed", "seed", "random seed (default: the config's)", type=int),
 )
 EVAL_ONLY = Flag("eval-only", "eval_only", "evaluate the given/latest weights, no training", switch=True)
@@ -53,8 +63,12 @@ def data_flag(what: str) -> Flag:
 
 
 # detection and segmentation: the backbone their ViT starts from
-BACKBONE_FLAG = Flag("pretrained", "model.pretrained", "backbone checkpoint (maebench .safetensors or official MAE "
-                     ".pth); sets model.pretrained. Without it the ViT starts from scratch")
+BACKBONE_FLAG = Flag(
+    "pretrained",
+    "model.pretrained",
+    "backbone checkpoint (maebench .safetensors or official MAE "
+    ".pth); sets model.pretrained. Without it the ViT starts from scratch",
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +97,9 @@ class Task:
         known = {f.dest: f for f in self.all_flags}
         unknown = [k for k in flags if k not in known]
         if unknown:
-            raise ConfigError(f"maebench {self.name}: unknown flag(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"maebench {self.name}: unknown flag(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         config = config or self.default_config
         cfg = load_config(config, overrides)
         allowed = _resolve(self.config_keys)
@@ -113,7 +128,7 @@ class Task:
         if self.retries_inside:  # a sweep measures each of its runs
             return run(cfg, nan_retry=nan_retry)
         from .cost import measure
-        from .engine import run_with_nan_retry
+        from .nonfinite import run_with_nan_retry
 
         return measure(lambda c: run_with_nan_retry(run, c, nan_retry), cfg)
 
@@ -123,13 +138,24 @@ class Task:
             if flag.positional:
                 parser.add_argument(flag.dest, help=flag.help, metavar=flag.metavar)
         if self.config_positional:
-            parser.add_argument("config", nargs="?", default=self.default_config,
-                                help=f"mmengine Python config (default: {_shown(self.default_config)})")
+            parser.add_argument(
+                "config",
+                nargs="?",
+                default=self.default_config,
+                help=f"mmengine Python config (default: {_shown(self.default_config)})",
+            )
         else:
-            parser.add_argument("--config", default=self.default_config,
-                                help=f"mmengine Python config (default: {_shown(self.default_config)})")
-        parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                            help="config overrides such as optim.lr=1e-3; an unknown key is an error")
+            parser.add_argument(
+                "--config",
+                default=self.default_config,
+                help=f"mmengine Python config (default: {_shown(self.default_config)})",
+            )
+        parser.add_argument(
+            "overrides",
+            nargs="*",
+            metavar="KEY=VALUE",
+            help="config overrides such as optim.lr=1e-3; an unknown key is an error",
+        )
         for flag in self.all_flags:
             if flag.positional:
                 continue
@@ -139,9 +165,14 @@ class Task:
             else:
                 kwargs.update(type=flag.type, choices=flag.choices, metavar=flag.metavar)
             parser.add_argument(f"--{flag.name}", **kwargs)
-        parser.add_argument("--nan-retry", type=int, default=0, metavar="N",
-                            help="on a non-finite loss, resume from the last good checkpoint with half the lr, "
-                                 "at most N times (default 0: stop and say where)")
+        parser.add_argument(
+            "--nan-retry",
+            type=int,
+            default=0,
+            metavar="N",
+            help="on a non-finite loss, resume from the last good checkpoint with half the lr, "
+            "at most N times (default 0: stop and say where)",
+        )
         from .slurm import add_slurm_args
 
         add_slurm_args(parser)

@@ -2,6 +2,7 @@
 and whether the folder can hold the next one. A checkpoint is complete when its zip archive checks out: an
 interrupted write leaves a temp file (`AtomicRunner`), and a file torn by other means fails the check.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,7 +43,9 @@ def check_work_dir(work_dir: str | Path, need_bytes: int) -> None:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as err:
-        raise UserFacingError(f"{work_dir}: work dir is not writable ({err.strerror}); pick another --work-dir")
+        raise UserFacingError(
+            f"{work_dir}: work dir is not writable ({err.strerror}); pick another --work-dir"
+        ) from None
     free = shutil.disk_usage(work_dir).free
     if free < need_bytes:
         raise UserFacingError(
@@ -59,8 +62,10 @@ def resolve_resume(resume: str | None, work_dir: str | Path) -> str | None:
         found = latest_complete_checkpoint(work_dir)
         return str(found) if found else None
     if not Path(resume).is_file():
-        raise UserFacingError(f"{resume}: no such checkpoint file; check the path, or use --resume auto (the newest "
-                              "complete one in the work dir)")
+        raise UserFacingError(
+            f"{resume}: no such checkpoint file; check the path, or use --resume auto (the newest "
+            "complete one in the work dir)"
+        )
     if not is_complete_checkpoint(resume):
         raise UserFacingError(f"{resume}: not a complete checkpoint; use --resume auto to pick the latest good one")
     return resume

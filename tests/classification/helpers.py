@@ -1,4 +1,5 @@
 """Shared pieces of the classification tests: a tiny backbone checkpoint and tiny demo-world configs."""
+
 from __future__ import annotations
 
 import copy
@@ -24,8 +25,9 @@ def tiny_backbone(path: Path, img_size: int = IMG) -> Path:
     return save_backbone(path, mae.encoder_state_dict(), meta)
 
 
-def tiny_cfg(protocol: str, demo_world: dict, work_dir: Path, pretrained: str | Path = "",
-             **sections: dict[str, Any]) -> dict[str, Any]:
+def tiny_cfg(
+    protocol: str, demo_world: dict, work_dir: Path, pretrained: str | Path = "", **sections: dict[str, Any]
+) -> dict[str, Any]:
     """The shipped demo recipe of `protocol`, shrunk to a 4-block 64-d ViT at 64 px, one short epoch."""
     cfg = load_protocol_config(DEFAULT_CONFIGS[protocol], [], protocol).to_dict()
     cfg["model"].update(img_size=IMG, **TINY)

@@ -12,6 +12,7 @@ each, and `config`: the shipped classification config that implements them (rela
 - A.5: iNat / Places follow Table 9, lr and epochs "adjusted" per dataset (values not published).
 A linear probe has no layer decay: 1.0 (every group at scale 1).
 """
+
 from __future__ import annotations
 
 FT_B = "FINETUNE.md ViT-B (blr 5e-4, ld 0.65, dp 0.1, 100 ep); Table 9 lists blr 1e-3 / ld 0.75 for B"
@@ -22,34 +23,100 @@ A1 = "; A.1: partial = the fine-tuning setting, epochs from {50, 100, 200} (we r
 A5 = "; A.5: iNat/Places follow Table 9 (per-dataset lr/epochs unpublished: the ImageNet values)"
 
 PAPER_RECIPES: dict[tuple[str, str], dict] = {
-    ("paper_vit_b", "finetune"): dict(blr=5e-4, layer_decay=0.65, epochs=100, drop_path=0.1, source=FT_B,
-                                      config="classification/configs/finetune_vit_base.py"),
-    ("paper_vit_b", "linprobe"): dict(blr=0.1, layer_decay=1.0, epochs=90, drop_path=0.0, source=LIN_B,
-                                      config="classification/configs/linprobe_vit_base.py"),
-    ("paper_vit_b", "partial"): dict(blr=5e-4, layer_decay=0.65, epochs=100, drop_path=0.1, source=FT_B + A1,
-                                     config="classification/configs/partial_vit_base.py"),
-    ("paper_vit_b", "inat"): dict(blr=5e-4, layer_decay=0.65, epochs=100, drop_path=0.1, source=FT_B + A5,
-                                  config="classification/configs/finetune_inat2019_vit_base.py"),
-    ("paper_vit_b", "places"): dict(blr=5e-4, layer_decay=0.65, epochs=100, drop_path=0.1, source=FT_B + A5,
-                                    config="classification/configs/finetune_places365_vit_base.py"),
-    ("paper_vit_l", "finetune"): dict(blr=1e-3, layer_decay=0.75, epochs=50, drop_path=0.2, source=FT_L,
-                                      config="classification/configs/finetune_vit_large.py"),
-    ("paper_vit_l", "linprobe"): dict(blr=0.1, layer_decay=1.0, epochs=50, drop_path=0.0, source=LIN_L,
-                                      config="classification/configs/linprobe_vit_large.py"),
-    ("paper_vit_l", "partial"): dict(blr=1e-3, layer_decay=0.75, epochs=100, drop_path=0.2, source=FT_L + A1,
-                                     config="classification/configs/partial_vit_large.py"),
-    ("paper_vit_l", "inat"): dict(blr=1e-3, layer_decay=0.75, epochs=50, drop_path=0.2, source=FT_L + A5,
-                                  config="classification/configs/finetune_inat2019_vit_large.py"),
-    ("paper_vit_l", "places"): dict(blr=1e-3, layer_decay=0.75, epochs=50, drop_path=0.2, source=FT_L + A5,
-                                    config="classification/configs/finetune_places365_vit_large.py"),
+    ("paper_vit_b", "finetune"): dict(
+        blr=5e-4,
+        layer_decay=0.65,
+        epochs=100,
+        drop_path=0.1,
+        source=FT_B,
+        config="classification/configs/finetune_vit_base.py",
+    ),
+    ("paper_vit_b", "linprobe"): dict(
+        blr=0.1,
+        layer_decay=1.0,
+        epochs=90,
+        drop_path=0.0,
+        source=LIN_B,
+        config="classification/configs/linprobe_vit_base.py",
+    ),
+    ("paper_vit_b", "partial"): dict(
+        blr=5e-4,
+        layer_decay=0.65,
+        epochs=100,
+        drop_path=0.1,
+        source=FT_B + A1,
+        config="classification/configs/partial_vit_base.py",
+    ),
+    ("paper_vit_b", "inat"): dict(
+        blr=5e-4,
+        layer_decay=0.65,
+        epochs=100,
+        drop_path=0.1,
+        source=FT_B + A5,
+        config="classification/configs/finetune_inat2019_vit_base.py",
+    ),
+    ("paper_vit_b", "places"): dict(
+        blr=5e-4,
+        layer_decay=0.65,
+        epochs=100,
+        drop_path=0.1,
+        source=FT_B + A5,
+        config="classification/configs/finetune_places365_vit_base.py",
+    ),
+    ("paper_vit_l", "finetune"): dict(
+        blr=1e-3,
+        layer_decay=0.75,
+        epochs=50,
+        drop_path=0.2,
+        source=FT_L,
+        config="classification/configs/finetune_vit_large.py",
+    ),
+    ("paper_vit_l", "linprobe"): dict(
+        blr=0.1,
+        layer_decay=1.0,
+        epochs=50,
+        drop_path=0.0,
+        source=LIN_L,
+        config="classification/configs/linprobe_vit_large.py",
+    ),
+    ("paper_vit_l", "partial"): dict(
+        blr=1e-3,
+        layer_decay=0.75,
+        epochs=100,
+        drop_path=0.2,
+        source=FT_L + A1,
+        config="classification/configs/partial_vit_large.py",
+    ),
+    ("paper_vit_l", "inat"): dict(
+        blr=1e-3,
+        layer_decay=0.75,
+        epochs=50,
+        drop_path=0.2,
+        source=FT_L + A5,
+        config="classification/configs/finetune_inat2019_vit_large.py",
+    ),
+    ("paper_vit_l", "places"): dict(
+        blr=1e-3,
+        layer_decay=0.75,
+        epochs=50,
+        drop_path=0.2,
+        source=FT_L + A5,
+        config="classification/configs/finetune_places365_vit_large.py",
+    ),
 }
 
 OTHER_CONFIGS: dict[str, dict] = {
     "classification/configs/finetune_vit_base_paper.py": dict(
-        blr=1e-3, layer_decay=0.75, epochs=100, drop_path=0.1, source="Table 9 for ViT-B (the paper's values)"),
+        blr=1e-3, layer_decay=0.75, epochs=100, drop_path=0.1, source="Table 9 for ViT-B (the paper's values)"
+    ),
     "classification/configs/finetune_vit_huge.py": dict(
-        blr=1e-3, layer_decay=0.75, epochs=50, drop_path=0.3,
-        source="FINETUNE.md ViT-H (blr 1e-3, ld 0.75, dp 0.3, 50 ep); Table 9 says dp 0.2 for H"),
+        blr=1e-3,
+        layer_decay=0.75,
+        epochs=50,
+        drop_path=0.3,
+        source="FINETUNE.md ViT-H (blr 1e-3, ld 0.75, dp 0.3, 50 ep); Table 9 says dp 0.2 for H",
+    ),
     "classification/configs/linprobe_vit_huge.py": dict(
-        blr=0.1, layer_decay=1.0, epochs=50, drop_path=0.0, source=LIN_L),
+        blr=0.1, layer_decay=1.0, epochs=50, drop_path=0.0, source=LIN_L
+    ),
 }

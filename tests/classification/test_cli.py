@@ -1,4 +1,5 @@
 """The commands: bad input gives one clear line and a non-zero exit, before anything is written."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,11 @@ def test_robustness_needs_a_classifier(demo_world, tmp_path, capsys):
     from mae_backbone import create_vit
     from mae_backbone.checkpoint import save_backbone
 
-    backbone = save_backbone(tmp_path / "b.safetensors", create_vit("vit_mini_patch16", depth=2).state_dict(),
-                             dict(arch_name="vit_mini_patch16"))
+    backbone = save_backbone(
+        tmp_path / "b.safetensors",
+        create_vit("vit_mini_patch16", depth=2).state_dict(),
+        dict(arch_name="vit_mini_patch16"),
+    )
     rc = main(["robustness", str(backbone), "--data", demo_world["robustness"], "--work-dir", str(tmp_path / "r")])
     assert rc == 2 and "holds no classifier head" in capsys.readouterr().err
 
@@ -58,8 +62,9 @@ def test_each_task_resolves_its_default_config_with_its_flags(tmp_path):
         task = load_task(name)
         assert task.name == name and Path(task.default_config).is_file()
     finetune = load_task("finetune")
-    cfg = finetune.build_cfg(None, ["optim.blr=3e-3"], data="d", pretrained="p.safetensors", seed=7,
-                             work_dir=str(tmp_path))
+    cfg = finetune.build_cfg(
+        None, ["optim.blr=3e-3"], data="d", pretrained="p.safetensors", seed=7, work_dir=str(tmp_path)
+    )
     assert (cfg["optim"]["blr"], cfg["data"]["root"], cfg["pretrained"], cfg["seed"]) == (3e-3, "d", "p.safetensors", 7)
     with pytest.raises(ConfigError, match="unknown flag"):
         finetune.build_cfg(None, [], blocks="1")  # partial's flag, not finetune's

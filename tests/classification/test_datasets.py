@@ -1,4 +1,5 @@
 """Readers of the release formats on the demo world, and their refusals of bad input."""
+
 from __future__ import annotations
 
 import json
@@ -31,6 +32,29 @@ def test_inat_and_places_use_the_official_splits(demo_world):
     assert len(pl.classes) == len(demo_world["scenes"]) and all(f.is_file() for f in pl.files)
     with pytest.raises(BadInputError, match="official splits"):
         inaturalist(demo_world["inat"], 2019, "test")
+
+
+def test_inat_2021_reads_its_own_file_names_and_layout(demo_world, tmp_path):
+    """2021 names its files train.json / val.json and keeps images under train/ and val/ (dataformats/inat.py)."""
+    src = Path(demo_world["inat"])
+    for split in ("train", "val"):
+        data = json.loads((src / f"{split}2019.json").read_text())
+        for c in data["categories"]:
+            c.update(supercategory="Animalia", common_name=c["name"], image_dir_name=f"{c['id']:05d}_{c['name']}")
+        dirs = {c["id"]: c["image_dir_name"] for c in data["categories"]}
+        label = {a["image_id"]: a["category_id"] for a in data["annotations"]}
+        for img in data["images"]:
+            name = f"{split}/{dirs[label[img['id']]]}/{Path(img['file_name']).name}"
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src / img["file_name"], tmp_path / name)
+            img["file_name"] = name
+        (tmp_path / f"{split}.json").write_text(json.dumps(data))
+    new = build_split(dict(format="inat", root=str(tmp_path), year=2021), "val")
+    old = inaturalist(src, 2019, "val")
+    assert new.labels == old.labels and new.classes == old.classes
+    assert all(f.is_file() and f.parts[-3] == "val" for f in new.files)
+    with pytest.raises(BadInputError, match="year 2020 unsupported"):
+        inaturalist(tmp_path, 2020, "train")
 
 
 def test_numeric_class_folders_sort_as_numbers(tmp_path, demo_world):

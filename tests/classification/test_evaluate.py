@@ -1,4 +1,5 @@
 """Exact-once evaluation: 1 process and 2 processes (gloo, CPU) give identical metrics on an odd-sized set."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from classification.datasets import LabelledImages, Split, image_folder
+from classification.datasets import LabelledImages, image_folder
 from classification.evaluate import ClassificationMetric, ExactShardSampler, predict
 from classification.model import build_net
+from classification.split import Split
 from classification.transforms import eval_transform
 from tests.distributed import free_port
 
@@ -25,8 +27,12 @@ def _odd_split(root: str) -> Split:
 def _score(root: str, rank: int = 0, world: int = 1) -> dict:
     torch.manual_seed(0)  # the same random network in every process
     net, _ = build_net("finetune", "vit_mini_patch16", 6, ARCH)
-    return predict(net, LabelledImages(_odd_split(root), eval_transform(64)), ClassificationMetric(
-        image_folder(root, "val").classes), batch_size=4)
+    return predict(
+        net,
+        LabelledImages(_odd_split(root), eval_transform(64)),
+        ClassificationMetric(image_folder(root, "val").classes),
+        batch_size=4,
+    )
 
 
 def _worker(rank: int, world: int, port: int, root: str, out: str) -> None:
@@ -47,8 +53,9 @@ def test_one_and_two_processes_give_identical_metrics(demo_world, tmp_path):
     assert single["num_samples"] == 17
     out = tmp_path / "two.json"
     # fork: the children inherit the imported modules (spawn would re-import torch, timm, mmengine: ~10 s each)
-    mp.start_processes(_worker, args=(2, free_port(), demo_world["imagenet"], str(out)), nprocs=2, join=True,
-                       start_method="fork")
+    mp.start_processes(
+        _worker, args=(2, free_port(), demo_world["imagenet"], str(out)), nprocs=2, join=True, start_method="fork"
+    )
     two = json.loads(out.read_text())
     assert two == json.loads(json.dumps(single))  # every number, per-class table included
 

@@ -1,5 +1,6 @@
 """kNN probe: the weighted vote against a brute-force reference, order invariance, separable clusters,
 1 vs 2 processes, and `run(cfg)` end to end on the tiny demo world."""
+
 from __future__ import annotations
 
 import copy
@@ -69,9 +70,11 @@ def test_prediction_is_invariant_to_the_order_of_the_training_set(monkeypatch):
 def test_separable_clusters_are_classified_perfectly():
     g = torch.Generator().manual_seed(0)
     centres = torch.eye(32)[:5] * 4  # 5 orthogonal directions
+
     def cluster(n):
         y = torch.arange(5).repeat_interleave(n)
         return F.normalize(centres[y] + 0.3 * torch.randn(len(y), 32, generator=g), dim=1), y
+
     train, ty = cluster(50)
     val, vy = cluster(20)
     result = knn_accuracy(train, ty, val, vy, 5, [10, 20, 100, 200], 0.07)
@@ -82,6 +85,7 @@ def test_separable_clusters_are_classified_perfectly():
 
 
 # ---------------------------------------------------------------- run(cfg) on the tiny demo world
+
 
 def _cfg(demo_world, work_dir, root=None, **knn_cfg):
     cfg = load_config(str(Path(knn.__file__).parent / "configs" / "knn_demo.py")).to_dict()
@@ -164,13 +168,21 @@ def test_pretraining_logs_a_knn_curve_and_takes_the_same_steps(demo_world, tmp_p
     from mae_backbone.pretrain import CONFIG_DIR
     from tools.pretrain import run as pretrain  # the command's run: it builds the monitor from `monitor.knn`
 
-    monkeypatch.setenv("MAEBENCH_NO_PROGRESS", "1")
-
     def cfg(work, monitor):
-        c = load_config(CONFIG_DIR / "mae_demo.py", [
-            f"data.root={demo_world['pretrain']}", f"model.img_size={IMG}", "data.batch_size=8", "data.num_workers=0",
-            "schedule.epochs=2", "schedule.warmup_epochs=1", "schedule.checkpoint_interval=2",
-            "optim.precision='fp32'", "seed=3"]).to_dict()
+        c = load_config(
+            CONFIG_DIR / "mae_demo.py",
+            [
+                f"data.root={demo_world['pretrain']}",
+                f"model.img_size={IMG}",
+                "data.batch_size=8",
+                "data.num_workers=0",
+                "schedule.epochs=2",
+                "schedule.warmup_epochs=1",
+                "schedule.checkpoint_interval=2",
+                "optim.precision='fp32'",
+                "seed=3",
+            ],
+        ).to_dict()
         c["model"].update(TINY)
         return dict(c, work_dir=str(work), launcher="none", resume=None, monitor=monitor)
 
@@ -179,8 +191,9 @@ def test_pretraining_logs_a_knn_curve_and_takes_the_same_steps(demo_world, tmp_p
     assert watched["final_loss"] == plain["final_loss"]  # the monitor leaves the run's random stream alone
     curve = watched["knn_monitor"]
     assert [(c["epoch"], c["iter"]) for c in curve] == [(1, 6), (2, 12)] and all(0 <= c["top1"] <= 100 for c in curve)
-    logged = [json.loads(line) for p in (tmp_path / "watched").rglob("scalars.json")
-              for line in p.read_text().splitlines()]
+    logged = [
+        json.loads(line) for p in (tmp_path / "watched").rglob("scalars.json") for line in p.read_text().splitlines()
+    ]
     assert [s["knn_top1"] for s in logged if "knn_top1" in s] == [c["top1"] for c in curve]
     record = json.loads((tmp_path / "watched" / "metrics.json").read_text())
     assert record["metrics"]["knn_monitor"] == curve

@@ -1,6 +1,7 @@
 """Low-shot subsets of the training split (data.fraction / data.shots / data.subset_file) on the tiny demo world:
 class-balanced, reproducible for a seed, never the validation images, a given list honoured exactly, bad lists
 refused naming the file and the image."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,13 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from classification.datasets import SUBSET_LIST, build_split, low_shot_record
+from classification.datasets import build_split
+from classification.lowshot import SUBSET_LIST, low_shot_record
 from mae_backbone.errors import BadInputError, ConfigError
 
 
 def _data(demo_world, **low_shot):
-    return dict(format="imagefolder", root=demo_world["imagenet"], fraction=None, shots=None, subset_file=None,
-                subset_seed=0, **low_shot)
+    return dict(
+        format="imagefolder",
+        root=demo_world["imagenet"],
+        fraction=None,
+        shots=None,
+        subset_file=None,
+        subset_seed=0,
+        **low_shot,
+    )
 
 
 def _split(demo_world, split="train", **low_shot):
@@ -57,9 +66,15 @@ def test_a_subset_file_is_honoured_exactly(demo_world, tmp_path):
     full = _split(demo_world)
     picked = [full.files[i] for i in (0, 7, 8, 20, 35)]
     root = Path(demo_world["imagenet"])
-    lines = ["# a comment, then names as the published ImageNet lists give them, and relative paths", "",
-             picked[0].name, picked[1].name, picked[2].relative_to(root).as_posix(),
-             picked[3].relative_to(root / "train").as_posix(), picked[4].name + "  # trailing comment"]
+    lines = [
+        "# a comment, then names as the published ImageNet lists give them, and relative paths",
+        "",
+        picked[0].name,
+        picked[1].name,
+        picked[2].relative_to(root).as_posix(),
+        picked[3].relative_to(root / "train").as_posix(),
+        picked[4].name + "  # trailing comment",
+    ]
     listing = tmp_path / "subset.txt"
     listing.write_text("\n".join(lines) + "\n")
     sub = _split(demo_world, subset_file=str(listing))
@@ -106,7 +121,7 @@ def test_bad_low_shot_settings_are_refused(demo_world):
 
 def test_linear_probe_trains_on_the_subset(demo_world, tmp_path):
     """The recipes' own path: `data.shots` in a linprobe config changes what trains (and its fingerprint)."""
-    from classification.engine import run
+    from classification.run import run
     from tests.classification.helpers import tiny_cfg
 
     cfg = tiny_cfg("linprobe", demo_world, tmp_path / "lp", data=dict(shots=4, fraction=None, subset_file=None))

@@ -1,4 +1,5 @@
 """Every shipped paper classification config carries the published blr, layer decay, epochs and drop path."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,12 @@ ALL = {**{r["config"]: r for r in PAPER_RECIPES.values()}, **OTHER_CONFIGS}
 
 def recipe_of(path: str) -> dict:
     cfg = load_config(REPO / path)
-    return dict(blr=cfg.optim.blr, layer_decay=cfg.optim.layer_decay, epochs=cfg.schedule.epochs,
-                drop_path=cfg.model.drop_path_rate)
+    return dict(
+        blr=cfg.optim.blr,
+        layer_decay=cfg.optim.layer_decay,
+        epochs=cfg.schedule.epochs,
+        drop_path=cfg.model.drop_path_rate,
+    )
 
 
 @pytest.mark.parametrize("key", sorted(PAPER_RECIPES), ids="/".join)
@@ -34,8 +39,11 @@ def test_other_paper_configs_match_the_published_recipe(path):
 
 
 def test_every_shipped_paper_config_is_in_the_table():
-    shipped = {f"classification/configs/{p.name}" for p in CONFIG_DIR.glob("*.py")
-               if p.name.startswith(("finetune_", "linprobe_", "partial_")) and "_demo" not in p.name}
+    shipped = {
+        f"classification/configs/{p.name}"
+        for p in CONFIG_DIR.glob("*.py")
+        if p.name.startswith(("finetune_", "linprobe_", "partial_")) and "_demo" not in p.name
+    }
     assert shipped == set(ALL)
 
 
@@ -44,4 +52,4 @@ def test_vit_large_patch_embedding_lr_scale_is_the_reference_one():
     for protocol in ("finetune", "inat", "places", "partial"):
         cfg = load_config(REPO / PAPER_RECIPES[("paper_vit_l", protocol)]["config"])
         assert cfg.arch == "vit_large_patch16"
-        assert cfg.optim.layer_decay ** 25 == pytest.approx(7.53e-4, rel=1e-2)
+        assert cfg.optim.layer_decay**25 == pytest.approx(7.53e-4, rel=1e-2)

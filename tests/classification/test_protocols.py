@@ -1,4 +1,5 @@
 """Each protocol runs end to end on the tiny demo world and leaves a classifier and a metrics.json."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from classification.engine import lars_groups, run
+from classification.run import lars_groups, run
 from classification.model import build_net, trainable_names
 from classification.partial import run_sweep
 from mae_backbone.errors import CheckpointError, ConfigError
@@ -37,11 +38,16 @@ def test_finetune_writes_metrics_and_a_classifier(demo_world, backbone, tmp_path
     assert rows[0] == "class,acc,count" and len(rows) == 7
 
     # --eval-only on the exported classifier reproduces the number; the wrong class count is refused
-    ev = tiny_cfg("finetune", demo_world, tmp_path / "ev", tmp_path / "ft" / "classifier.safetensors",
-                  eval_only=True)
+    ev = tiny_cfg("finetune", demo_world, tmp_path / "ev", tmp_path / "ft" / "classifier.safetensors", eval_only=True)
     assert run(ev)["top1"] == pytest.approx(metrics["top1"])
-    bad = tiny_cfg("finetune", demo_world, tmp_path / "bad", tmp_path / "ft" / "classifier.safetensors",
-                   eval_only=True, data=dict(root=demo_world["robustness"], val_split="a"))  # 3 classes, head has 6
+    bad = tiny_cfg(
+        "finetune",
+        demo_world,
+        tmp_path / "bad",
+        tmp_path / "ft" / "classifier.safetensors",
+        eval_only=True,
+        data=dict(root=demo_world["robustness"], val_split="a"),
+    )  # 3 classes, head has 6
     with pytest.raises(CheckpointError, match="disagree in shape"):
         run(bad)
     assert not (tmp_path / "bad" / "metrics.json").exists()
@@ -52,8 +58,13 @@ def test_linear_probe_changes_only_the_head(demo_world, backbone, tmp_path):
     run(cfg)
     before, after = load_file(str(backbone)), load_file(str(tmp_path / "lp" / "classifier.safetensors"))
     changed = {k for k in after if k not in before or not torch.equal(before[k], after[k])}
-    assert changed == {"head.0.running_mean", "head.0.running_var", "head.0.num_batches_tracked",
-                       "head.1.weight", "head.1.bias"}
+    assert changed == {
+        "head.0.running_mean",
+        "head.0.running_var",
+        "head.0.num_batches_tracked",
+        "head.1.weight",
+        "head.1.bias",
+    }
     assert json.loads((tmp_path / "lp" / "metrics.json").read_text())["protocol"]["pooling"] == "cls token after norm"
 
 
@@ -76,14 +87,14 @@ def test_lars_step_is_the_official_update():
 def test_layer_decay_groups_as_the_optimizer_and_scheduler_use_them():
     from mmengine.optim.scheduler import CosineAnnealingLR
 
-    from classification.engine import schedulers
+    from classification.run import schedulers
     from mae_backbone.optim import param_groups_lrd
     from mae_backbone.runtime.optim_wrapper import build_optim_wrapper
 
     net, _ = build_net("finetune", "vit_mini_patch16", 6, dict(img_size=64, embed_dim=64, depth=4, num_heads=2))
     wrapper = build_optim_wrapper(param_groups_lrd(net, 1e-3, 0.05, 0.5), "AdamW", "fp32", lr=1e-3)
     lrs = {g["layer_id"]: g["lr"] for g in wrapper.optimizer.param_groups}
-    assert lrs[0] == pytest.approx(1e-3 * 0.5 ** 5) and lrs[1] == pytest.approx(1e-3 * 0.5 ** 4)
+    assert lrs[0] == pytest.approx(1e-3 * 0.5**5) and lrs[1] == pytest.approx(1e-3 * 0.5**4)
     assert lrs[5] == pytest.approx(1e-3)  # fc_norm + head at the top id (depth + 1)
     spec = schedulers(dict(epochs=2, warmup_epochs=0, min_lr=1e-5), 1e-3)[0]
     sched = CosineAnnealingLR(wrapper, T_max=10, eta_min_ratio=spec["eta_min_ratio"], by_epoch=False)
@@ -101,8 +112,12 @@ def test_partial_trains_the_last_blocks_only():
     assert all(n.startswith(("blocks.3.", "norm.", "head.")) for n in names) and "blocks.3.attn.qkv.weight" in names
     assert len(frozen) == 1 + 3  # patch_embed + blocks 0..2 stay in eval mode
     net, _ = build_net("partial", "vit_mini_patch16", 6, arch, partial="mlp")
-    assert {n.split(".")[2] if n.startswith("blocks") else n.split(".")[0] for n in trainable_names(net)} == \
-        {"norm2", "mlp", "norm", "head"}
+    assert {n.split(".")[2] if n.startswith("blocks") else n.split(".")[0] for n in trainable_names(net)} == {
+        "norm2",
+        "mlp",
+        "norm",
+        "head",
+    }
     with pytest.raises(ConfigError, match="0..4"):
         build_net("partial", "vit_mini_patch16", 6, arch, partial=5)
 
@@ -145,8 +160,12 @@ def test_partial_with_global_pooling_trains_fc_norm_and_every_trainable_tensor_l
     arch = dict(img_size=64, embed_dim=64, depth=4, num_heads=2, global_pool="avg")
     net, _ = build_net("partial", "vit_mini_patch16", 6, arch, partial="mlp")
     names = set(trainable_names(net))
-    assert {n.split(".")[2] if n.startswith("blocks") else n.split(".")[0] for n in names} == \
-        {"norm2", "mlp", "fc_norm", "head"}
+    assert {n.split(".")[2] if n.startswith("blocks") else n.split(".")[0] for n in names} == {
+        "norm2",
+        "mlp",
+        "fc_norm",
+        "head",
+    }
     torch.manual_seed(0)
     torch.nn.functional.cross_entropy(net(torch.randn(4, 3, 64, 64)), torch.tensor([0, 1, 2, 3])).backward()
     assert {n for n, p in net.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0} == names
@@ -182,8 +201,10 @@ def test_metrics_report_the_last_and_the_best_epoch_and_survive_a_resume(demo_wo
 
     (tmp_path / "re").mkdir()
     shutil.copy(tmp_path / "ft" / "epoch_1.pth", tmp_path / "re" / "epoch_1.pth")
-    resumed = run(tiny_cfg("finetune", demo_world, tmp_path / "re", backbone, schedule=sched, optim=dict(blr=5e-2),
-                           resume="auto"))
-    assert {k: resumed[k] for k in ("top1", "top1_best", "best_epoch")} == \
-        {k: metrics[k] for k in ("top1", "top1_best", "best_epoch")}
+    resumed = run(
+        tiny_cfg("finetune", demo_world, tmp_path / "re", backbone, schedule=sched, optim=dict(blr=5e-2), resume="auto")
+    )
+    assert {k: resumed[k] for k in ("top1", "top1_best", "best_epoch")} == {
+        k: metrics[k] for k in ("top1", "top1_best", "best_epoch")
+    }
     assert _logged_val_top1(tmp_path / "re") == logged  # epoch 1 validated again on resume, to the same number

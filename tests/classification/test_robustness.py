@@ -1,4 +1,5 @@
 """Robustness: mCE arithmetic, the 200-class logit masks and their checks, and a run on the demo world."""
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,16 @@ def classifier(tmp_path_factory, demo_world):
     """A (random) 6-class classifier at the demo images' 128 px, exported as `maebench finetune` does."""
     torch.manual_seed(0)
     net, _ = build_net("finetune", "vit_mini_patch16", 6, dict(img_size=128, embed_dim=64, depth=4, num_heads=2))
-    meta = dict(arch_name="vit_mini_patch16", architecture=architecture_of(net), img_size=128, protocol="finetune",
-                global_pool="avg", num_classes=6, classes=demo_world["wnids"], kind="classifier")
+    meta = dict(
+        arch_name="vit_mini_patch16",
+        architecture=architecture_of(net),
+        img_size=128,
+        protocol="finetune",
+        global_pool="avg",
+        num_classes=6,
+        classes=demo_world["wnids"],
+        kind="classifier",
+    )
     return save_backbone(tmp_path_factory.mktemp("cls") / "classifier.safetensors", net.state_dict(), meta)
 
 
@@ -122,11 +131,15 @@ def test_in_c_is_upsampled_bicubically_to_a_larger_input():
     from classification.transforms import ExactSize
 
     img = _photo(224, 224)
-    torch.testing.assert_close(ExactSize(448, upsample="bicubic")(img),
-                               _normalised(img.resize((448, 448), Image.BICUBIC)), rtol=0, atol=0)
+    torch.testing.assert_close(
+        ExactSize(448, upsample="bicubic")(img), _normalised(img.resize((448, 448), Image.BICUBIC)), rtol=0, atol=0
+    )
     torch.testing.assert_close(ExactSize(224, upsample="bicubic")(img), _normalised(img), rtol=0, atol=0)
-    for view, bad in ((ExactSize(448), img), (ExactSize(448, "bicubic"), _photo(300, 224)),
-                      (ExactSize(112, "bicubic"), img)):  # not asked / not square / would shrink
+    for view, bad in (
+        (ExactSize(448), img),
+        (ExactSize(448, "bicubic"), _photo(300, 224)),
+        (ExactSize(112, "bicubic"), img),
+    ):  # not asked / not square / would shrink
         with pytest.raises(BadInputError, match="IN-C images are evaluated without resize or crop"):
             view(bad)
 
@@ -154,8 +167,9 @@ def test_a_r_sketch_resize_interpolation_is_a_named_option(classifier, demo_worl
 
     img = _photo(300, 240)
     hendrycks = T.Compose([T.Resize(256, interpolation=T.InterpolationMode.BILINEAR), T.CenterCrop(224)])
-    torch.testing.assert_close(eval_transform(224, interpolation="bilinear")(img), _normalised(hendrycks(img)),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        eval_transform(224, interpolation="bilinear")(img), _normalised(hendrycks(img)), rtol=0, atol=0
+    )
     assert not torch.equal(eval_transform(224)(img), eval_transform(224, interpolation="bilinear")(img))
     sketch = {"sketch": Path(demo_world["robustness"]) / "sketch"}
     evaluate_all_and_record(str(classifier), sketch, tmp_path / "bl", None, batch_size=32, interpolation="bilinear")
@@ -174,8 +188,9 @@ def test_robustness_saves_outcomes_the_report_reads(classifier, demo_world, tmp_
     from tools.report.stats import load_outcomes
 
     root = Path(demo_world["robustness"])
-    metrics = evaluate_all_and_record(str(classifier), {k: root / k for k in ("a", "r", "sketch")}, tmp_path, root,
-                                      batch_size=32)
+    metrics = evaluate_all_and_record(
+        str(classifier), {k: root / k for k in ("a", "r", "sketch")}, tmp_path, root, batch_size=32
+    )
     for key in ("a", "r", "sketch"):
         o = load_outcomes(tmp_path, f"in_{key}_top1")
         assert o.n == metrics[f"in_{key}_num_samples"] and o.value() == pytest.approx(metrics[f"in_{key}_top1"])

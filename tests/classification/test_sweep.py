@@ -1,5 +1,6 @@
 """Held-out recipe selection (classification/sweep.py): the held-out part is class-balanced and reproducible, the
 grid points never read a validation image, and the best point is refit and evaluated once on val."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,15 @@ from classification.sweep import grid_points, holdout_indices
 from mae_backbone.errors import BadInputError, ConfigError
 from tools.commands import load_task
 
-TINY = ["model.img_size=64", "data.batch_size=8", "data.eval_batch_size=16", "data.num_workers=0",
-        "schedule.epochs=1", "schedule.warmup_epochs=0", "optim.precision='fp32'"]
+TINY = [
+    "model.img_size=64",
+    "data.batch_size=8",
+    "data.eval_batch_size=16",
+    "data.num_workers=0",
+    "schedule.epochs=1",
+    "schedule.warmup_epochs=0",
+    "optim.precision='fp32'",
+]
 
 
 def test_the_held_out_part_is_class_balanced_and_reproducible():
@@ -26,7 +34,9 @@ def test_the_held_out_part_is_class_balanced_and_reproducible():
     with pytest.raises(ConfigError, match="held-out fraction"):
         holdout_indices(labels, 1.5, seed=0)
     assert grid_points({"optim.blr": [1e-3, 1e-2], "aug.preset": ["light"]}) == [
-        ["optim.blr=0.001", "aug.preset='light'"], ["optim.blr=0.01", "aug.preset='light'"]]
+        ["optim.blr=0.001", "aug.preset='light'"],
+        ["optim.blr=0.01", "aug.preset='light'"],
+    ]
 
 
 def test_the_points_read_no_validation_image_and_the_best_is_refit_once(demo_world, tmp_path):
@@ -38,8 +48,13 @@ def test_the_points_read_no_validation_image_and_the_best_is_refit_once(demo_wor
         image.write_bytes(b"")
     task = load_task("finetune")
     grid = {"optim.blr": [1e-3, 1e-2], "aug.preset": ["light"]}
-    cfg = task.build_cfg(None, TINY + [f"sweep.grid={grid!r}", "sweep.holdout=0.34"], data=str(data),
-                         work_dir=str(tmp_path / "run"), seed=0)
+    cfg = task.build_cfg(
+        None,
+        TINY + [f"sweep.grid={grid!r}", "sweep.holdout=0.34"],
+        data=str(data),
+        work_dir=str(tmp_path / "run"),
+        seed=0,
+    )
     with pytest.raises(BadInputError):  # the refit's one evaluation on val is the first read of val
         task.execute(cfg)
     points = sorted((tmp_path / "run" / "sweep").glob("p*/metrics.json"))

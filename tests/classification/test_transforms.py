@@ -1,4 +1,5 @@
 """The linear probe's crop follows the reference's TF-style sampling rule (official util/crop.py)."""
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,12 @@ def reference_box(width: int, height: int, scale, ratio):
 
 
 def test_same_draws_give_the_reference_box():
-    for width, height, scale in ((224, 224, (0.08, 1.0)), (500, 375, (0.08, 1.0)), (640, 96, (0.35, 1.0)),
-                                 (37, 301, (0.5, 1.0))):
+    for width, height, scale in (
+        (224, 224, (0.08, 1.0)),
+        (500, 375, (0.08, 1.0)),
+        (640, 96, (0.35, 1.0)),
+        (37, 301, (0.5, 1.0)),
+    ):
         img = Image.new("RGB", (width, height))
         for seed in range(300):
             torch.manual_seed(seed)

@@ -1,9 +1,10 @@
 """The `tiny` demo world, generated once per session and shared (same folder as tests/conftest.py's)."""
+
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -19,6 +20,7 @@ def demo_world(tmp_path_factory) -> dict:
 @pytest.fixture
 def world_copy(demo_world, tmp_path) -> Callable[[str], Path]:
     """copy("coco") -> a private copy of one folder of the tiny world, for tests that plant errors."""
+
     def copy(name: str) -> Path:
         dst = tmp_path / name
         shutil.copytree(Path(demo_world["root"]) / name, dst)

@@ -1,4 +1,5 @@
 """The generator: counts, determinism, caching, safety of --out, and the scene invariants labels rely on."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,11 @@ from tools.demo_world.scenes import SHAPES, TEXTURES, make_scene
 
 
 def hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_summary_counts_match_the_files(demo_world):
@@ -38,12 +42,34 @@ def test_summary_counts_match_the_files(demo_world):
     for name in ("a", "r", "sketch"):
         assert len(list((root / "robustness" / name).glob("n*/*.jpg"))) == n["robustness"][name]
     assert len(list(Path(demo_world["imagenet_c"]).glob("*/*/n*/*.jpg"))) == n["robustness"]["c"]
-    for key in ("pretrain", "imagenet", "coco", "ade", "inat", "places", "robustness", "imagenet_c", "class_index",
-                "a_indices", "a_synsets", "r_indices", "r_synsets", "ade_meta"):
+    for key in (
+        "pretrain",
+        "imagenet",
+        "coco",
+        "ade",
+        "inat",
+        "places",
+        "robustness",
+        "imagenet_c",
+        "class_index",
+        "a_indices",
+        "a_synsets",
+        "r_indices",
+        "r_synsets",
+        "ade_meta",
+    ):
         assert Path(demo_world[key]).exists(), key
     readme = (root / "README.md").read_text()
-    for folder in ("pretrain/", "imagenet/", "coco/", "ade/ADEChallengeData2016/", "inat/", "places/",
-                   "robustness/c/", "glass_blur"):
+    for folder in (
+        "pretrain/",
+        "imagenet/",
+        "coco/",
+        "ade/ADEChallengeData2016/",
+        "inat/",
+        "places/",
+        "robustness/c/",
+        "glass_blur",
+    ):
         assert folder in readme
 
 
@@ -98,8 +124,13 @@ def test_generate_cached_returns_at_once(demo_world):
     assert time.perf_counter() - start < 1.0
     assert info == {k: v for k, v in demo_world.items() if k not in ("seconds", "files")}
     root = Path(demo_world["root"])
-    assert json.loads((root / STAMP).read_text()) == {"size": "tiny", "seed": 0, "image_size": 128,
-                                                       "difficulty": DIFFICULTY, "version": info["version"]}
+    assert json.loads((root / STAMP).read_text()) == {
+        "size": "tiny",
+        "seed": 0,
+        "image_size": 128,
+        "difficulty": DIFFICULTY,
+        "version": info["version"],
+    }
     assert not (root / PARTIAL).exists()
 
 
@@ -149,8 +180,9 @@ def test_main_shape_is_the_largest_visible_object(difficulty):
 def test_object_centric_scenes_keep_the_main_shape_near_the_centre(difficulty):
     jitter = (0.05 + 0.15 * difficulty) * 128
     for i in range(30):
-        scene = make_scene(rng_for(5, "imagenet", 0, i), 128, difficulty, main_shape=i % len(SHAPES),
-                           object_centric=True)
+        scene = make_scene(
+            rng_for(5, "imagenet", 0, i), 128, difficulty, main_shape=i % len(SHAPES), object_centric=True
+        )
         ys, xs = np.nonzero(scene.instances[0].mask)
         # the visible part's box centre: occluders may shift it, never by more than a shape radius
         centre = np.array([(xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2])
@@ -178,13 +210,14 @@ def test_the_main_shape_stands_out_in_brightness():
 def test_scene_centric_scenes_show_the_background_in_full_contrast_behind_a_small_object():
     """Places-style scenes: the label is the background texture, so it is drawn between two colours at least
     SCENE_MIN_LUMA apart in brightness and the object covers less of the frame than in the other formats."""
-    from tools.demo_world.scenes import SCENE_MIN_LUMA, _LUMA
+    from tools.demo_world.scenes import _LUMA, SCENE_MIN_LUMA
 
     def stats(scene_centric: bool) -> tuple[float, float]:
         spreads, areas = [], []
         for i in range(30):
-            scene = make_scene(rng_for(4, "places", 0, i), 128, DIFFICULTY, texture=i % len(TEXTURES),
-                               scene_centric=scene_centric)
+            scene = make_scene(
+                rng_for(4, "places", 0, i), 128, DIFFICULTY, texture=i % len(TEXTURES), scene_centric=scene_centric
+            )
             back = ~scene.instances[0].mask
             luma = scene.image.astype(np.float64) @ _LUMA
             lo, hi = np.percentile(luma[back], [5, 95])

@@ -1,4 +1,5 @@
 """Every format goes through the real reader of its dataset: pycocotools, mmseg, torchvision."""
+
 from __future__ import annotations
 
 import json
@@ -101,10 +102,12 @@ def test_ade_through_mmseg_reduce_zero_label(demo_world):
     assert len(meta["classes"]) == len(meta["palette"]) == k
     seen: set[int] = set()
     for split in ("training", "validation"):
-        ds = AnyClassesADE(data_root=demo_world["ade"], metainfo=dict(classes=tuple(meta["classes"]),
-                           palette=meta["palette"]), data_prefix=dict(img_path=f"images/{split}",
-                           seg_map_path=f"annotations/{split}"),
-                           pipeline=[dict(type="LoadImageFromFile"), dict(type="LoadAnnotations")])
+        ds = AnyClassesADE(
+            data_root=demo_world["ade"],
+            metainfo=dict(classes=tuple(meta["classes"]), palette=meta["palette"]),
+            data_prefix=dict(img_path=f"images/{split}", seg_map_path=f"annotations/{split}"),
+            pipeline=[dict(type="LoadImageFromFile"), dict(type="LoadAnnotations")],
+        )
         # LoadAnnotations takes reduce_zero_label from the dataset (ADE20KDataset's default: True)
         assert ds.reduce_zero_label and len(ds) == demo_world["counts"]["ade"][split]
         for i in range(len(ds)):

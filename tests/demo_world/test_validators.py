@@ -1,4 +1,5 @@
 """The dataformats validators pass the demo world and catch planted errors, naming the file and a fix."""
+
 from __future__ import annotations
 
 import json
@@ -57,19 +58,28 @@ def _crowd(d: dict) -> dict:
 JSON = "instances_train2017.json"
 
 
-@pytest.mark.parametrize("plant, where, message", [
-    (lambda d: d["annotations"][0].update(category_id=1), JSON, "category_id 1 is not one of the categories"),
-    (lambda d: d["annotations"][0]["bbox"].__setitem__(0, d["annotations"][0]["bbox"][0] + 30), JSON,
-     "does not enclose its mask"),
-    (lambda d: d["annotations"][1].update(segmentation=[[1.0, 2.0, 3.0]]), JSON, "polygon must be"),
-    (lambda d: d["annotations"][2].update(id=d["annotations"][1]["id"]), JSON, "repeated"),
-    (lambda d: d["annotations"][0].update(image_id=99999), JSON, "image_id 99999"),
-    (lambda d: d["annotations"][0].update(bbox=[1, 2, 3]), JSON, "bbox must be"),
-    (lambda d: _crowd(d)["segmentation"].update(size=[64, 64]), JSON, "RLE size"),
-    (lambda d: _crowd(d).update(area=1.0), JSON, "area 1 but"),
-    (lambda d: d["images"][0].update(width=64), "000000000001.jpg",
-     "image is 128x128 but the annotations say 64x128"),
-])
+@pytest.mark.parametrize(
+    "plant, where, message",
+    [
+        (lambda d: d["annotations"][0].update(category_id=1), JSON, "category_id 1 is not one of the categories"),
+        (
+            lambda d: d["annotations"][0]["bbox"].__setitem__(0, d["annotations"][0]["bbox"][0] + 30),
+            JSON,
+            "does not enclose its mask",
+        ),
+        (lambda d: d["annotations"][1].update(segmentation=[[1.0, 2.0, 3.0]]), JSON, "polygon must be"),
+        (lambda d: d["annotations"][2].update(id=d["annotations"][1]["id"]), JSON, "repeated"),
+        (lambda d: d["annotations"][0].update(image_id=99999), JSON, "image_id 99999"),
+        (lambda d: d["annotations"][0].update(bbox=[1, 2, 3]), JSON, "bbox must be"),
+        (lambda d: _crowd(d)["segmentation"].update(size=[64, 64]), JSON, "RLE size"),
+        (lambda d: _crowd(d).update(area=1.0), JSON, "area 1 but"),
+        (
+            lambda d: d["images"][0].update(width=64),
+            "000000000001.jpg",
+            "image is 128x128 but the annotations say 64x128",
+        ),
+    ],
+)
 def test_coco_planted_errors(world_copy, plant, where, message):
     root = world_copy("coco")
     _edit_json(root / "annotations" / JSON, plant)

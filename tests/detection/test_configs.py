@@ -1,5 +1,6 @@
 """Every shipped detection config resolves (at most two files), names a known protocol and architecture, and its
 derived values are consistent: group-closing global blocks, stride-32-divisible input, schedule in range."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,9 +26,13 @@ def test_config_resolves(path):
 
     cfg = load_config(path)
     check_known_keys(cfg, CONFIG_KEYS, str(path))
+
     def bases(p: Path) -> list[str]:
-        return [line.split("=", 1)[1].strip().strip("\"'") for line in p.read_text().splitlines()
-                if line.startswith("_base_")]
+        return [
+            line.split("=", 1)[1].strip().strip("\"'")
+            for line in p.read_text().splitlines()
+            if line.startswith("_base_")
+        ]
 
     assert all(not bases(path.parent / b) for b in bases(path))  # at most two files decide a config
     cfg = cfg.to_dict()

@@ -1,5 +1,6 @@
 """Bad COCO input: one clear message naming the file / annotation id and the fix, or, with --skip-bad, the
 bad items dropped into a cleaned copy in the work dir and counted. The original files are never touched."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,11 @@ def test_malformed_json(coco, tmp_path):
 
 
 def test_category_count_disagrees_with_config(coco, tmp_path):
-    with pytest.raises(BadInputError, match=r"instances_val2017.json: 6 categories.*data.num_classes=80.*"
-                                            r"data.num_classes=6"):
+    with pytest.raises(
+        BadInputError,
+        match=r"instances_val2017.json: 6 categories.*data.num_classes=80.*"
+        r"data.num_classes=6",
+    ):
         _prepare(coco, tmp_path, num_classes=80)
 
 
@@ -67,10 +71,13 @@ def test_missing_image(coco, tmp_path):
     assert json.loads((coco / "annotations" / "instances_val2017.json").read_text()) == data  # untouched
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("bbox", [500.0, 500.0, 10.0, 10.0], "lies outside"),
-    ("segmentation", [[1.0, 2.0, 3.0, 4.0]], "polygon must be"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("bbox", [500.0, 500.0, 10.0, 10.0], "lies outside"),
+        ("segmentation", [[1.0, 2.0, 3.0, 4.0]], "polygon must be"),
+    ],
+)
 def test_bad_annotation_named_then_skipped(coco, tmp_path, field, value, message):
     bad_id = {}
 

@@ -1,5 +1,6 @@
 """COCO evaluation: GT-as-prediction gives AP = 1 through our serialisation, ids round-trip, the two
 evaluators agree, and the stats are read by value whatever the detections-per-image cap."""
+
 from __future__ import annotations
 
 import json
@@ -25,13 +26,27 @@ def _gt_as_predictions(ann_file: Path) -> list[dict]:
     samples = []
     for img in coco.dataset["images"]:
         anns = [a for a in coco.imgToAnns[img["id"]] if not a["iscrowd"]]
-        boxes = torch.tensor([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
-                              for a in anns], dtype=torch.float32).reshape(-1, 4)
-        masks = torch.from_numpy(np.stack([coco.annToMask(a) for a in anns])).bool() if anns else \
-            torch.zeros(0, img["height"], img["width"], dtype=torch.bool)
-        samples.append(dict(img_id=img["id"], ori_shape=(img["height"], img["width"]), pred_instances=dict(
-            bboxes=boxes, scores=torch.linspace(1.0, 0.5, len(anns)),
-            labels=torch.tensor([cat_ids.index(a["category_id"]) for a in anns], dtype=torch.long), masks=masks)))
+        boxes = torch.tensor(
+            [[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]] for a in anns],
+            dtype=torch.float32,
+        ).reshape(-1, 4)
+        masks = (
+            torch.from_numpy(np.stack([coco.annToMask(a) for a in anns])).bool()
+            if anns
+            else torch.zeros(0, img["height"], img["width"], dtype=torch.bool)
+        )
+        samples.append(
+            dict(
+                img_id=img["id"],
+                ori_shape=(img["height"], img["width"]),
+                pred_instances=dict(
+                    bboxes=boxes,
+                    scores=torch.linspace(1.0, 0.5, len(anns)),
+                    labels=torch.tensor([cat_ids.index(a["category_id"]) for a in anns], dtype=torch.long),
+                    masks=masks,
+                ),
+            )
+        )
     return samples
 
 
@@ -40,8 +55,9 @@ def _metric(ann_file: Path, evaluator: str, tmp_path: Path, max_dets: int = 100)
 
     from detection.evaluation import MAECocoMetric
 
-    metric = MAECocoMetric(ann_file=str(ann_file), evaluator=evaluator, max_dets=max_dets,
-                           outfile_prefix=str(tmp_path / "pred"))
+    metric = MAECocoMetric(
+        ann_file=str(ann_file), evaluator=evaluator, max_dets=max_dets, outfile_prefix=str(tmp_path / "pred")
+    )
     classes = tuple(c["name"] for c in json.loads(ann_file.read_text())["categories"])
     metric.dataset_meta = dict(classes=classes)
     return metric
@@ -74,13 +90,25 @@ def _jittered(ann_file: Path, seed: int = 0) -> list[dict]:
             continue
         x, y, w, h = a["bbox"]
         s = rng.uniform(0.8, 1.2)
-        dets.append(dict(image_id=a["image_id"], category_id=a["category_id"], score=float(rng.random()),
-                         bbox=[x + rng.normal(0, 2), y + rng.normal(0, 2), w * s, h * s]))
+        dets.append(
+            dict(
+                image_id=a["image_id"],
+                category_id=a["category_id"],
+                score=float(rng.random()),
+                bbox=[x + rng.normal(0, 2), y + rng.normal(0, 2), w * s, h * s],
+            )
+        )
     cats = [c["id"] for c in gt["categories"]]
     for img in gt["images"]:
         for _ in range(30):  # more than a cap of 10 per image: the cap matters
-            dets.append(dict(image_id=img["id"], category_id=int(rng.choice(cats)), score=float(rng.random() * 0.5),
-                             bbox=[*rng.uniform(0, 100, 2).tolist(), *rng.uniform(4, 40, 2).tolist()]))
+            dets.append(
+                dict(
+                    image_id=img["id"],
+                    category_id=int(rng.choice(cats)),
+                    score=float(rng.random() * 0.5),
+                    bbox=[*rng.uniform(0, 100, 2).tolist(), *rng.uniform(4, 40, 2).tolist()],
+                )
+            )
     return dets
 
 
@@ -131,7 +159,7 @@ def test_a_loaded_ground_truth_serves_every_evaluation_alike(demo_world):
         img = coco.imgs[d["image_id"]]
         m = np.zeros((img["height"], img["width"]), np.uint8)
         x, y, w, h = (int(max(v, 0)) for v in d["bbox"])
-        m[y:y + max(h, 1), x:x + max(w, 1)] = 1
+        m[y : y + max(h, 1), x : x + max(w, 1)] = 1
         if rng.random() < 0.5:  # some masks are the shapes themselves, shifted by a pixel
             same = [a for a in coco.imgToAnns[d["image_id"]] if a["category_id"] == d["category_id"]]
             m = np.roll(coco.annToMask(same[0]), 1, axis=1) if same else m

@@ -1,5 +1,6 @@
 """The detection backbones' contract: output strides and channels, attention layout, exact checkpoint loading,
 neck widths from the backbone, and layer-wise lr decay as the optimizer sees it."""
+
 from __future__ import annotations
 
 import random
@@ -63,8 +64,13 @@ def test_loads_full_mae_checkpoint_with_exact_report(tmp_path):
     model.init_weights()
     report = model.backbone.load_report
     vit = model.backbone.vit
-    assert set(report.unused_by_design) >= {"cls_token", "norm.weight", "norm.bias", "mask_token",
-                                            "decoder_embed.weight"}
+    assert set(report.unused_by_design) >= {
+        "cls_token",
+        "norm.weight",
+        "norm.bias",
+        "mask_token",
+        "decoder_embed.weight",
+    }
     assert report.new_by_design == sorted(k for k in vit.state_dict() if k.endswith("relative_position_bias_table"))
     assert report.resized == ["pos_embed"]  # 2x2 + cls -> 4x4 grid, cls slot dropped
     assert set(report.loaded) | set(report.new_by_design) == set(vit.state_dict())
@@ -90,8 +96,9 @@ def _optimizer(model, **paramwise):
     wrapper = dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0.1))
     # An earlier test's runner may have left another default scope current (mmengine's scope is global).
     with DefaultScope.overwrite_default_scope("mmdet"):
-        ctor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(type="ViTLayerDecayConstructor", optim_wrapper_cfg=wrapper,
-                                                     paramwise_cfg=paramwise))
+        ctor = OPTIM_WRAPPER_CONSTRUCTORS.build(
+            dict(type="ViTLayerDecayConstructor", optim_wrapper_cfg=wrapper, paramwise_cfg=paramwise)
+        )
     opt = ctor(model).optimizer
     lr_of = {id(p): (g["lr"], g["weight_decay"]) for g in opt.param_groups for p in g["params"]}
     named = dict(model.named_parameters())
@@ -110,8 +117,13 @@ def test_layer_decay_groups_as_the_optimizer_sees_them():
         lr, wd = lr_wd[f"backbone.backbone.blocks.{i}.attn.qkv.weight"]
         assert lr == pytest.approx(1e-3 * 0.5 ** (depth - i)) and wd == 0.1
         assert lr_wd[f"backbone.backbone.blocks.{i}.attn.rel_pos_h"][0] == lr
-    for name in ("backbone.up4.0.weight", "neck.lateral.0.conv.weight", "roi_head.bbox_head.fc_cls.weight",
-                 "roi_head.mask_head.conv_logits.weight", "rpn_head.rpn_cls.weight"):
+    for name in (
+        "backbone.up4.0.weight",
+        "neck.lateral.0.conv.weight",
+        "roi_head.bbox_head.fc_cls.weight",
+        "roi_head.mask_head.conv_logits.weight",
+        "rpn_head.rpn_cls.weight",
+    ):
         assert lr_wd[name] == (pytest.approx(1e-3), 0.1)
 
 
@@ -119,9 +131,21 @@ def _torch_norm(module) -> bool:
     """detectron2's `get_default_optimizer_params` norm rule: an instance of one of torch's norm classes."""
     from torch import nn
 
-    return isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.GroupNorm,
-                               nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d, nn.LayerNorm,
-                               nn.LocalResponseNorm))
+    return isinstance(
+        module,
+        (
+            nn.BatchNorm1d,
+            nn.BatchNorm2d,
+            nn.BatchNorm3d,
+            nn.SyncBatchNorm,
+            nn.GroupNorm,
+            nn.InstanceNorm1d,
+            nn.InstanceNorm2d,
+            nn.InstanceNorm3d,
+            nn.LayerNorm,
+            nn.LocalResponseNorm,
+        ),
+    )
 
 
 def _mimdet_exempt(module, name: str) -> bool:  # weight_decay_norm=0, overrides pos_embed / rel-pos table
@@ -136,12 +160,15 @@ def _vitdet_exempt(module, name: str) -> bool:
     return (_torch_norm(module) and not isinstance(module, LN2d)) or name == "pos_embed"
 
 
-@pytest.mark.parametrize("config, rule", [
-    ("mask_rcnn_mae_vit_base_1024_100ep.py", _mimdet_exempt),
-    ("mask_rcnn_vitdet_mae_vit_base_1024_100ep.py", _vitdet_exempt),
-    ("mask_rcnn_vitdet_mae_vit_large_1024_100ep.py", _vitdet_exempt),
-    ("mask_rcnn_vitdet_mae_vit_huge_1024_75ep.py", lambda module, name: False),  # H: everything decays
-])
+@pytest.mark.parametrize(
+    "config, rule",
+    [
+        ("mask_rcnn_mae_vit_base_1024_100ep.py", _mimdet_exempt),
+        ("mask_rcnn_vitdet_mae_vit_base_1024_100ep.py", _vitdet_exempt),
+        ("mask_rcnn_vitdet_mae_vit_large_1024_100ep.py", _vitdet_exempt),
+        ("mask_rcnn_vitdet_mae_vit_huge_1024_75ep.py", lambda module, name: False),  # H: everything decays
+    ],
+)
 def test_weight_decay_follows_the_reference_rule(config, rule):
     from pathlib import Path
 
@@ -150,8 +177,11 @@ def test_weight_decay_follows_the_reference_rule(config, rule):
     paper = load_config(Path(DEMO_CONFIG).parent / config)
     model = _detector(f"protocol={paper.protocol!r}")
     lr_wd = _optimizer(model, layer_decay=1.0, no_weight_decay=tuple(paper.optim.no_weight_decay))
-    expected = {f"{m}.{n}" if m else n: 0.0 if rule(mod, n) else 0.1
-                for m, mod in model.named_modules() for n, _ in mod.named_parameters(recurse=False)}
+    expected = {
+        f"{m}.{n}" if m else n: 0.0 if rule(mod, n) else 0.1
+        for m, mod in model.named_modules()
+        for n, _ in mod.named_parameters(recurse=False)
+    }
     assert {n: wd for n, (_, wd) in lr_wd.items()} == expected
     decayed_biases = [n for n in lr_wd if n.endswith(".bias") and expected[n] == 0.1]
     assert decayed_biases  # none of the three references exempts biases as such
@@ -219,9 +249,9 @@ def test_benchmarking_heads_are_batch_normed_and_become_syncbn():
 def test_every_parameter_learns_from_a_real_batch(protocol, demo_world):
     """One Mask R-CNN loss on four demo-world training images (mmdet's own dataset and pipeline): every
     parameter, zero-initialised relative position tables included, gets a non-zero gradient."""
+    from mmdet.registry import DATASETS
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import DefaultScope
-    from mmdet.registry import DATASETS
 
     from detection.build import dataset_cfg, pipelines
     from detection.data import prepare_split

@@ -1,6 +1,7 @@
 """End to end on the demo world: a few Mask R-CNN steps lower the loss, the test writes every AP field and its
 protocol to metrics.json, one detections-per-image setting reaches model and evaluator, and evaluating the same
 weights again with the reference evaluator (pycocotools) reproduces the fast evaluator's stats exactly."""
+
 from __future__ import annotations
 
 import collections
@@ -61,8 +62,13 @@ def test_reference_evaluator_reproduces_fast_on_the_same_weights(trained, demo_w
     from mae_backbone.runtime.workdir import latest_complete_checkpoint
 
     work, fast = trained
-    cfg = tiny_cfg(demo_world["coco"], work / "eval_ref", f"test.max_per_img={MAX_DETS}", "test.score_thr=0.0",
-                   "test.evaluator='reference'")
+    cfg = tiny_cfg(
+        demo_world["coco"],
+        work / "eval_ref",
+        f"test.max_per_img={MAX_DETS}",
+        "test.score_thr=0.0",
+        "test.evaluator='reference'",
+    )
     cfg.update(eval_only=True, load_from=str(latest_complete_checkpoint(work)))
     reference = run(cfg)
     for iou_type in ("bbox", "segm"):

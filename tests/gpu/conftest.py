@@ -1,5 +1,6 @@
 """tests/gpu: the CUDA-only code paths (pytest marker `gpu`). Skipped on a machine without a CUDA GPU;
 `scripts/gpu_check.sh` runs them on one (`pytest -m gpu tests/gpu`)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """The branches that only run with CUDA: bf16 autocast through mmengine's AmpOptimWrapper, fused AdamW on the
 GPU, the CUDA RNG state in checkpoints, one-GPU DDP over NCCL and the SyncBN decision at world size 1."""
+
 from __future__ import annotations
 
 import copy
@@ -25,8 +26,9 @@ def pretrain_step(precision: str) -> tuple[float, float]:
     torch.manual_seed(0)
     model = create_mae("vit_base_patch16", img_size=224).cuda()
     params = [p for p in model.parameters() if p.requires_grad]
-    wrapper = build_optim_wrapper([{"params": params, "lr": 1.5e-4, "weight_decay": 0.05}], precision=precision,
-                                  betas=(0.9, 0.95))
+    wrapper = build_optim_wrapper(
+        [{"params": params, "lr": 1.5e-4, "weight_decay": 0.05}], precision=precision, betas=(0.9, 0.95)
+    )
     g = torch.Generator(device="cuda").manual_seed(0)
     imgs = torch.randn(16, 3, 224, 224, device="cuda", generator=g)
     noise = torch.rand(16, 196, device="cuda", generator=g)  # the same masks for both precisions
@@ -54,8 +56,10 @@ def test_fused_adamw_on_cuda_matches_the_per_tensor_loop():
     torch.manual_seed(0)
     a = [torch.randn(300, 70, device="cuda", requires_grad=True), torch.randn(70, device="cuda", requires_grad=True)]
     b = [p.detach().clone().requires_grad_() for p in a]
-    opts = [torch.optim.AdamW(ps, lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05, fused=fused)
-            for ps, fused in ((a, True), (b, False))]
+    opts = [
+        torch.optim.AdamW(ps, lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05, fused=fused)
+        for ps, fused in ((a, True), (b, False))
+    ]
     for _ in range(3):
         for ps, opt in zip((a, b), opts):
             (ps[0].sin().sum() + ps[1].square().sum()).backward()
@@ -84,8 +88,13 @@ def test_one_gpu_ddp_over_nccl_and_batch_norm_left_alone(tmp_path, record_proper
     dist.init_process_group("nccl", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
     try:
         torch.manual_seed(0)
-        net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
-                                  torch.nn.Flatten(), torch.nn.Linear(8 * 14 * 14, 4)).cuda()
+        net = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3),
+            torch.nn.BatchNorm2d(8),
+            torch.nn.ReLU(),
+            torch.nn.Flatten(),
+            torch.nn.Linear(8 * 14 * 14, 4),
+        ).cuda()
         plain = copy.deepcopy(net)
         ddp = torch.nn.parallel.DistributedDataParallel(net, device_ids=[torch.cuda.current_device()])
         x = torch.randn(6, 3, 16, 16, device="cuda")

@@ -1,5 +1,6 @@
 """mmcv's compiled ops on the GPU: built with CUDA (not a CPU-only build) and agreeing with torchvision's, the
 check `maebench doctor` runs."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Checkpoint reading, layout conversion and the exact-key load report."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,9 @@ def mae():
 def official_full(tmp_path, mae):
     """An official-style `_full` checkpoint: {'model': sd, 'args': Namespace, 'epoch': ...}."""
     path = tmp_path / "mae_pretrain_full.pth"
-    torch.save({"model": mae.state_dict(), "args": argparse.Namespace(blr=1.5e-4, model="mae_vit_tiny"),
-                "epoch": 1599}, path)
+    torch.save(
+        {"model": mae.state_dict(), "args": argparse.Namespace(blr=1.5e-4, model="mae_vit_tiny"), "epoch": 1599}, path
+    )
     return path
 
 
@@ -33,7 +35,7 @@ def to_mmpretrain(sd):
     for k, v in sd.items():
         k2 = k
         if k.startswith("blocks."):
-            k2 = "backbone.layers." + k[len("blocks."):]
+            k2 = "backbone.layers." + k[len("blocks.") :]
             k2 = k2.replace(".norm1.", ".ln1.").replace(".norm2.", ".ln2.")
             k2 = k2.replace(".mlp.fc1.", ".ffn.layers.0.0.").replace(".mlp.fc2.", ".ffn.layers.1.")
         elif k.startswith("decoder_blocks."):
@@ -68,7 +70,8 @@ def test_finetune_model_report_lists_every_key(tmp_path, mae):
     assert report.layout == "mae_full"
     assert report.resized == ["pos_embed"]  # 4x4 grid -> 8x8
     assert set(report.new_by_design) == {"head.weight", "head.bias", "fc_norm.weight", "fc_norm.bias"} | {
-        f"blocks.{i}.attn.rel_pos.relative_position_bias_table" for i in range(4)}
+        f"blocks.{i}.attn.rel_pos.relative_position_bias_table" for i in range(4)
+    }
     assert "norm.weight" in report.unused_by_design and "decoder_pred.weight" in report.unused_by_design
     assert torch.equal(vit.blocks[2].attn.qkv.weight, mae.blocks[2].attn.qkv.weight)
     assert all(torch.count_nonzero(b.attn.rel_pos.relative_position_bias_table) == 0 for b in vit.blocks)

@@ -1,5 +1,6 @@
 """The cost block of every record: the FLOP counter agrees with the analytic count of a ViT block, and a batch's
 images are counted whatever its layout."""
+
 from __future__ import annotations
 
 import torch

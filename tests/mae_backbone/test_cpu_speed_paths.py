@@ -1,4 +1,5 @@
 """The CPU fast paths compute what the plain paths compute: explicit bf16 attention, kept heap, compile."""
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,9 @@ def test_explicit_attention_equals_the_fused_kernel_with_and_without_a_bias():
     q, k, v = (torch.randn(2, 3, 17, 8) for _ in range(3))
     bias = torch.randn(1, 3, 17, 17)
     torch.testing.assert_close(explicit_attention(q, k, v), F.scaled_dot_product_attention(q, k, v))
-    torch.testing.assert_close(explicit_attention(q, k, v, bias),
-                               F.scaled_dot_product_attention(q, k, v, attn_mask=bias))
+    torch.testing.assert_close(
+        explicit_attention(q, k, v, bias), F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    )
 
 
 def test_bf16_block_on_cpu_takes_the_explicit_path_and_stays_close_to_fp32():
@@ -46,8 +48,9 @@ def test_kept_heap_still_allocates_and_frees_large_tensors():
 
 def test_compile_in_place_keeps_the_keys_and_the_loss():
     torch.manual_seed(0)
-    kw = dict(img_size=32, embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1,
-              decoder_num_heads=2)
+    kw = dict(
+        img_size=32, embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2
+    )
     mae = create_mae("vit_tiny_patch16", **kw)
     keys = list(mae.state_dict())
     imgs, noise = torch.randn(2, 3, 32, 32), torch.rand(2, 4)  # inductor draws its own random numbers

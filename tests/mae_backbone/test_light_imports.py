@@ -1,4 +1,5 @@
 """`maebench --help` and the error types must not pull in torch: the CLI parser is a few ms, not seconds."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,8 @@ import sys
 
 
 def _heavy_modules_after(statement: str) -> list[str]:
-    probe = f"import json, sys; {statement}; print(json.dumps(sorted(m for m in ('torch', 'mmengine', 'timm') if m in sys.modules)))"
+    heavy = "sorted(m for m in ('torch', 'mmengine', 'timm') if m in sys.modules)"
+    probe = f"import json, sys; {statement}; print(json.dumps({heavy}))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     return json.loads(out)
 

@@ -1,4 +1,5 @@
 """The pre-training model: official key layout, masking, loss, and equivalence with the reference step."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,11 +10,25 @@ from mae_backbone import create_mae, create_vit
 from mae_backbone.pos_embed import resample_pos_embed, sincos_2d
 from tests.conftest import TINY, TINY_DECODER
 
-OFFICIAL_TOP_KEYS = {"cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias", "norm.weight",
-                     "norm.bias", "mask_token", "decoder_embed.weight", "decoder_embed.bias", "decoder_pos_embed",
-                     "decoder_norm.weight", "decoder_norm.bias", "decoder_pred.weight", "decoder_pred.bias"}
-BLOCK_KEYS = {f"{p}.{w}" for p in ("norm1", "attn.qkv", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2")
-              for w in ("weight", "bias")}
+OFFICIAL_TOP_KEYS = {
+    "cls_token",
+    "pos_embed",
+    "patch_embed.proj.weight",
+    "patch_embed.proj.bias",
+    "norm.weight",
+    "norm.bias",
+    "mask_token",
+    "decoder_embed.weight",
+    "decoder_embed.bias",
+    "decoder_pos_embed",
+    "decoder_norm.weight",
+    "decoder_norm.bias",
+    "decoder_pred.weight",
+    "decoder_pred.bias",
+}
+BLOCK_KEYS = {
+    f"{p}.{w}" for p in ("norm1", "attn.qkv", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2") for w in ("weight", "bias")
+}
 
 
 def tiny_mae(**kw):
@@ -46,8 +61,17 @@ def test_encoder_keys_load_strictly_into_the_vit():
 def test_loss_equals_the_reference_implementation_for_the_same_noise():
     torch.manual_seed(1)
     ours = tiny_mae(norm_pix_loss=True)
-    ref = ReferenceMAE(img_size=64, patch_size=16, embed_dim=64, depth=4, num_heads=2, decoder_embed_dim=32,
-                       decoder_depth=1, decoder_num_heads=2, norm_pix_loss=True)
+    ref = ReferenceMAE(
+        img_size=64,
+        patch_size=16,
+        embed_dim=64,
+        depth=4,
+        num_heads=2,
+        decoder_embed_dim=32,
+        decoder_depth=1,
+        decoder_num_heads=2,
+        norm_pix_loss=True,
+    )
     ref.load_state_dict(ours.state_dict(), strict=True)
     imgs, noise = torch.randn(3, 3, 64, 64), torch.rand(3, 16)
     loss, pred, mask = ours(imgs, 0.75, noise)
@@ -57,8 +81,9 @@ def test_loss_equals_the_reference_implementation_for_the_same_noise():
     assert torch.equal(mask, ref_mask)
     loss.backward()
     ref_loss.backward()
-    torch.testing.assert_close(ours.blocks[0].attn.qkv.weight.grad, ref.blocks[0].attn.qkv.weight.grad,
-                               rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(
+        ours.blocks[0].attn.qkv.weight.grad, ref.blocks[0].attn.qkv.weight.grad, rtol=1e-4, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("ratio", [0.75, 0.5, 0.9])

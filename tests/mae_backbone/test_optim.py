@@ -1,4 +1,5 @@
 """Layer-wise lr decay groups: exact lrs, weight-decay exemptions, prefixes, as seen by the optimizer."""
+
 from __future__ import annotations
 
 import pytest

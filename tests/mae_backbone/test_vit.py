@@ -1,4 +1,5 @@
 """Contract tests for our ViT: shapes at awkward sizes, gradients, determinism, parity with timm."""
+
 from __future__ import annotations
 
 from functools import partial
@@ -16,8 +17,17 @@ from tests.conftest import TINY
 @pytest.mark.parametrize("global_pool", ["avg", "token"])
 def test_encoder_matches_timm_for_the_same_state_dict(global_pool):
     ours = create_vit("vit_tiny_patch16", img_size=64, num_classes=5, global_pool=global_pool, **TINY).eval()
-    timm_vit = TimmViT(img_size=64, patch_size=16, embed_dim=64, depth=4, num_heads=2, num_classes=5,
-                       qkv_bias=True, global_pool=global_pool, norm_layer=partial(nn.LayerNorm, eps=1e-6)).eval()
+    timm_vit = TimmViT(
+        img_size=64,
+        patch_size=16,
+        embed_dim=64,
+        depth=4,
+        num_heads=2,
+        num_classes=5,
+        qkv_bias=True,
+        global_pool=global_pool,
+        norm_layer=partial(nn.LayerNorm, eps=1e-6),
+    ).eval()
     sd = ours.state_dict()
     assert set(sd) == set(timm_vit.state_dict())  # the same key names, hence the same checkpoints
     timm_vit.load_state_dict(sd, strict=True)
@@ -74,8 +84,16 @@ def test_zero_relative_position_bias_changes_nothing():
 
 
 def test_window_attention_with_global_blocks_runs_and_pads():
-    model = create_vit("vit_tiny_patch16", img_size=128, global_pool="", use_cls_token=False, window_size=3,
-                       global_attn_indexes=quarter_indices(4), rel_pos_bias=True, **TINY)
+    model = create_vit(
+        "vit_tiny_patch16",
+        img_size=128,
+        global_pool="",
+        use_cls_token=False,
+        window_size=3,
+        global_attn_indexes=quarter_indices(4),
+        rel_pos_bias=True,
+        **TINY,
+    )
     maps = model.forward_feature_maps(torch.randn(1, 3, 128, 112), [3])  # 8x7 grid, windows of 3 -> padding
     assert maps[0].shape == (1, 64, 8, 7)
 
@@ -109,11 +127,15 @@ def _reference_decomposed_attention(attn, x: torch.Tensor, grid: tuple[int, int]
     out = torch.zeros(b, n, heads, d, dtype=x.dtype)
     for i in range(n):
         hi, wi = divmod(i, w)
-        logits = torch.stack([
-            (q[:, i] * k[:, j]).sum(-1) * d**-0.5
-            + (q[:, i] * attn.rel_pos_h[hi - j // w + h - 1]).sum(-1)
-            + (q[:, i] * attn.rel_pos_w[wi - j % w + w - 1]).sum(-1)
-            for j in range(n)], dim=-1)  # (b, heads, n)
+        logits = torch.stack(
+            [
+                (q[:, i] * k[:, j]).sum(-1) * d**-0.5
+                + (q[:, i] * attn.rel_pos_h[hi - j // w + h - 1]).sum(-1)
+                + (q[:, i] * attn.rel_pos_w[wi - j % w + w - 1]).sum(-1)
+                for j in range(n)
+            ],
+            dim=-1,
+        )  # (b, heads, n)
         out[:, i] = torch.einsum("bhj,bjhd->bhd", logits.softmax(-1), v)
     return out.reshape(b, n, c) @ attn.proj.weight.T + attn.proj.bias
 
@@ -133,31 +155,59 @@ def test_decomposed_rel_pos_attention_equals_the_reference_computation():
 
 
 def test_vitdet_rel_pos_keys_shapes_and_zero_start():
-    model = create_vit("vit_tiny_patch16", img_size=128, global_pool="", use_cls_token=False, window_size=3,
-                       global_attn_indexes=[1, 3], decomposed_rel_pos=True, **TINY)
+    model = create_vit(
+        "vit_tiny_patch16",
+        img_size=128,
+        global_pool="",
+        use_cls_token=False,
+        window_size=3,
+        global_attn_indexes=[1, 3],
+        decomposed_rel_pos=True,
+        **TINY,
+    )
     head_dim = 64 // 2
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items() if ".rel_pos_" in k}
     # detectron2's names; window blocks sized by the window, global ones by the 8 x 8 input grid
-    assert shapes == {f"blocks.{i}.attn.rel_pos_{a}": (2 * (3 if i in (0, 2) else 8) - 1, head_dim)
-                      for i in range(4) for a in "hw"}
+    assert shapes == {
+        f"blocks.{i}.attn.rel_pos_{a}": (2 * (3 if i in (0, 2) else 8) - 1, head_dim) for i in range(4) for a in "hw"
+    }
     assert not any(k.endswith("relative_position_bias_table") for k in model.state_dict())
     assert set(shapes) <= model.no_weight_decay()  # exempt by default, like BEiT's tables
-    plain = create_vit("vit_tiny_patch16", img_size=128, global_pool="", use_cls_token=False, window_size=3,
-                       global_attn_indexes=[1, 3], **TINY)
+    plain = create_vit(
+        "vit_tiny_patch16",
+        img_size=128,
+        global_pool="",
+        use_cls_token=False,
+        window_size=3,
+        global_attn_indexes=[1, 3],
+        **TINY,
+    )
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if k not in shapes})
     x = torch.randn(1, 3, 128, 112)  # padded windows
     torch.testing.assert_close(model.forward_feature_maps(x, [3])[0], plain.forward_feature_maps(x, [3])[0])
 
 
 def test_vitdet_pos_embed_stays_at_the_pretraining_grid_and_is_resampled_each_forward():
-    model = create_vit("vit_tiny_patch16", img_size=96, pretrain_img_size=32, global_pool="", use_cls_token=False,
-                       decomposed_rel_pos=True, **TINY)
+    model = create_vit(
+        "vit_tiny_patch16",
+        img_size=96,
+        pretrain_img_size=32,
+        global_pool="",
+        use_cls_token=False,
+        decomposed_rel_pos=True,
+        **TINY,
+    )
     assert model.pos_embed.shape == (1, 2 * 2, 64)  # the 32 px grid, not the 6 x 6 input grid
     x = torch.randn(2, 3, 96, 96)
     tokens, grid = model._embed(x)
     # get_abs_pos: the (1, D, 2, 2) grid resized bicubically (align_corners=False) to the input's 6 x 6
-    pos = torch.nn.functional.interpolate(model.pos_embed.reshape(1, 2, 2, 64).permute(0, 3, 1, 2), size=(6, 6),
-                                          mode="bicubic", align_corners=False).permute(0, 2, 3, 1).reshape(1, 36, 64)
+    pos = (
+        torch.nn.functional.interpolate(
+            model.pos_embed.reshape(1, 2, 2, 64).permute(0, 3, 1, 2), size=(6, 6), mode="bicubic", align_corners=False
+        )
+        .permute(0, 2, 3, 1)
+        .reshape(1, 36, 64)
+    )
     patches = model.patch_embed.proj(x).flatten(2).transpose(1, 2)
     assert grid == (6, 6)
     torch.testing.assert_close(tokens, patches + pos)

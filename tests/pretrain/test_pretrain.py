@@ -1,4 +1,5 @@
 """Pre-training end to end on generated images: the loss falls, resume continues the same run, exports load."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ def images(tmp_path_factory):
         sub = root / f"class_{i % 3}"  # an ImageFolder tree is read recursively, like a flat folder
         sub.mkdir(exist_ok=True)
         if i % 8 == 0:
-            Image.fromarray((arr[..., 0].astype(np.uint16) * 256)).save(sub / f"{i}.png")  # 16-bit gray
+            Image.fromarray(arr[..., 0].astype(np.uint16) * 256).save(sub / f"{i}.png")  # 16-bit gray
         elif i % 8 == 1:
             Image.fromarray(arr).convert("CMYK").save(sub / f"{i}.jpg")
         else:
@@ -41,16 +42,26 @@ def images(tmp_path_factory):
 
 
 def tiny_cfg(root, work_dir, epochs):
-    cfg = load_config(CONFIG_DIR / "mae_demo.py", [
-        f"data.root={root}", "model.img_size=64", "data.batch_size=8", "data.num_workers=0",
-        f"schedule.epochs={epochs}", "schedule.warmup_epochs=1", "schedule.checkpoint_interval=1",
-        "optim.blr=1.5e-3", "optim.precision='fp32'", "seed=3"])
+    cfg = load_config(
+        CONFIG_DIR / "mae_demo.py",
+        [
+            f"data.root={root}",
+            "model.img_size=64",
+            "data.batch_size=8",
+            "data.num_workers=0",
+            f"schedule.epochs={epochs}",
+            "schedule.warmup_epochs=1",
+            "schedule.checkpoint_interval=1",
+            "optim.blr=1.5e-3",
+            "optim.precision='fp32'",
+            "seed=3",
+        ],
+    )
     cfg.work_dir, cfg.launcher, cfg.resume = str(work_dir), "none", "auto"
     return cfg.to_dict()
 
 
 def test_a_few_epochs_lower_the_loss_and_export_a_loadable_backbone(images, tmp_path, monkeypatch):
-    monkeypatch.setenv("MAEBENCH_NO_PROGRESS", "1")
     first = run(tiny_cfg(images, tmp_path / "short", 1))
     longer = run(tiny_cfg(images, tmp_path / "long", 4))
     assert longer["final_loss"] < first["final_loss"]
@@ -62,7 +73,6 @@ def test_a_few_epochs_lower_the_loss_and_export_a_loadable_backbone(images, tmp_
 
 
 def test_resume_continues_the_same_run_bit_for_bit(images, tmp_path, monkeypatch):
-    monkeypatch.setenv("MAEBENCH_NO_PROGRESS", "1")
     straight = run(tiny_cfg(images, tmp_path / "straight", 3))
     # A run killed after epoch 2: its work dir holds only the epoch-2 checkpoint (and a torn write).
     (tmp_path / "resumed").mkdir()
@@ -101,8 +111,11 @@ def test_a_dataset_release_root_is_read_from_train_only(tmp_path, capsys):
         for i in range(n):
             Image.new("RGB", (32, 32), (40 * i, 0, 0)).save(tmp_path / split / "n01440764" / f"{split}_{i}.png")
     data = UnlabeledImages(tmp_path, img_size=32)
-    assert data.root == tmp_path / "train" and [f.name for f in data.files] == ["train_0.png", "train_1.png",
-                                                                                "train_2.png"]
+    assert data.root == tmp_path / "train" and [f.name for f in data.files] == [
+        "train_0.png",
+        "train_1.png",
+        "train_2.png",
+    ]
     out = capsys.readouterr().out
     assert "pre-training reads" in out and str(tmp_path / "train") in out and "val/ and test/" in out
     shutil.rmtree(tmp_path / "test")

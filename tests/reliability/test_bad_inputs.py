@@ -6,6 +6,7 @@ says what to do, exit status 2, no traceback, and leave everything that was ther
 planted input, and an earlier run's metrics.json and checkpoints in the work dir. Grayscale, CMYK and 16-bit
 images are not bad input: those runs must succeed and record their numbers for every image.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,8 @@ import json
 import math
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -31,10 +32,24 @@ from tests.segmentation.conftest import TINY_OVERRIDES as SEGMENT_TINY
 from tools.cli import main
 
 # `maebench pretrain` / `finetune` at test size: 32 / 64 px, one epoch, in-process data loading.
-PRETRAIN_TINY = ["model.img_size=32", "data.batch_size=8", "data.num_workers=0", "schedule.epochs=1",
-                 "schedule.warmup_epochs=0", "schedule.checkpoint_interval=1", "optim.precision='fp32'"]
-CLASSIFY_TINY = ["model.img_size=64", "data.batch_size=8", "data.eval_batch_size=8", "data.num_workers=0",
-                 "schedule.epochs=1", "schedule.warmup_epochs=0", "optim.precision='fp32'"]
+PRETRAIN_TINY = [
+    "model.img_size=32",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "schedule.epochs=1",
+    "schedule.warmup_epochs=0",
+    "schedule.checkpoint_interval=1",
+    "optim.precision='fp32'",
+]
+CLASSIFY_TINY = [
+    "model.img_size=64",
+    "data.batch_size=8",
+    "data.eval_batch_size=8",
+    "data.num_workers=0",
+    "schedule.epochs=1",
+    "schedule.warmup_epochs=0",
+    "optim.precision='fp32'",
+]
 # A case plants its bad input under tmp/in and returns (argv, the file the message must name).
 Plant = Callable[[dict, Path, Path], tuple[list[str], Path]]
 CASES: dict[str, tuple[Plant, str]] = {}  # id -> (plant, regex of the fix the message must suggest)
@@ -44,6 +59,7 @@ def case(name: str, fix: str) -> Callable[[Plant], Plant]:
     def register(plant: Plant) -> Plant:
         CASES[name] = (plant, fix)
         return plant
+
     return register
 
 
@@ -62,8 +78,11 @@ def earlier_run(work: Path) -> Path:
 
 
 def digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def edit_json(path: Path, edit: Callable[[dict], None]) -> Path:
@@ -93,6 +112,7 @@ def _pretrain_image(damage: Callable[[Path], None]) -> Plant:
         victim = sorted(data.iterdir())[20]
         damage(victim)
         return ["pretrain", "--data", str(data), "--work-dir", str(work), *PRETRAIN_TINY], victim
+
     return plant
 
 
@@ -101,8 +121,16 @@ def _imagefolder_image(damage: Callable[[Path], None], workers: int) -> Plant:
         data = copy(world, "imagenet", tmp)
         victim = sorted((data / "train" / world["wnids"][1]).iterdir())[2]
         damage(victim)
-        return ["finetune", "--data", str(data), "--work-dir", str(work), *CLASSIFY_TINY,
-                f"data.num_workers={workers}"], victim
+        return [
+            "finetune",
+            "--data",
+            str(data),
+            "--work-dir",
+            str(work),
+            *CLASSIFY_TINY,
+            f"data.num_workers={workers}",
+        ], victim
+
     return plant
 
 
@@ -154,8 +182,10 @@ def coco_annotated_image_file_missing(world, tmp, work):
 @case("coco-polygon-under-3-points", r"drop degenerate polygons")
 def coco_polygon_under_3_points(world, tmp, work):
     data, ann = _coco_json(world, tmp)
-    edit_json(ann, lambda d: next(a for a in d["annotations"] if not a["iscrowd"]).update(
-        segmentation=[[10.0, 10.0, 20.0, 20.0]]))
+    edit_json(
+        ann,
+        lambda d: next(a for a in d["annotations"] if not a["iscrowd"]).update(segmentation=[[10.0, 10.0, 20.0, 20.0]]),
+    )
     return _detect(data, work), ann
 
 
@@ -183,20 +213,39 @@ def imagefolder_unexpected_class_folder(world, tmp, work):
 def inat_unknown_category(world, tmp, work):
     data = copy(world, "inat", tmp)
     ann = edit_json(data / "train2019.json", lambda d: d["annotations"][3].update(category_id=99))
-    return ["finetune", "--data", str(data), "--work-dir", str(work), *CLASSIFY_TINY, "data.format='inat'",
-            "data.year=2019"], ann
+    return [
+        "finetune",
+        "--data",
+        str(data),
+        "--work-dir",
+        str(work),
+        *CLASSIFY_TINY,
+        "data.format='inat'",
+        "data.year=2019",
+    ], ann
 
 
 # ---- 12-14: checkpoints and configs --------------------------------------------------------------------
 def _vit_checkpoint(folder: Path, name: str, **kw) -> Path:
     vit = create_vit(name, img_size=64, **kw)
-    return save_backbone(folder / f"{name}.safetensors", vit.state_dict(),
-                         dict(arch_name=name, architecture=architecture_of(vit), img_size=64))
+    return save_backbone(
+        folder / f"{name}.safetensors",
+        vit.state_dict(),
+        dict(arch_name=name, architecture=architecture_of(vit), img_size=64),
+    )
 
 
 def _finetune_from(world: dict, checkpoint: Path, work: Path) -> list[str]:
-    return ["finetune", "--data", world["imagenet"], "--pretrained", str(checkpoint), "--work-dir", str(work),
-            *CLASSIFY_TINY]
+    return [
+        "finetune",
+        "--data",
+        world["imagenet"],
+        "--pretrained",
+        str(checkpoint),
+        "--work-dir",
+        str(work),
+        *CLASSIFY_TINY,
+    ]
 
 
 @case("checkpoint-wrong-architecture", r"set arch=vit_tiny_patch16")
@@ -253,15 +302,31 @@ def checkpoint_not_a_checkpoint(world, tmp, work):
 @case("resume-path-missing", r"check the path, or use --resume auto")
 def resume_path_missing(world, tmp, work):
     missing = work / "epoch_9.pth"
-    return ["finetune", "--data", world["imagenet"], "--work-dir", str(work), "--resume", str(missing),
-            *CLASSIFY_TINY], missing
+    return [
+        "finetune",
+        "--data",
+        world["imagenet"],
+        "--work-dir",
+        str(work),
+        "--resume",
+        str(missing),
+        *CLASSIFY_TINY,
+    ], missing
 
 
 @case("resume-incomplete-checkpoint", r"use --resume auto to pick the latest good one")
 def resume_incomplete_checkpoint(world, tmp, work):
     torn = work / "epoch_1.pth"  # the earlier run's file is no checkpoint at all
-    return ["finetune", "--data", world["imagenet"], "--work-dir", str(work), "--resume", str(torn),
-            *CLASSIFY_TINY], torn
+    return [
+        "finetune",
+        "--data",
+        world["imagenet"],
+        "--work-dir",
+        str(work),
+        "--resume",
+        str(torn),
+        *CLASSIFY_TINY,
+    ], torn
 
 
 @case("visualize-missing-image", r"check the path")
@@ -278,8 +343,15 @@ def eval_only_before_training(world, tmp, work):
 
 @case("config-unknown-key", r"did you mean schedule\.epochs")
 def config_unknown_key(world, tmp, work):
-    return ["pretrain", "--data", world["pretrain"], "--work-dir", str(work), *PRETRAIN_TINY,
-            "schedule.epocs=3"], PRETRAIN_CONFIGS / "mae_demo.py"
+    return [
+        "pretrain",
+        "--data",
+        world["pretrain"],
+        "--work-dir",
+        str(work),
+        *PRETRAIN_TINY,
+        "schedule.epocs=3",
+    ], PRETRAIN_CONFIGS / "mae_demo.py"
 
 
 @pytest.mark.parametrize("name", list(CASES))

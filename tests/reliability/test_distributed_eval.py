@@ -2,6 +2,7 @@
 with 1 process and with 2 processes (gloo, CPU, `--launcher pytorch` environment) on an odd number of images
 (5: mmengine's DefaultSampler would pad the second shard with a repeat) gives identical metrics, and the same
 detections; the SyncBN choice is logged; a duplicated image is refused before any number is computed."""
+
 from __future__ import annotations
 
 import json
@@ -45,6 +46,7 @@ def _log_text(work_dir: Path) -> str:
 
 # ---------------------------------------------------------------- detection: box and mask AP, and the detections
 
+
 @pytest.fixture(scope="module")
 def coco_odd(demo_world, tmp_path_factory) -> Path:
     """The demo COCO folder with the first N_IMAGES validation images (and their annotations) only."""
@@ -68,18 +70,25 @@ def test_detection_one_and_two_processes_give_identical_metrics(coco_odd, tmp_pa
     from mae_backbone.runtime.workdir import latest_complete_checkpoint
     from tests.detection.conftest import TINY_OVERRIDES, tiny_cfg
 
-    overrides = ["schedule.iters=2", "schedule.checkpoint_interval=2", "test.score_thr=0.0",
-                 f"test.max_per_img={MAX_DETS}"]
+    overrides = [
+        "schedule.iters=2",
+        "schedule.checkpoint_interval=2",
+        "test.score_thr=0.0",
+        f"test.max_per_img={MAX_DETS}",
+    ]
     run(tiny_cfg(coco_odd, tmp_path / "train", *overrides))  # 2 real steps: weights that detect something
     ckpt = latest_complete_checkpoint(tmp_path / "train")
-    one, two = _eval_one_and_two(["detect", "--data", str(coco_odd), "--eval-only", "--resume", str(ckpt),
-                                  *TINY_OVERRIDES, *overrides], tmp_path)
+    one, two = _eval_one_and_two(
+        ["detect", "--data", str(coco_odd), "--eval-only", "--resume", str(ckpt), *TINY_OVERRIDES, *overrides], tmp_path
+    )
     assert (one["world_size"], two["world_size"]) == (1, 2)
     assert set(one["metrics"]["bbox"]) >= {"AP", "AP50", "AP75", "APs", "APm", "APl"}
     assert two["metrics"] == one["metrics"]  # box and mask AP: all 12 stats each
     for iou_type in ("bbox", "segm"):  # every detection, once: a repeated or lost image would show here
-        dets = [json.loads((tmp_path / run_dir / "predictions" / f"coco.{iou_type}.json").read_text())
-                for run_dir in ("eval_1proc", "eval_2proc")]
+        dets = [
+            json.loads((tmp_path / run_dir / "predictions" / f"coco.{iou_type}.json").read_text())
+            for run_dir in ("eval_1proc", "eval_2proc")
+        ]
         assert dets[1] == dets[0]
         assert len({d["image_id"] for d in dets[0]}) == N_IMAGES
     assert "SyncBN off: single process" in _log_text(tmp_path / "eval_1proc")
@@ -88,6 +97,7 @@ def test_detection_one_and_two_processes_give_identical_metrics(coco_odd, tmp_pa
 
 
 # --------------------------------------------------------------------------- segmentation: mIoU, per-class IoU
+
 
 @pytest.fixture(scope="module")
 def ade_odd(demo_world, tmp_path_factory) -> Path:
@@ -109,8 +119,9 @@ def test_segmentation_one_and_two_processes_give_identical_metrics(ade_odd, tmp_
     overrides = ["schedule.iters=2", "schedule.checkpoint_interval=2"]
     run(seg_cfg(ade_odd, tmp_path / "train", *overrides))
     ckpt = latest_complete_checkpoint(tmp_path / "train")
-    one, two = _eval_one_and_two(["segment", "--data", str(ade_odd), "--eval-only", "--resume", str(ckpt),
-                                  *TINY_OVERRIDES, *overrides], tmp_path)
+    one, two = _eval_one_and_two(
+        ["segment", "--data", str(ade_odd), "--eval-only", "--resume", str(ckpt), *TINY_OVERRIDES, *overrides], tmp_path
+    )
     assert (one["world_size"], two["world_size"]) == (1, 2)
     assert one["metrics"]["per_class_IoU"] and 0 < one["metrics"]["aAcc"] <= 100
     assert two["metrics"] == one["metrics"]  # mIoU, mAcc, aAcc and every class's IoU
@@ -121,6 +132,7 @@ def test_segmentation_one_and_two_processes_give_identical_metrics(ade_odd, tmp_
 
 # ------------------------------------------------------------------------------ the guard and the shared sampler
 
+
 def test_the_configs_sampler_shards_without_padding():
     from mmdet.registry import DATA_SAMPLERS as DET_SAMPLERS
     from mmseg.registry import DATA_SAMPLERS as SEG_SAMPLERS
@@ -128,8 +140,15 @@ def test_the_configs_sampler_shards_without_padding():
     import mae_backbone.runtime.distributed  # noqa: F401  (registers ExactShardSampler, as run.py does)
 
     for registry in (DET_SAMPLERS, SEG_SAMPLERS):  # the runner builds it by name, with a seed
-        shards = [list(registry.build(dict(type="ExactShardSampler", rank=r, world_size=2),
-                                      default_args=dict(dataset=range(N_IMAGES), seed=0))) for r in range(2)]
+        shards = [
+            list(
+                registry.build(
+                    dict(type="ExactShardSampler", rank=r, world_size=2),
+                    default_args=dict(dataset=range(N_IMAGES), seed=0),
+                )
+            )
+            for r in range(2)
+        ]
         assert shards == [[0, 2, 4], [1, 3]]  # DefaultSampler: [0, 2, 4], [1, 3, 0]
 
 
@@ -143,10 +162,15 @@ def test_a_duplicated_image_is_refused_by_both_metrics(coco_odd, tmp_path):
     data = json.loads(ann.read_text())
     coco = MAECocoMetric(ann_file=str(ann), outfile_prefix=str(tmp_path / "pred"))
     coco.dataset_meta = dict(classes=tuple(c["name"] for c in data["categories"]))
-    empty = dict(bboxes=torch.zeros(0, 4), scores=torch.zeros(0), labels=torch.zeros(0, dtype=torch.long),
-                 masks=torch.zeros(0, 8, 8, dtype=torch.bool))
-    samples = [dict(img_id=im["id"], ori_shape=(im["height"], im["width"]), pred_instances=empty)
-               for im in data["images"]]
+    empty = dict(
+        bboxes=torch.zeros(0, 4),
+        scores=torch.zeros(0),
+        labels=torch.zeros(0, dtype=torch.long),
+        masks=torch.zeros(0, 8, 8, dtype=torch.bool),
+    )
+    samples = [
+        dict(img_id=im["id"], ori_shape=(im["height"], im["width"]), pred_instances=empty) for im in data["images"]
+    ]
     coco.process({}, samples + samples[:1])  # what a padded shard adds when nothing cuts it off
     with pytest.raises(RuntimeError, match="1 duplicates"):
         coco.evaluate(N_IMAGES + 1)

@@ -2,6 +2,7 @@
 compared with torchvision's on every device torch can use (the CUDA check says it is skipped on a machine
 without a GPU), and the duplicate-install check tells a real second copy from the editable install's own
 build record."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,7 +39,10 @@ def test_mmcv_ops_agree_with_torchvision_on_this_machines_devices():
 def test_a_cpu_only_mmcv_on_a_gpu_is_told_with_its_fix():
     # mmcv's device registry says this when a CUDA tensor reaches a CPU-only build (pytorch_device_registry.hpp)
     registry = "RuntimeError: nms_impl: implementation for device cuda:0 not found.\n"
-    ours = "RuntimeError: mmcv ops built for the CPU only, torch 2.11.0 with CUDA 13.0: mmcv ops not compiled with GPU support"
+    ours = (
+        "RuntimeError: mmcv ops built for the CPU only, torch 2.11.0 with CUDA 13.0: "
+        "mmcv ops not compiled with GPU support"
+    )
     for output in (registry, ours):
         assert diagnose("mmcv ops on CUDA", output) == CPU_ONLY_MMCV
     assert "rm .venv/.maebench-installed && bash scripts/setup.sh" in CPU_ONLY_MMCV

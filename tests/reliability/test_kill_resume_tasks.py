@@ -10,6 +10,7 @@ the final `metrics.json` numbers and weights equal the uninterrupted run's bit f
 fixed seed every op here is deterministic, detection's RoI sampling included (it draws from the restored
 torch RNG), so no tolerance is needed.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,28 @@ from tools.cli import main
 # finetune validates after every epoch and segment every 2 iterations: a checkpoint is followed by evaluation
 # in the uninterrupted run, never in the resumed one.
 TASKS = {
-    "finetune": ("imagenet", [*CLASSIFY_TINY, "schedule.epochs=3", "schedule.warmup_epochs=1",
-                              "schedule.checkpoint_interval=1"], "epoch", 1, 3),
-    "segment": ("ade", [*SEGMENT_TINY, "schedule.iters=6", "schedule.warmup_iters=2", "schedule.log_interval=1",
-                        "schedule.checkpoint_interval=2", "schedule.val_interval=2", "test.stride=64"], "iter", 2, 6),
+    "finetune": (
+        "imagenet",
+        [*CLASSIFY_TINY, "schedule.epochs=3", "schedule.warmup_epochs=1", "schedule.checkpoint_interval=1"],
+        "epoch",
+        1,
+        3,
+    ),
+    "segment": (
+        "ade",
+        [
+            *SEGMENT_TINY,
+            "schedule.iters=6",
+            "schedule.warmup_iters=2",
+            "schedule.log_interval=1",
+            "schedule.checkpoint_interval=2",
+            "schedule.val_interval=2",
+            "test.stride=64",
+        ],
+        "iter",
+        2,
+        6,
+    ),
     "detect": ("coco", [*DETECT_TINY, "schedule.iters=6", "schedule.checkpoint_interval=2"], "iter", 2, 6),
 }
 
@@ -67,8 +86,9 @@ def test_sigkill_during_a_checkpoint_write_then_resume_matches_an_uninterrupted_
     def writing_a_later_checkpoint() -> bool:
         return any(work.glob(f"{unit}_*.pth")) and any(work.glob(f".{unit}_*.pth.tmp"))
 
-    assert sigkill_when(cli(*argv(task, demo_world, work)), writing_a_later_checkpoint, tmp_path / "killed.log"), \
+    assert sigkill_when(cli(*argv(task, demo_world, work)), writing_a_later_checkpoint, tmp_path / "killed.log"), (
         f"the run ended before a checkpoint write could be caught: {(tmp_path / 'killed.log').read_text()[-2000:]}"
+    )
     torn = next(work.glob(f".{unit}_*.pth.tmp"))
     assert_no_torn_checkpoint_visible(work)
     good = latest_complete_checkpoint(work)

@@ -3,6 +3,7 @@ torchrun's (or a Slurm step's) variables run real steps of `maebench pretrain` a
 world. The recipe's global batch is reached from the real world size (2 processes x 8 = 16: no accumulation),
 each run writes its outputs once with world_size 2, and the fine-tuned classifier scores the same under a
 1-process `--eval-only` and a 2-task Slurm `--eval-only` as it did at the end of its 2-process training."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,6 @@ from tests.distributed import run_launched, slurm_env
 from tests.reliability.test_bad_inputs import CLASSIFY_TINY, PRETRAIN_TINY
 
 GLOBAL_BATCH = 16  # = data.batch_size 8 x 2 processes: one optimizer step per batch (1 process: 2 accumulated)
-
 
 
 def _cli_worker(rank: int, world: int, argv: list[str]) -> None:
@@ -47,8 +47,21 @@ def test_pretrain_under_torchrun_on_cpus(demo_world, tmp_path):
     from mae_backbone.checkpoint import load_checkpoint
 
     work = tmp_path / "pretrain"
-    run_launched(_cli_worker, 2, ["pretrain", "--data", demo_world["pretrain"], "--work-dir", str(work),
-                                  "--launcher", "pytorch", *PRETRAIN_TINY, f"optim.global_batch={GLOBAL_BATCH}"])
+    run_launched(
+        _cli_worker,
+        2,
+        [
+            "pretrain",
+            "--data",
+            demo_world["pretrain"],
+            "--work-dir",
+            str(work),
+            "--launcher",
+            "pytorch",
+            *PRETRAIN_TINY,
+            f"optim.global_batch={GLOBAL_BATCH}",
+        ],
+    )
     record = _record(work)
     assert record["world_size"] == 2 and record["task"] == "pretrain"
     assert record["protocol"]["global_batch"] == GLOBAL_BATCH
@@ -64,14 +77,37 @@ def test_pretrain_under_torchrun_on_cpus(demo_world, tmp_path):
 def finetuned(demo_world, tmp_path_factory) -> Path:
     """`maebench finetune` (1 epoch, from scratch) in 2 processes under torchrun's variables."""
     work = tmp_path_factory.mktemp("launch_cpu") / "finetune"
-    run_launched(_cli_worker, 2, ["finetune", "--data", demo_world["imagenet"], "--work-dir", str(work),
-                                  "--launcher", "pytorch", *CLASSIFY_TINY, f"optim.global_batch={GLOBAL_BATCH}"])
+    run_launched(
+        _cli_worker,
+        2,
+        [
+            "finetune",
+            "--data",
+            demo_world["imagenet"],
+            "--work-dir",
+            str(work),
+            "--launcher",
+            "pytorch",
+            *CLASSIFY_TINY,
+            f"optim.global_batch={GLOBAL_BATCH}",
+        ],
+    )
     return work
 
 
 def _eval_only(demo_world, classifier: Path, work: Path, *launch: str) -> list[str]:
-    return ["finetune", "--data", demo_world["imagenet"], "--pretrained", str(classifier), "--eval-only",
-            "--work-dir", str(work), *launch, *CLASSIFY_TINY]
+    return [
+        "finetune",
+        "--data",
+        demo_world["imagenet"],
+        "--pretrained",
+        str(classifier),
+        "--eval-only",
+        "--work-dir",
+        str(work),
+        *launch,
+        *CLASSIFY_TINY,
+    ]
 
 
 def test_finetune_under_torchrun_on_cpus_scores_as_one_process_eval_only(finetuned, demo_world, tmp_path):
@@ -91,8 +127,12 @@ def test_finetune_under_torchrun_on_cpus_scores_as_one_process_eval_only(finetun
 
 def test_slurm_tasks_on_cpus_evaluate_as_the_torchrun_training_did(finetuned, demo_world, tmp_path):
     work = tmp_path / "eval_slurm"
-    run_launched(_cli_worker, 2, _eval_only(demo_world, finetuned / "classifier.safetensors", work,
-                                            "--launcher", "slurm"), env=slurm_env)
+    run_launched(
+        _cli_worker,
+        2,
+        _eval_only(demo_world, finetuned / "classifier.safetensors", work, "--launcher", "slurm"),
+        env=slurm_env,
+    )
     record = _record(work)
     assert record["world_size"] == 2
     trained = {k: v for k, v in _record(finetuned)["metrics"].items() if k not in ("top1_best", "best_epoch")}

@@ -1,13 +1,14 @@
 """`--launcher slurm` on a single command submits through submitit outside a job, and the job re-enters the
 same Task with resume (the suite's own Slurm graph is tested on a real cluster in tests/suite/test_cluster.py)."""
+
 from __future__ import annotations
 
 import argparse
 
 import pytest
 
-from tools.pretrain import TASK
 from mae_backbone.runtime.slurm import SlurmTask, maybe_submit
+from tools.pretrain import TASK
 
 
 def parse(argv):

@@ -9,6 +9,7 @@ both low-shot protocols, at a batch of 2 (the tiny world's 1% / 10% subsets are 
 Copies every metrics.json, outcomes.npz and mmengine scalar log (vis_data/scalars.json; no checkpoints or
 figures), with the run's absolute paths replaced by relative ones so the fixture names no machine.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -22,21 +23,38 @@ from mae_backbone.runtime.records import METRICS_FILE
 REPO = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).parent / "fixtures" / "tiny"
 SCALARS = "scalars.json"  # mmengine's LocalVisBackend log, <run>/<timestamp>/vis_data/scalars.json
-LOW_SHOT = ["model.img_size=64", "data.batch_size=2", "data.eval_batch_size=16", "data.num_workers=0",
-            "schedule.epochs=1", "schedule.warmup_epochs=0", "schedule.checkpoint_interval=1",
-            "schedule.log_interval=1", "optim.precision='fp32'"]
+LOW_SHOT = [
+    "model.img_size=64",
+    "data.batch_size=2",
+    "data.eval_batch_size=16",
+    "data.num_workers=0",
+    "schedule.epochs=1",
+    "schedule.warmup_epochs=0",
+    "schedule.checkpoint_interval=1",
+    "schedule.log_interval=1",
+    "optim.precision='fp32'",
+]
 # the tiny suite's pre-training overrides (tools/configs/suite/tiny.py) with 2 epochs: two monitor points
-PRETRAIN = ["model.img_size=64", "data.batch_size=8", "data.num_workers=0", "schedule.epochs=2",
-            "schedule.warmup_epochs=1", "schedule.checkpoint_interval=1", "schedule.log_interval=1",
-            "optim.precision='fp32'"]
+PRETRAIN = [
+    "model.img_size=64",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "schedule.epochs=2",
+    "schedule.warmup_epochs=1",
+    "schedule.checkpoint_interval=1",
+    "schedule.log_interval=1",
+    "optim.precision='fp32'",
+]
 
 
 def write_config(tmp: Path) -> Path:
     """The suite config, in `tmp` (it names the repo's tiny suite by its absolute path)."""
     suite = tmp / "tiny_report_suite.py"
-    suite.write_text(f"_base_ = {str(REPO / 'tools/configs/suite/tiny.py')!r}\n"
-                     f"protocols = dict(finetune_1pct=dict(overrides={LOW_SHOT!r}), "
-                     f"finetune_10pct=dict(overrides={LOW_SHOT!r}))\n")
+    suite.write_text(
+        f"_base_ = {str(REPO / 'tools/configs/suite/tiny.py')!r}\n"
+        f"protocols = dict(finetune_1pct=dict(overrides={LOW_SHOT!r}), "
+        f"finetune_10pct=dict(overrides={LOW_SHOT!r}))\n"
+    )
     return suite
 
 
@@ -45,8 +63,16 @@ def run_suite(tmp: Path) -> tuple[Path, Path]:
 
     demo, work = tmp / "demo_tiny", tmp / "suite"
     monitor = [f"monitor.knn.data={str(demo / 'imagenet')!r}", "monitor.knn.every=1"]
-    cli(["suite", str(write_config(tmp)), f"data.demo.root={str(demo)!r}",
-         f"pretrain.overrides={PRETRAIN + monitor!r}", "--work-dir", str(work)])
+    cli(
+        [
+            "suite",
+            str(write_config(tmp)),
+            f"data.demo.root={str(demo)!r}",
+            f"pretrain.overrides={PRETRAIN + monitor!r}",
+            "--work-dir",
+            str(work),
+        ]
+    )
     return work, demo
 
 

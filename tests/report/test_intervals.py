@@ -1,6 +1,7 @@
 """The report's intervals on planted per-image outcomes: cells and paired Δ rows carry their 95% bootstrap
 intervals and n.s. marks, roles come from the suite record (any labels, an optional `baseline`), several
 seeds aggregate (mean, std, per-seed values in the CSV), and verdicts against a published spread."""
+
 from __future__ import annotations
 
 import copy
@@ -26,13 +27,18 @@ def _hits(k: int, flip: tuple[int, int] = (0, 0)) -> np.ndarray:
     """k hits among N images (the first k), then `flip` = (hits lost, hits gained) on the same images."""
     hit = np.zeros(N, dtype=np.uint8)
     hit[:k] = 1
-    hit[k - flip[0]:k] = 0
-    hit[k:k + flip[1]] = 1
+    hit[k - flip[0] : k] = 0
+    hit[k : k + flip[1]] = 1
     return hit
 
 
-def _suite(root: Path, backbones: dict[str, str], runs: dict[tuple[str, int], np.ndarray], seeds=(0,),
-           baseline: str | None = None) -> Path:
+def _suite(
+    root: Path,
+    backbones: dict[str, str],
+    runs: dict[tuple[str, int], np.ndarray],
+    seeds=(0,),
+    baseline: str | None = None,
+) -> Path:
     """A suite record with one fine-tune stage per backbone and seed, each with its metrics.json and outcomes."""
     template = json.loads((FIXTURES / "suite" / "mae" / "finetune" / "metrics.json").read_text())
     stages = {}
@@ -45,14 +51,28 @@ def _suite(root: Path, backbones: dict[str, str], runs: dict[tuple[str, int], np
             rec = copy.deepcopy(template)
             rec.update(seed=seed, metrics={keys.TOP1: 100.0 * hit.sum() / N})
             (work / "metrics.json").write_text(json.dumps(rec))
-            keys.write_outcomes(work / keys.OUTCOMES_FILE, {keys.IMAGES: np.arange(N),
-                                                            keys.outcome(keys.TOP1, "hit"): hit})
-            stages[f"{label}/finetune{tail}"] = dict(backbone=label, protocol="finetune", task="finetune", seed=seed,
-                                                     status="done", work_dir=f"{label}/finetune{tail}",
-                                                     arch="vit_mini_patch16")
-    record = dict(task="suite", stages=stages, seeds=list(seeds), baseline=baseline, seed=seeds[0],
-                  protocol=dict(config="test", demo=dict(size="tiny")), metrics={},
-                  backbones={k: dict(source=v, arch="vit_mini_patch16") for k, v in backbones.items()})
+            keys.write_outcomes(
+                work / keys.OUTCOMES_FILE, {keys.IMAGES: np.arange(N), keys.outcome(keys.TOP1, "hit"): hit}
+            )
+            stages[f"{label}/finetune{tail}"] = dict(
+                backbone=label,
+                protocol="finetune",
+                task="finetune",
+                seed=seed,
+                status="done",
+                work_dir=f"{label}/finetune{tail}",
+                arch="vit_mini_patch16",
+            )
+    record = dict(
+        task="suite",
+        stages=stages,
+        seeds=list(seeds),
+        baseline=baseline,
+        seed=seeds[0],
+        protocol=dict(config="test", demo=dict(size="tiny")),
+        metrics={},
+        backbones={k: dict(source=v, arch="vit_mini_patch16") for k, v in backbones.items()},
+    )
     (root / "metrics.json").write_text(json.dumps(record))
     return root
 
@@ -81,17 +101,23 @@ def test_cells_and_gains_carry_intervals_and_ns_marks_for_any_labels(tmp_path):
     assert rows["Δ same − random"][2].startswith("+19.3 [")
     assert "Δ random − ours" not in rows
     row = next(r for r in table if r["backbone"] == "ours")
-    assert (row["role"], row["baseline"], row["gain_significant"], row["replicates"]) == ("pretrain", "random",
-                                                                                         "True", "400")
-    assert float(row["ci_low"]) == pytest.approx(lo, abs=0.05) and float(row["gain_ci_high"]) == pytest.approx(g_hi,
-                                                                                                              abs=0.05)
+    assert (row["role"], row["baseline"], row["gain_significant"], row["replicates"]) == (
+        "pretrain",
+        "random",
+        "True",
+        "400",
+    )
+    assert float(row["ci_low"]) == pytest.approx(lo, abs=0.05) and float(row["gain_ci_high"]) == pytest.approx(
+        g_hi, abs=0.05
+    )
     assert "95% bootstrap interval" in md and "400 replicates of 150 images" in md
 
 
 def test_baseline_named_by_the_suite_and_a_gain_that_is_not_significant(tmp_path):
     runs = {("ours", 0): _hits(120), ("official", 0): _hits(120, flip=(3, 2)), ("random", 0): _hits(90)}
-    suite = _suite(tmp_path / "s", {"ours": "pretrain", "official": "checkpoint", "random": "scratch"}, runs,
-                   baseline="official")
+    suite = _suite(
+        tmp_path / "s", {"ours": "pretrain", "official": "checkpoint", "random": "scratch"}, runs, baseline="official"
+    )
     _, rows, table = _report(tmp_path, suite)
     assert [k for k in rows if k.startswith("Δ")] == ["Δ ours − official"]
     gain = rows["Δ ours − official"][2]
@@ -100,8 +126,14 @@ def test_baseline_named_by_the_suite_and_a_gain_that_is_not_significant(tmp_path
 
 
 def test_seeds_are_aggregated_mean_std_and_per_seed_values(tmp_path):
-    runs = {("ours", 0): _hits(120), ("ours", 1): _hits(123), ("ours", 2): _hits(117),
-            ("random", 0): _hits(90), ("random", 1): _hits(96), ("random", 2): _hits(93)}
+    runs = {
+        ("ours", 0): _hits(120),
+        ("ours", 1): _hits(123),
+        ("ours", 2): _hits(117),
+        ("random", 0): _hits(90),
+        ("random", 1): _hits(96),
+        ("random", 2): _hits(93),
+    }
     suite = _suite(tmp_path / "s", {"ours": "pretrain", "random": "scratch"}, runs, seeds=(0, 1, 2))
     md, rows, table = _report(tmp_path, suite)
     std = float(np.std([80.0, 82.0, 78.0], ddof=1))
@@ -120,9 +152,15 @@ def test_seeds_are_aggregated_mean_std_and_per_seed_values(tmp_path):
     md = build_report([suite], tmp_path / "failed", visualize=False, **OPTS)["markdown"].read_text()
     assert "| ours | vit_mini_patch16 | 81.0 ±1.4 [" in md
     assert "ours, fine-tune: the mean is over 2 seed(s); ours/finetune/s2 failed" in md
-    (suite / "ours" / "finetune" / "s2" / "metrics.json").write_text(json.dumps(
-        {**json.loads((suite / "ours" / "finetune" / "s1" / "metrics.json").read_text()), "seed": 2,
-         "metrics": {keys.TOP1: 78.0}}))
+    (suite / "ours" / "finetune" / "s2" / "metrics.json").write_text(
+        json.dumps(
+            {
+                **json.loads((suite / "ours" / "finetune" / "s1" / "metrics.json").read_text()),
+                "seed": 2,
+                "metrics": {keys.TOP1: 78.0},
+            }
+        )
+    )
     rec["stages"]["ours/finetune/s2"].update(status="done", error=None)
     (suite / "metrics.json").write_text(json.dumps(rec))
     # deterministic for a report seed
@@ -147,21 +185,20 @@ def _standalone_vit_b(root: Path, top1_hits: int, planted_hits: int) -> Path:
     rec = json.loads((FIXTURES / "vit_b_in1k_finetune" / "metrics.json").read_text())
     rec["metrics"] = {keys.TOP1: 100.0 * top1_hits / N}
     (work / "metrics.json").write_text(json.dumps(rec))
-    keys.write_outcomes(work / keys.OUTCOMES_FILE, {keys.IMAGES: np.arange(N),
-                                                    keys.outcome(keys.TOP1, "hit"): _hits(planted_hits)})
+    keys.write_outcomes(
+        work / keys.OUTCOMES_FILE, {keys.IMAGES: np.arange(N), keys.outcome(keys.TOP1, "hit"): _hits(planted_hits)}
+    )
     return work
 
 
 def test_paper_scale_verdict_and_a_stale_outcomes_file(tmp_path):
-    written = build_report([_standalone_vit_b(tmp_path / "a", 124, 124)], tmp_path / "ra", visualize=False,
-                           **OPTS)
+    written = build_report([_standalone_vit_b(tmp_path / "a", 124, 124)], tmp_path / "ra", visualize=False, **OPTS)
     row = next(r for r in csv.DictReader(io.StringIO(written["csv"].read_text())) if r["column"] == "fine-tune")
     assert (row["paper"], row["paper_spread"], row["verdict"]) == ("83.6", "83.46–83.66", "reproduced")
     assert float(row["ci_low"]) < 83.46 and float(row["ci_high"]) > 83.66  # 150 images: a wide interval
     assert "reproduced (published 83.46–83.66)" in written["markdown"].read_text()
     # outcomes that do not recompute the recorded number (another run's) give no interval, and say why
-    written = build_report([_standalone_vit_b(tmp_path / "b", 124, 120)], tmp_path / "rb", visualize=False,
-                           **OPTS)
+    written = build_report([_standalone_vit_b(tmp_path / "b", 124, 120)], tmp_path / "rb", visualize=False, **OPTS)
     md = written["markdown"].read_text()
     assert "outcomes give 80.000, metrics.json 82.667; no interval (rerun that stage)" in md
     assert "no interval (published 83.46–83.66)" in md
@@ -170,8 +207,9 @@ def test_paper_scale_verdict_and_a_stale_outcomes_file(tmp_path):
 def test_zero_replicates_turn_intervals_off_and_negative_is_refused(tmp_path):
     from mae_backbone.errors import ConfigError
 
-    suite = _suite(tmp_path / "s", {"ours": "pretrain", "random": "scratch"},
-                   {("ours", 0): _hits(120), ("random", 0): _hits(90)})
+    suite = _suite(
+        tmp_path / "s", {"ours": "pretrain", "random": "scratch"}, {("ours", 0): _hits(120), ("random", 0): _hits(90)}
+    )
     written = build_report([suite], tmp_path / "r", visualize=False, bootstrap=0)
     md = written["markdown"].read_text()
     assert "| ours | vit_mini_patch16 | 80.0 [p1] |" in md and "| Δ ours − random |  | +20.0 |" in md

@@ -1,6 +1,7 @@
 """Per-image outcomes as the evaluators save them, recomputed by the report's bootstrap: classification
 top-1 / top-5, ADE20K mIoU (mmseg's own areas) and COCO box / mask AP (pycocotools' matching) equal the
 evaluator's numbers on the full image set, and a COCO AP interval contains the full-set AP."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def test_segmentation_outcomes_recompute_miou(tmp_path):
     for i in range(9):
         gt = torch.randint(0, 3, (1, 16, 16), generator=g)  # class d never appears: no IoU, left out
         gt[0, :2] = 255  # ignored pixels
-        pred = torch.where(torch.rand(1, 16, 16, generator=g) < 0.7, gt.clamp(max=2), torch.randint(0, 4, (1, 16, 16),
-                                                                                                   generator=g))
+        pred = torch.where(
+            torch.rand(1, 16, 16, generator=g) < 0.7, gt.clamp(max=2), torch.randint(0, 4, (1, 16, 16), generator=g)
+        )
         samples.append(dict(pred_sem_seg=dict(data=pred), gt_sem_seg=dict(data=gt), img_path=f"img{8 - i}.jpg"))
     metric.process({}, samples)
     result = metric.evaluate(9)
@@ -81,12 +83,20 @@ def _coco_predictions(ann_file: Path, seed: int = 0) -> list[dict]:
             boxes.append([x, y, x + rng.uniform(4, w / 2), y + rng.uniform(4, h / 2)])
             labels.append(int(rng.integers(len(cat_ids))))
             m = np.zeros((h, w), np.uint8)
-            m[int(y):int(boxes[-1][3]), int(x):int(boxes[-1][2])] = 1
+            m[int(y) : int(boxes[-1][3]), int(x) : int(boxes[-1][2])] = 1
             masks.append(m)
-        samples.append(dict(img_id=img["id"], ori_shape=(h, w), pred_instances=dict(
-            bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-            scores=torch.from_numpy(rng.random(len(boxes))).float(), labels=torch.tensor(labels, dtype=torch.long),
-            masks=torch.from_numpy(np.stack(masks)).bool() if masks else torch.zeros(0, h, w, dtype=torch.bool))))
+        samples.append(
+            dict(
+                img_id=img["id"],
+                ori_shape=(h, w),
+                pred_instances=dict(
+                    bboxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                    scores=torch.from_numpy(rng.random(len(boxes))).float(),
+                    labels=torch.tensor(labels, dtype=torch.long),
+                    masks=torch.from_numpy(np.stack(masks)).bool() if masks else torch.zeros(0, h, w, dtype=torch.bool),
+                ),
+            )
+        )
     return samples
 
 
@@ -98,8 +108,13 @@ def test_coco_outcomes_recompute_ap_and_the_interval_contains_it(demo_world, tmp
     from detection.evaluation import MAECocoMetric
 
     ann_file = Path(demo_world["coco"]) / "annotations" / "instances_val2017.json"
-    metric = MAECocoMetric(ann_file=str(ann_file), evaluator=evaluator, max_dets=10,
-                           outfile_prefix=str(tmp_path / "pred"), outcomes_file=str(tmp_path / keys.OUTCOMES_FILE))
+    metric = MAECocoMetric(
+        ann_file=str(ann_file),
+        evaluator=evaluator,
+        max_dets=10,
+        outfile_prefix=str(tmp_path / "pred"),
+        outcomes_file=str(tmp_path / keys.OUTCOMES_FILE),
+    )
     metric.dataset_meta = dict(classes=tuple(c["name"] for c in json.loads(ann_file.read_text())["categories"]))
     metric.process({}, _coco_predictions(ann_file))
     out = metric.compute_metrics(metric.results)

@@ -1,5 +1,6 @@
 """`maebench report` on recorded metrics.json fixtures: tables, gains, non-comparable pairs, missing protocols,
 failed stages, the paper column, CSV and figures."""
+
 from __future__ import annotations
 
 import csv
@@ -101,7 +102,10 @@ def test_every_number_carries_its_protocol(report):
             assert f"[{row['protocol_id']}]" in md
     box = next(r for r in rows if r["column"] == "AP box" and r["backbone"] == "mae")
     assert (box["fingerprint"], box["test_mode"], box["evaluator"]) == (
-        "c0c0c0c0", "test_mode=single-scale 128, max 100 dets", "pycocotools")
+        "c0c0c0c0",
+        "test_mode=single-scale 128, max 100 dets",
+        "pycocotools",
+    )
     assert box["evaluator_version"] == "pycocotools 2.0.10" and box["seed"] == "0" and box["world_size"] == "1"
 
 
@@ -115,14 +119,23 @@ def test_figures_from_scalar_logs_partial_and_robustness(report):
 
 
 def test_protocol_summary_and_comparable():
-    full = {"task": "segment", "seed": 0, "world_size": 8, "versions": {"mmsegmentation": "1.2.2"},
-            "protocol": {"dataset": {"sha256": "ab", "num_files": 3}, "test": {"mode": "slide"},
-                         "evaluator": "mmseg IoUMetric"}}
+    full = {
+        "task": "segment",
+        "seed": 0,
+        "world_size": 8,
+        "versions": {"mmsegmentation": "1.2.2"},
+        "protocol": {
+            "dataset": {"sha256": "ab", "num_files": 3},
+            "test": {"mode": "slide"},
+            "evaluator": "mmseg IoUMetric",
+        },
+    }
     s = proto.summary(full)
     assert s["missing"] == [] and s["evaluator_version"] == "mmsegmentation 1.2.2"
     whole = {**full, "protocol": {**full["protocol"], "test": {"mode": "whole"}}}
-    assert proto.comparable(s, proto.summary(whole)) == [("different test modes (test={mode: slide} vs "
-                                                           "test={mode: whole})")]
+    assert proto.comparable(s, proto.summary(whole)) == [
+        ("different test modes (test={mode: slide} vs test={mode: whole})")
+    ]
     assert proto.summary({**full, "protocol": {"dataset": {"sha256": "ab"}}})["missing"] == ["test_mode", "evaluator"]
     assert proto.comparable(s, s) == []
 

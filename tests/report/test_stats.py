@@ -1,6 +1,7 @@
 """The bootstrap of tools/report/stats.py on synthetic outcomes: agreement with the binomial (Wilson)
 interval, paired gains (a planted difference is covered, no difference is n.s.), mIoU as a ratio of
 sums, the seed x image aggregation against a hand computation, and determinism."""
+
 from __future__ import annotations
 
 import math

@@ -1,7 +1,7 @@
 """Tiny segmentation runs on the demo world: a 64-d, 4-block ViT on 64 px crops, one CPU thread."""
+
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,20 @@ from tests.conftest import TINY
 CONFIG = str(Path(__file__).resolve().parents[2] / "segmentation" / "configs" / "upernet_mae_vit_demo.py")
 # The demo config at test scale: tiny ViT, 64 px crops (4x4 patch grid), slide 64 / 43 (the 512 / 341 ratio).
 TINY_OVERRIDES = [
-    f"model.vit={dict(TINY)!r}", "model.out_indices=[0,1,2,3]", "model.aux_channels=32",
-    "data.crop_size=64", "test.crop_size=64", "test.stride=43", "data.batch_size=4", "data.num_workers=0",
-    "optim.precision='fp32'", "optim.lr=2e-3", "schedule.warmup_iters=5", "schedule.iters=30",
-    "schedule.log_interval=5", "schedule.checkpoint_interval=30",
+    f"model.vit={dict(TINY)!r}",
+    "model.out_indices=[0,1,2,3]",
+    "model.aux_channels=32",
+    "data.crop_size=64",
+    "test.crop_size=64",
+    "test.stride=43",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "optim.precision='fp32'",
+    "optim.lr=2e-3",
+    "schedule.warmup_iters=5",
+    "schedule.iters=30",
+    "schedule.log_interval=5",
+    "schedule.checkpoint_interval=30",
 ]
 
 
@@ -24,7 +34,6 @@ def _one_thread():
     """Tiny ops on a shared 2-core machine run many times faster on one thread (no spinning OpenMP team)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    os.environ["MAEBENCH_NO_PROGRESS"] = "1"
     yield
     torch.set_num_threads(before)
 

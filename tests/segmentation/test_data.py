@@ -1,4 +1,5 @@
 """ADE20K data on the demo world: the label reduction (once), and bad inputs named with their file."""
+
 from __future__ import annotations
 
 import json

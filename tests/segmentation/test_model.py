@@ -1,4 +1,5 @@
 """The segmentor our configs build: loading, zero relative position bias, derived widths, lr decay, slide test."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,8 @@ from mae_backbone import architecture_of, create_mae, create_vit
 from mae_backbone.checkpoint import save_backbone
 from mae_backbone.errors import CheckpointError
 from mae_backbone.pyramid import load_backbone
-from segmentation.model import build_segmentor
 from segmentation.build import model_cfg, optim_cfg
+from segmentation.model import build_segmentor
 from tests.conftest import TINY
 
 from .conftest import seg_cfg
@@ -57,8 +58,7 @@ def test_mae_checkpoint_loads_with_zero_rel_pos_bias_and_unchanged_output(tmp_pa
 
 def test_wrong_architecture_checkpoint_is_refused(tmp_path):
     other = create_mae("vit_mini_patch16", img_size=64, embed_dim=32, depth=4, num_heads=2)
-    path = save_backbone(tmp_path / "other.safetensors", other.state_dict(),
-                         dict(architecture=architecture_of(other)))
+    path = save_backbone(tmp_path / "other.safetensors", other.state_dict(), dict(architecture=architecture_of(other)))
     seg, _ = tiny_segmentor(tmp_path, f"model.pretrained='{path}'")
     with pytest.raises(CheckpointError, match="embed_dim"):
         seg.init_weights()
@@ -79,9 +79,13 @@ def test_layer_decay_groups(tmp_path):
     seg, cfg = tiny_segmentor(tmp_path, "optim.lr=1e-3", "optim.layer_decay=0.5")
     wrapper_cfg = optim_cfg(cfg, dict(type="OptimWrapper"))
     with DefaultScope.overwrite_default_scope("mmseg"):
-        constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
-            type=wrapper_cfg.pop("constructor"), paramwise_cfg=wrapper_cfg.pop("paramwise_cfg"),
-            optim_wrapper_cfg=wrapper_cfg))
+        constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(
+            dict(
+                type=wrapper_cfg.pop("constructor"),
+                paramwise_cfg=wrapper_cfg.pop("paramwise_cfg"),
+                optim_wrapper_cfg=wrapper_cfg,
+            )
+        )
         optimizer = constructor(seg).optimizer
     assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["fused"]  # one kernel for all groups
     groups = optimizer.param_groups
@@ -89,14 +93,18 @@ def test_layer_decay_groups(tmp_path):
     depth = seg.backbone.vit.depth
     assert set(by_name) == {n for n, p in seg.named_parameters() if p.requires_grad}
     assert by_name["backbone.backbone.patch_embed.proj.weight"]["lr"] == pytest.approx(1e-3 * 0.5 ** (depth + 1))
-    assert by_name["backbone.backbone.blocks.0.mlp.fc1.weight"]["lr"] == pytest.approx(1e-3 * 0.5 ** depth)
+    assert by_name["backbone.backbone.blocks.0.mlp.fc1.weight"]["lr"] == pytest.approx(1e-3 * 0.5**depth)
     assert by_name[f"backbone.backbone.blocks.{depth - 1}.mlp.fc1.weight"]["lr"] == pytest.approx(1e-3 * 0.5)
     for top in ("backbone.fpn1.0.weight", "decode_head.conv_seg.weight", "auxiliary_head.conv_seg.weight"):
         assert by_name[top]["lr"] == pytest.approx(1e-3)
     # No weight decay on position embedding, cls token, relative-position tables, norms and biases.
-    for name in ("backbone.backbone.pos_embed", "backbone.backbone.cls_token",
-                 "backbone.backbone.blocks.0.attn.rel_pos.relative_position_bias_table",
-                 "backbone.backbone.blocks.0.norm1.weight", "decode_head.conv_seg.bias"):
+    for name in (
+        "backbone.backbone.pos_embed",
+        "backbone.backbone.cls_token",
+        "backbone.backbone.blocks.0.attn.rel_pos.relative_position_bias_table",
+        "backbone.backbone.blocks.0.norm1.weight",
+        "decode_head.conv_seg.bias",
+    ):
         assert by_name[name]["weight_decay"] == 0.0
     assert by_name["backbone.backbone.blocks.0.attn.qkv.weight"]["weight_decay"] == cfg["optim"]["weight_decay"]
 
@@ -107,8 +115,7 @@ def test_slide_inference_covers_every_pixel_with_crop_sized_windows(tmp_path):
     everywhere: every pixel covered, each divided by exactly the number of windows that saw it."""
     seg, cfg = tiny_segmentor(tmp_path)
     h, w = 150, 100  # not multiples of the stride: the last windows are shifted back inside the image
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
     image = torch.stack([ys, xs, ys * w + xs])[None]
     windows = []
 
@@ -123,7 +130,7 @@ def test_slide_inference_covers_every_pixel_with_crop_sized_windows(tmp_path):
     assert all((ch, cw) == (crop, crop) for _, _, ch, cw in windows)  # = the relative-position window
     count = torch.zeros(h, w)
     for y, x, ch, cw in windows:
-        count[y:y + ch, x:x + cw] += 1
+        count[y : y + ch, x : x + cw] += 1
     assert count.min() >= 1
     n_rows, n_cols = -(-(h - crop) // stride) + 1, -(-(w - crop) // stride) + 1
     assert len(windows) == n_rows * n_cols and len(set(windows)) == len(windows)
@@ -156,9 +163,9 @@ def test_bn_under_accumulation_warns_naming_the_bn_batch(tmp_path):
         "(the per-process micro-batch of 2), not over the recipe's global batch of 16 (the reference's SyncBN spans "
         "all 16 images of a step); 8 micro-batches are accumulated per optimizer step. BN statistics, and so the "
         "results, can differ from the reference's; to match, run 8 GPU processes of 2 (SyncBN) or a per-process "
-        "batch of 16.")
+        "batch of 16."
+    )
     # 2 GPUs with SyncBN: the BN batch is both processes' micro-batches
-    synced = bn_accumulation_warning(convert_sync_batchnorm(seg), batch_size=2, world_size=2, global_batch=16,
-                                     accum=4)
+    synced = bn_accumulation_warning(convert_sync_batchnorm(seg), batch_size=2, world_size=2, global_batch=16, accum=4)
     assert "normalise over 4 images per forward pass (2 per process x 2 processes, SyncBN)" in synced
     assert bn_accumulation_warning(seg, batch_size=2, world_size=8, global_batch=16, accum=1) is None  # the recipe

@@ -1,5 +1,6 @@
 """End to end on the demo world: `run` trains, lowers the loss, tests with slide windows, writes metrics.json;
 `maebench segment --eval-only` re-tests the saved weights; bad input stops before anything is written."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,11 @@ def trained(ade_root, tmp_path_factory):
     """30 iterations from an MAE checkpoint (random weights; the load path is what is exercised)."""
     torch.manual_seed(0)
     mae = create_mae("vit_mini_patch16", img_size=64, **TINY)
-    ckpt = save_backbone(tmp_path_factory.mktemp("ckpt") / "backbone.safetensors", mae.encoder_state_dict(),
-                         dict(architecture=architecture_of(mae)))
+    ckpt = save_backbone(
+        tmp_path_factory.mktemp("ckpt") / "backbone.safetensors",
+        mae.encoder_state_dict(),
+        dict(architecture=architecture_of(mae)),
+    )
     work_dir = tmp_path_factory.mktemp("segment")
     cfg = seg_cfg(ade_root, work_dir, f"model.pretrained='{ckpt}'")
     return cfg, run(cfg)
@@ -49,8 +53,15 @@ def test_metrics_json_carries_the_protocol(trained):
     assert record["task"] == "segment"
     assert record["metrics"]["mIoU"] == metrics["mIoU"]
     proto = record["protocol"]
-    assert proto["test"] == {"mode": "slide", "crop_size": [64, 64], "stride": [43, 43], "scales": "single-scale",
-                             "flip": False, "resize": [512, 128], "keep_ratio": True}
+    assert proto["test"] == {
+        "mode": "slide",
+        "crop_size": [64, 64],
+        "stride": [43, 43],
+        "scales": "single-scale",
+        "flip": False,
+        "resize": [512, 128],
+        "keep_ratio": True,
+    }
     assert proto["dataset"]["num_classes"] == 11 and proto["dataset"]["reduce_zero_label"] is True
     assert proto["dataset"]["val"]["num_files"] == 2 * 6 and len(proto["dataset"]["val"]["sha256"]) == 16
     assert proto["config"]["model"]["out_indices"] == [0, 1, 2, 3]
@@ -62,11 +73,12 @@ def test_metrics_json_carries_the_protocol(trained):
 
 def test_eval_only_retests_the_saved_weights(trained, capsys):
     cfg, metrics = trained
-    rc = cli(["segment", "--data", cfg["data"]["root"], "--work-dir", str(cfg["work_dir"]), "--eval-only",
-              *TINY_OVERRIDES])
+    rc = cli(
+        ["segment", "--data", cfg["data"]["root"], "--work-dir", str(cfg["work_dir"]), "--eval-only", *TINY_OVERRIDES]
+    )
     assert rc == 0
     out = capsys.readouterr().out
-    again = json.loads(out[out.rindex('{\n  "work_dir"'):])
+    again = json.loads(out[out.rindex('{\n  "work_dir"') :])
     assert again["mIoU"] == metrics["mIoU"] and again["aAcc"] == metrics["aAcc"] and again["iters"] is None
 
 
@@ -85,8 +97,14 @@ def test_bad_annotation_stops_before_writing(ade_root, tmp_path, capsys):
 
 def test_accumulation_warns_at_start_naming_the_bn_batch(ade_root, tmp_path):
     """Batch 4 accumulated to a global batch of 8 on one process: the run's log says BN sees 4, not 8."""
-    cfg = seg_cfg(ade_root, tmp_path, "optim.global_batch=8", "schedule.iters=1", "schedule.warmup_iters=0",
-                  "schedule.checkpoint_interval=1")
+    cfg = seg_cfg(
+        ade_root,
+        tmp_path,
+        "optim.global_batch=8",
+        "schedule.iters=1",
+        "schedule.warmup_iters=0",
+        "schedule.checkpoint_interval=1",
+    )
     run(cfg)
     (log,) = tmp_path.glob("*/*.log")
     lines = [line for line in log.read_text().splitlines() if "BatchNorm under gradient accumulation" in line]

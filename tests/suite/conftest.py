@@ -1,5 +1,6 @@
 """A real single-node Slurm cluster for the suite's cluster tests (scripts/local_slurm.sh: Debian's slurmctld,
 slurmd and munge on localhost, 2 CPUs, no GPUs), started once per test session and stopped after."""
+
 from __future__ import annotations
 
 import os

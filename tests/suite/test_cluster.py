@@ -1,6 +1,7 @@
 """`maebench suite --launcher slurm` on a real single-node Slurm (tests/suite/conftest.py): one job per stage with
 `afterok` dependencies, the report last; nothing submitted twice; a cancelled stage fails and blocks what needs
 it; `--status` tells it all; the metrics equal the local executor's."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,12 @@ def wait_for(work_dir: Path, timeout: float = 900) -> str:
     jobs = json.loads((work_dir / "suite_jobs.json").read_text())
     report = jobs["stages"].get("report", {}).get("job_id")
     while True:
-        out = subprocess.run([sys.executable, "-m", "tools.cli", "suite", "--status", str(work_dir)],
-                             capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2]).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "tools.cli", "suite", "--status", str(work_dir)],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        ).stdout
         queued = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
         states = re.findall(r"^\S+\s+(pending|running)\s", out, re.M)
         if not states and report not in queued:
@@ -125,11 +130,29 @@ def test_editing_a_task_config_redoes_exactly_the_stages_that_use_it(on_slurm, d
 
 def test_a_cancelled_stage_fails_blocks_its_dependents_and_the_rest_finish(slurm_cluster, demo_world, tmp_path):
     work_dir = tmp_path / "suite"
-    long = ["model.img_size=64", "data.batch_size=8", "data.num_workers=0", "schedule.epochs=50",
-            "schedule.warmup_epochs=0", "schedule.log_interval=1", "optim.precision='fp32'"]
+    long = [
+        "model.img_size=64",
+        "data.batch_size=8",
+        "data.num_workers=0",
+        "schedule.epochs=50",
+        "schedule.warmup_epochs=0",
+        "schedule.log_interval=1",
+        "optim.precision='fp32'",
+    ]
     only = ["--only", "scratch/finetune,scratch/robustness,scratch/linprobe"]
-    assert cli(suite_args(demo_world, work_dir, "--launcher", "slurm", *only,
-                          overrides=[f"protocols.finetune.overrides={long!r}", "report.visualize=False"])) == 0
+    assert (
+        cli(
+            suite_args(
+                demo_world,
+                work_dir,
+                "--launcher",
+                "slurm",
+                *only,
+                overrides=[f"protocols.finetune.overrides={long!r}", "report.visualize=False"],
+            )
+        )
+        == 0
+    )
     job = json.loads((work_dir / "suite_jobs.json").read_text())["stages"]["scratch/finetune"]["job_id"]
     log = work_dir / "scratch" / "finetune" / "stage.log"
     deadline = time.monotonic() + 300

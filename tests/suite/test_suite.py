@@ -1,5 +1,6 @@
 """`maebench suite` end to end on the tiny demo world: every stage runs for real, every report cell is filled;
 a second run skips finished stages, --force redoes one, a failing stage is recorded and blocks its dependents."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def suite_args(demo_world, work_dir, *extra, overrides=()):
-    return ["suite", TINY_SUITE, f"data.demo.root={demo_world['root']!r}", *overrides, "--work-dir", str(work_dir),
-            *extra]
+    return [
+        "suite",
+        TINY_SUITE,
+        f"data.demo.root={demo_world['root']!r}",
+        *overrides,
+        "--work-dir",
+        str(work_dir),
+        *extra,
+    ]
 
 
 def record(work_dir: Path) -> dict:
@@ -75,9 +83,13 @@ def test_plan_compares_mae_with_a_same_architecture_scratch_baseline(demo_world,
     with pytest.raises(ConfigError, match=r"mae.overrides: unknown protocol\(s\) finetnue \(did you mean finetune\?\)"):
         load_suite(TINY_SUITE, ["backbones.mae.overrides={'finetnue': ['optim.blr=1e-3']}"])
     # mistakes typed in a config file (command-line overrides are already checked against the config on loading)
-    for scratch, why in [("overides=dict()", r"scratch: unknown key\(s\) overides \(did you mean overrides\?\)"),
-                         ("overrides=dict(finetune='optim.blr=1e-3')",
-                          r"backbones.scratch.overrides.finetune must be a list of 'KEY=VALUE'")]:
+    for scratch, why in [
+        ("overides=dict()", r"scratch: unknown key\(s\) overides \(did you mean overrides\?\)"),
+        (
+            "overrides=dict(finetune='optim.blr=1e-3')",
+            r"backbones.scratch.overrides.finetune must be a list of 'KEY=VALUE'",
+        ),
+    ]:
         (tmp_path / "typo.py").write_text(f"_base_ = {TINY_SUITE!r}\nbackbones = dict(scratch=dict({scratch}))\n")
         with pytest.raises(ConfigError, match=why):
             load_suite(str(tmp_path / "typo.py"))
@@ -115,8 +127,11 @@ def test_the_whole_suite_fills_every_table_cell(finished):
     tables = md.split("\n### ")[1:]
     checked = 0
     for table in tables:
-        rows = [line for line in table.split("\n\n")[1].splitlines()[2:] if line.startswith("| mae ")
-                or line.startswith("| scratch ")]
+        rows = [
+            line
+            for line in table.split("\n\n")[1].splitlines()[2:]
+            if line.startswith("| mae ") or line.startswith("| scratch ")
+        ]
         for row in rows:
             cells = [c.strip() for c in row.strip("|").split("|")][2:]
             for cell in cells:
@@ -179,13 +194,22 @@ def test_a_stage_run_with_another_recipe_is_redone_and_so_is_what_needs_it(finis
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
-def test_a_failing_stage_is_recorded_blocks_its_dependents_and_the_rest_still_runs(finished, demo_world, tmp_path,
-                                                                                   jobs):
+def test_a_failing_stage_is_recorded_blocks_its_dependents_and_the_rest_still_runs(
+    finished, demo_world, tmp_path, jobs
+):
     _, done_dir = finished
     work_dir = tmp_path / "suite"
     shutil.copytree(done_dir, work_dir)
-    args = suite_args(demo_world, work_dir, "--only", "scratch/finetune,scratch/robustness,scratch/linprobe", "--force",
-                      "--jobs", jobs, overrides=["protocols.finetune.overrides=['schedule.epohcs=1']", "report.visualize=False"])
+    args = suite_args(
+        demo_world,
+        work_dir,
+        "--only",
+        "scratch/finetune,scratch/robustness,scratch/linprobe",
+        "--force",
+        "--jobs",
+        jobs,
+        overrides=["protocols.finetune.overrides=['schedule.epohcs=1']", "report.visualize=False"],
+    )
     assert cli(args) == 1
     stages = record(work_dir)["stages"]
     assert stages["scratch/finetune"]["status"] == "failed"
@@ -203,14 +227,29 @@ def test_ctrl_c_during_a_stage_records_it_as_interrupted(finished, demo_world, t
     shutil.copytree(done_dir, work_dir)
     tiny = load_suite(TINY_SUITE, [f"data.demo.root={demo_world['root']!r}"])["protocols"]["finetune"]["overrides"]
     long = [o for o in tiny if not o.startswith("schedule.epochs=")] + ["schedule.epochs=50"]  # still running at ^C
-    args = suite_args(demo_world, work_dir, "--only", "scratch/finetune", "--force", "--jobs", "1",
-                      overrides=["report.visualize=False", f"protocols.finetune.overrides={long!r}"])
-    env = dict(os.environ, MAEBENCH_NO_PROGRESS="1", OMP_NUM_THREADS="1")
+    args = suite_args(
+        demo_world,
+        work_dir,
+        "--only",
+        "scratch/finetune",
+        "--force",
+        "--jobs",
+        "1",
+        overrides=["report.visualize=False", f"protocols.finetune.overrides={long!r}"],
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1")
     # its own session, as a terminal's Ctrl-C reaches a foreground job (a background job ignores SIGINT)
     shutil.rmtree(work_dir / "scratch" / "finetune")  # (as --force would) so that the log below is this run's
     before = record(work_dir)["stages"]["scratch/linprobe"]
-    proc = subprocess.Popen([sys.executable, "-m", "tools.cli", *args], cwd=REPO, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.cli", *args],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     log = work_dir / "scratch" / "finetune" / "stage.log"
     deadline = time.monotonic() + 300
     while not (log.is_file() and "Epoch(train)" in log.read_text()) and proc.poll() is None:
@@ -244,7 +283,7 @@ def test_a_ctrl_c_that_mmengine_rewraps_as_a_syntax_error_still_stops_the_suite(
 
     monkeypatch.setattr(mm_config, "FormatCode", ctrl_c)
     with pytest.raises(SyntaxError, match="Failed to format") as wrapped:
-        Config(dict(seed=0)).pretty_text
+        _ = Config(dict(seed=0)).pretty_text
     assert is_interrupt(wrapped.value)
     with pytest.raises(KeyboardInterrupt):
         InlineExecutor().submit(lambda: Config(dict(seed=0)).pretty_text)
@@ -295,8 +334,12 @@ def test_paper_scale_suites_resolve_to_the_paper_recipes(name, arch, tmp_path):
         if want is None:
             continue
         cfg = stage.build_cfg()
-        got = dict(blr=cfg["optim"]["blr"], layer_decay=cfg["optim"]["layer_decay"], epochs=cfg["schedule"]["epochs"],
-                   drop_path=cfg["model"].get("drop_path_rate", 0.0))
+        got = dict(
+            blr=cfg["optim"]["blr"],
+            layer_decay=cfg["optim"]["layer_decay"],
+            epochs=cfg["schedule"]["epochs"],
+            drop_path=cfg["model"].get("drop_path_rate", 0.0),
+        )
         assert got == {k: want[k] for k in got}, (stage.name, got, want["source"])
     official = next(s for s in stages if s.name == "mae_official/finetune")
     assert official.flags["pretrained"] == str(ckpt)
@@ -311,20 +354,38 @@ def test_paper_scale_suites_resolve_to_the_paper_recipes(name, arch, tmp_path):
     pre = stages[0]
     assert stage_resources(suite, "pretrain", "pretrain", None, pre.build_cfg())["nodes"] == 8  # 4096 / 64 GPUs
     with pytest.raises(ConfigError, match="do not divide its global batch 16"):
-        bad = load_suite(str(CONFIG_DIR / f"{name}.py"), [f"backbones.mae_official.path={str(ckpt)!r}",
-                                                          "resources.segment={'gpus': 16}"])
+        bad = load_suite(
+            str(CONFIG_DIR / f"{name}.py"),
+            [f"backbones.mae_official.path={str(ckpt)!r}", "resources.segment={'gpus': 16}"],
+        )
         stage_resources(bad, seg.name, "segment", "mae", seg.build_cfg())
     with pytest.raises(ConfigError, match=r"unknown resource\(s\) gpu \(did you mean gpus\?\)"):
-        load_suite(str(CONFIG_DIR / f"{name}.py"), [f"backbones.mae_official.path={str(ckpt)!r}",
-                                                    "resources.segment={'gpu': 16}"])
+        load_suite(
+            str(CONFIG_DIR / f"{name}.py"),
+            [f"backbones.mae_official.path={str(ckpt)!r}", "resources.segment={'gpu': 16}"],
+        )
 
 
 def test_seeds_fan_out_into_one_stage_per_seed(finished, demo_world, tmp_path):
     _, done_dir = finished
     work_dir = tmp_path / "suite"
     shutil.copytree(done_dir, work_dir)
-    assert cli(suite_args(demo_world, work_dir, "--only", "scratch/linprobe", "--seeds", "0,1", "--jobs", "1",
-                          overrides=["report.visualize=False"])) == 0
+    assert (
+        cli(
+            suite_args(
+                demo_world,
+                work_dir,
+                "--only",
+                "scratch/linprobe",
+                "--seeds",
+                "0,1",
+                "--jobs",
+                "1",
+                overrides=["report.visualize=False"],
+            )
+        )
+        == 0
+    )
     rec = record(work_dir)
     assert rec["seeds"] == [0, 1]
     for seed in (0, 1):
@@ -333,6 +394,8 @@ def test_seeds_fan_out_into_one_stage_per_seed(finished, demo_world, tmp_path):
         assert json.loads((work_dir / "scratch" / "linprobe" / f"s{seed}" / "metrics.json").read_text())["seed"] == seed
     stages = build_plan(load_suite(TINY_SUITE, [f"data.demo.root={demo_world['root']!r}", "seeds=[0, 1]"]))
     assert [s.name for s in stages if s.protocol == "robustness" and s.backbone == "mae"] == [
-        "mae/robustness/s0", "mae/robustness/s1"]
+        "mae/robustness/s0",
+        "mae/robustness/s1",
+    ]
     assert next(s for s in stages if s.name == "mae/robustness/s1").needs == ["pretrain", "mae/finetune/s1"]
     assert sum(s.name == "pretrain" for s in stages) == 1

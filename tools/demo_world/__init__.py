@@ -8,6 +8,7 @@ stamp file, written last and atomically).
 Every image is drawn from its own generator seeded by (seed, format, split, index), so the output is
 byte-identical for a seed whatever the number of worker processes.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,7 @@ from mae_backbone.fileio import atomic_write_json
 
 from .coco import COCO_CAT_IDS, write_coco
 from .corruptions import CORRUPTIONS, imagenet_c_jobs
-from .formats import (WNIDS, ade_classes, run_jobs, write_ade, write_imagenet, write_inat, write_places,
-                      write_pretrain)
+from .formats import WNIDS, ade_classes, run_jobs, write_ade, write_imagenet, write_inat, write_places, write_pretrain
 from .robustness import A_CLASSES, R_CLASSES, write_robustness
 from .scenes import SHAPES, TEXTURES
 from .sizes import SIZES, counts
@@ -43,19 +43,36 @@ def summary(root: str | Path, size: str, seed: int, image_size: int, difficulty:
     root = Path(root)
     rob = root / "robustness"
     return {
-        "root": str(root), "size": size, "seed": seed, "image_size": image_size, "difficulty": difficulty,
+        "root": str(root),
+        "size": size,
+        "seed": seed,
+        "image_size": image_size,
+        "difficulty": difficulty,
         "version": VERSION,
-        "pretrain": str(root / "pretrain"), "imagenet": str(root / "imagenet"), "coco": str(root / "coco"),
-        "ade": str(root / "ade" / "ADEChallengeData2016"), "inat": str(root / "inat"),
-        "places": str(root / "places"), "robustness": str(rob), "imagenet_c": str(rob / "c"),
+        "pretrain": str(root / "pretrain"),
+        "imagenet": str(root / "imagenet"),
+        "coco": str(root / "coco"),
+        "ade": str(root / "ade" / "ADEChallengeData2016"),
+        "inat": str(root / "inat"),
+        "places": str(root / "places"),
+        "robustness": str(rob),
+        "imagenet_c": str(rob / "c"),
         "class_index": str(root / "imagenet" / "imagenet_class_index.json"),
-        "a_indices": str(rob / "imagenet_a_indices.txt"), "a_synsets": str(rob / "imagenet_a_synsets.txt"),
-        "r_indices": str(rob / "imagenet_r_indices.txt"), "r_synsets": str(rob / "imagenet_r_synsets.txt"),
+        "a_indices": str(rob / "imagenet_a_indices.txt"),
+        "a_synsets": str(rob / "imagenet_a_synsets.txt"),
+        "r_indices": str(rob / "imagenet_r_indices.txt"),
+        "r_synsets": str(rob / "imagenet_r_synsets.txt"),
         "ade_meta": str(root / "ade" / "ADEChallengeData2016" / "maebench_classes.json"),
-        "classes": list(SHAPES), "wnids": list(WNIDS), "scenes": list(TEXTURES), "ade_classes": ade_classes(),
-        "ade_num_classes": len(ade_classes()), "coco_categories": dict(zip(COCO_CAT_IDS, SHAPES)),
-        "a_classes": list(A_CLASSES), "r_classes": list(R_CLASSES),
-        "c_classes": list(range(SIZES[size]["c_classes"] or len(SHAPES))), "corruptions": list(CORRUPTIONS),
+        "classes": list(SHAPES),
+        "wnids": list(WNIDS),
+        "scenes": list(TEXTURES),
+        "ade_classes": ade_classes(),
+        "ade_num_classes": len(ade_classes()),
+        "coco_categories": dict(zip(COCO_CAT_IDS, SHAPES)),
+        "a_classes": list(A_CLASSES),
+        "r_classes": list(R_CLASSES),
+        "c_classes": list(range(SIZES[size]["c_classes"] or len(SHAPES))),
+        "corruptions": list(CORRUPTIONS),
         "counts": counts(size),
     }
 
@@ -74,8 +91,10 @@ def _prepare(root: Path) -> None:
     if not entries:
         return
     if not ({STAMP, PARTIAL} & entries):
-        _refuse(f"{root} is not empty and holds no demo world ({', '.join(sorted(entries)[:3])}, ...)",
-                "pass a new or empty folder to --out (an earlier demo world there is replaced)")
+        _refuse(
+            f"{root} is not empty and holds no demo world ({', '.join(sorted(entries)[:3])}, ...)",
+            "pass a new or empty folder to --out (an earlier demo world there is replaced)",
+        )
     for name in entries & (set(FOLDERS) | {"README.md", STAMP}):
         path = root / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -85,8 +104,15 @@ def _refuse(message: str, fix: str) -> None:
     raise BadInputError(f"{message}; {fix}")
 
 
-def generate(out_dir: str | Path, seed: int = 0, size: str = "small", image_size: int = 128,
-             difficulty: float = DIFFICULTY, progress: bool = False, workers: int | None = None) -> dict[str, Any]:
+def generate(
+    out_dir: str | Path,
+    seed: int = 0,
+    size: str = "small",
+    image_size: int = 128,
+    difficulty: float = DIFFICULTY,
+    progress: bool = False,
+    workers: int | None = None,
+) -> dict[str, Any]:
     """Write the demo world to `out_dir` and return `summary(...)` plus "seconds" and "files".
 
     difficulty in [0, 1] scales distractors, occlusion, object position and contrast (see scenes.make_scene).
@@ -140,8 +166,9 @@ def generate(out_dir: str | Path, seed: int = 0, size: str = "small", image_size
     return info
 
 
-def generate_cached(out_dir: str | Path, seed: int = 0, size: str = "tiny", image_size: int = 128,
-                    difficulty: float = DIFFICULTY) -> dict[str, Any]:
+def generate_cached(
+    out_dir: str | Path, seed: int = 0, size: str = "tiny", image_size: int = 128, difficulty: float = DIFFICULTY
+) -> dict[str, Any]:
     """Generate unless a complete world with these parameters is already there (then return at once).
     The arguments are `generate`'s, in its order (only the default size differs: tiny)."""
     root = Path(out_dir)

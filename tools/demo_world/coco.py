@@ -6,6 +6,7 @@ cut (a "keyhole" polygon): pycocotools rasterises with the even-odd rule, so the
 nothing and the hole stays empty. Contours are traced on the mask upsampled 2x, which puts vertices on
 pixel edges, so pycocotools rasterises each polygon back to exactly the pixels drawn (tested).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,15 +25,17 @@ MIN_AREA = 4  # pixels; smaller slivers are dropped from the annotations (they s
 
 
 def categories() -> list[dict]:
-    return [{"id": cid, "name": name, "supercategory": SUPERCATEGORY.get(name, "angular")}
-            for cid, name in zip(COCO_CAT_IDS, SHAPES)]
+    return [
+        {"id": cid, "name": name, "supercategory": SUPERCATEGORY.get(name, "angular")}
+        for cid, name in zip(COCO_CAT_IDS, SHAPES)
+    ]
 
 
 def _keyhole(outer: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Join a hole to the outer ring at their closest vertices: outer..i, hole j..end, hole 0..j, outer i.."""
     d = ((outer[:, None, :] - hole[None, :, :]) ** 2).sum(-1)
     i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-    return np.concatenate([outer[:i + 1], hole[j:], hole[:j + 1], outer[i:]])
+    return np.concatenate([outer[: i + 1], hole[j:], hole[: j + 1], outer[i:]])
 
 
 def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
@@ -75,8 +78,15 @@ def annotate(instances, rng: np.random.Generator, size: int) -> list[dict]:
         area = float(mask_utils.area(rle))
         if area < MIN_AREA:
             continue
-        out.append({"category_id": COCO_CAT_IDS[inst.shape], "segmentation": seg, "area": area,
-                    "bbox": [float(v) for v in mask_utils.toBbox(rle)], "iscrowd": int(crowd)})
+        out.append(
+            {
+                "category_id": COCO_CAT_IDS[inst.shape],
+                "segmentation": seg,
+                "area": area,
+                "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                "iscrowd": int(crowd),
+            }
+        )
     return out
 
 
@@ -91,7 +101,13 @@ def write_coco(root: Path, counts: dict[str, int], seed: int, size: int, difficu
             images.append({"id": i + 1, "file_name": name, "width": size, "height": size, "license": 1})
             for ann in annotate(scene.instances, rng, size):
                 anns.append({"id": len(anns) + 1, "image_id": i + 1, **ann})
-        write_json({"info": {"description": "maebench demo world (synthetic)", "version": "1.0", "year": 2017},
-                    "licenses": [{"id": 1, "name": "CC0 (synthetic)", "url": ""}], "images": images,
-                    "annotations": anns, "categories": categories()},
-                   root / "annotations" / f"instances_{split}2017.json")
+        write_json(
+            {
+                "info": {"description": "maebench demo world (synthetic)", "version": "1.0", "year": 2017},
+                "licenses": [{"id": 1, "name": "CC0 (synthetic)", "url": ""}],
+                "images": images,
+                "annotations": anns,
+                "categories": categories(),
+            },
+            root / "annotations" / f"instances_{split}2017.json",
+        )

@@ -16,6 +16,7 @@ imagecorruptions draws from numpy's global RNG, so it is seeded per image from (
 severity, class, index): a file depends on nothing else, serial and parallel runs write the same bytes,
 and the caller's global RNG state is restored afterwards.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,9 +29,23 @@ import numpy as np
 from .formats import WNIDS, Job, rng_for, run_jobs
 from .scenes import make_scene
 
-CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
-               "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
-               "jpeg_compression")
+CORRUPTIONS = (
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
+    "jpeg_compression",
+)
 QUALITY = 85  # ImageNet-C's JPEG quality
 
 
@@ -73,12 +88,16 @@ def load_corrupt():
 @functools.lru_cache(maxsize=2)
 def _clean_images(seed: int, size: int, per_class: int, classes: tuple[int, ...]) -> dict:
     """The clean scenes to corrupt, rendered once per process (a few ms each)."""
-    return {(c, i): make_scene(rng_for(seed, "robust", 9, c * 10000 + i), size, 0.5, c, object_centric=True).image
-            for c in classes for i in range(per_class)}
+    return {
+        (c, i): make_scene(rng_for(seed, "robust", 9, c * 10000 + i), size, 0.5, c, object_centric=True).image
+        for c in classes
+        for i in range(per_class)
+    }
 
 
-def corrupt_one_level(root: str, seed: int, size: int, per_class: int, classes: tuple[int, ...], k: int,
-                      severity: int) -> int:
+def corrupt_one_level(
+    root: str, seed: int, size: int, per_class: int, classes: tuple[int, ...], k: int, severity: int
+) -> int:
     """Every clean image at one (corruption, severity): one job. Returns the number of files written."""
     from PIL import Image
 
@@ -105,13 +124,17 @@ def imagenet_c_jobs(root: Path, per_class: int, seed: int, size: int, classes: t
     if size < 32:
         raise ValueError(f"ImageNet-C images need at least 32x32 pixels (imagecorruptions), got {size}")
     n = per_class * len(classes)
-    jobs = [(corrupt_one_level, (str(root), seed, size, per_class, tuple(classes), k, s), n)
-            for k in range(len(CORRUPTIONS)) for s in range(1, 6)]
+    jobs = [
+        (corrupt_one_level, (str(root), seed, size, per_class, tuple(classes), k, s), n)
+        for k in range(len(CORRUPTIONS))
+        for s in range(1, 6)
+    ]
     return sorted(jobs, key=lambda job: CORRUPTIONS[job[1][5]] != "glass_blur")
 
 
-def write_imagenet_c(root: Path, per_class: int, seed: int, size: int, classes: tuple[int, ...],
-                     workers: int = 1) -> int:
+def write_imagenet_c(
+    root: Path, per_class: int, seed: int, size: int, classes: tuple[int, ...], workers: int = 1
+) -> int:
     """Corrupt `per_class` clean scenes of each class in `classes`; returns the number of files."""
     jobs = imagenet_c_jobs(root, per_class, seed, size, classes)
     run_jobs(jobs, workers)

@@ -3,13 +3,14 @@
 Each writer draws its own scenes from an RNG seeded by (seed, format, split, index), so formats and
 items are independent and the output is byte-identical for a seed.
 """
+
 from __future__ import annotations
 
 import json
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Callable, Tuple
 
 import numpy as np
 from PIL import Image
@@ -20,7 +21,7 @@ WNIDS = tuple(f"n0{k + 1}000000" for k in range(len(SHAPES)))  # sorted = index 
 FORMAT_IDS = {"pretrain": 0, "imagenet": 1, "coco": 2, "ade": 3, "inat": 4, "places": 5, "robust": 6}
 
 
-Job = Tuple[Callable[..., int], tuple, int]  # a top-level function, its arguments, the images it writes
+Job = tuple[Callable[..., int], tuple, int]  # a top-level function, its arguments, the images it writes
 
 
 def run_jobs(jobs: list[Job], workers: int = 1, progress=None) -> None:
@@ -94,8 +95,10 @@ def write_ade(root: Path, counts: dict[str, int], seed: int, size: int, difficul
             scenes.append(f"{stem} {TEXTURES[scene.texture]}\n")
     (base / "sceneCategories.txt").write_text("".join(scenes))
     palette = np.random.default_rng(1234).integers(0, 256, (len(ade_classes()), 3)).tolist()  # fixed, seed-free
-    write_json({"classes": ade_classes(), "palette": palette, "num_classes": len(ade_classes()),
-                "reduce_zero_label": True}, base / "maebench_classes.json")
+    write_json(
+        {"classes": ade_classes(), "palette": palette, "num_classes": len(ade_classes()), "reduce_zero_label": True},
+        base / "maebench_classes.json",
+    )
 
 
 def ade_classes() -> list[str]:
@@ -108,9 +111,19 @@ def write_inat(root: Path, per_class: dict[str, int], seed: int, size: int, diff
     (the supercategory is the iconic group's folder name, absent from 2019's category entries)."""
     import hashlib
 
-    cats = [{"id": c, "name": f"Shapus {s}", "kingdom": "Geometria", "phylum": "Planaria",
-             "class": "Curvata" if s in ("circle", "ring") else "Angulata", "order": "Formae",
-             "family": f"{s.capitalize()}idae", "genus": "Shapus"} for c, s in enumerate(SHAPES)]
+    cats = [
+        {
+            "id": c,
+            "name": f"Shapus {s}",
+            "kingdom": "Geometria",
+            "phylum": "Planaria",
+            "class": "Curvata" if s in ("circle", "ring") else "Angulata",
+            "order": "Formae",
+            "family": f"{s.capitalize()}idae",
+            "genus": "Shapus",
+        }
+        for c, s in enumerate(SHAPES)
+    ]
     img_id = 0
     for split_id, (split, n) in enumerate(per_class.items()):
         images, anns = [], []
@@ -123,12 +136,27 @@ def write_inat(root: Path, per_class: dict[str, int], seed: int, size: int, diff
                 name = hashlib.md5(f"{seed}/{split}/{c}/{i}".encode()).hexdigest()
                 rel = f"train_val2019/{group}/{c}/{name}.jpg"
                 save_jpg(scene.image, root / rel)
-                images.append({"id": img_id, "file_name": rel, "width": size, "height": size, "license": 1,
-                               "rights_holder": "maebench (synthetic)"})
+                images.append(
+                    {
+                        "id": img_id,
+                        "file_name": rel,
+                        "width": size,
+                        "height": size,
+                        "license": 1,
+                        "rights_holder": "maebench (synthetic)",
+                    }
+                )
                 anns.append({"id": img_id, "image_id": img_id, "category_id": c})
-        write_json({"info": {"year": 2019, "version": "1.0", "description": "maebench demo world (synthetic)"},
-                    "licenses": [{"id": 1, "name": "CC0 (synthetic)", "url": ""}],
-                    "images": images, "annotations": anns, "categories": cats}, root / f"{split}2019.json")
+        write_json(
+            {
+                "info": {"year": 2019, "version": "1.0", "description": "maebench demo world (synthetic)"},
+                "licenses": [{"id": 1, "name": "CC0 (synthetic)", "url": ""}],
+                "images": images,
+                "annotations": anns,
+                "categories": cats,
+            },
+            root / f"{split}2019.json",
+        )
 
 
 def write_places(root: Path, per_class: dict[str, int], seed: int, size: int, difficulty: float) -> None:
@@ -140,8 +168,9 @@ def write_places(root: Path, per_class: dict[str, int], seed: int, size: int, di
         lines = []
         for t in range(len(TEXTURES)):
             for i in range(n):
-                scene = make_scene(rng_for(seed, "places", split_id, t * 10000 + i), size, difficulty, texture=t,
-                                   scene_centric=True)
+                scene = make_scene(
+                    rng_for(seed, "places", split_id, t * 10000 + i), size, difficulty, texture=t, scene_centric=True
+                )
                 if split == "train":
                     rel = f"{names[t]}/{i + 1:08d}.jpg"
                     save_jpg(scene.image, root / "data_256" / rel.lstrip("/"))

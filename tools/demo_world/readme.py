@@ -1,4 +1,5 @@
 """The README.md written into a demo world: what each folder is and which real dataset it stands for."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,6 @@ from .coco import COCO_CAT_IDS, CROWD_FRACTION
 from .formats import WNIDS
 from .robustness import A_CLASSES, R_CLASSES
 from .scenes import SHAPES, TEXTURES
-from .sizes import SIZES, counts
 from .sizes import SIZES, counts
 
 TEMPLATE = """# maebench demo world ({size}, seed {seed}, {image_size} px, difficulty {difficulty})
@@ -64,14 +64,26 @@ reproduce every file byte for byte.
 """
 
 
-def write_readme(root: Path, size: str, seed: int, image_size: int, difficulty: float,
-                 spec: dict[str, Any]) -> None:
+def write_readme(root: Path, size: str, seed: int, image_size: int, difficulty: float, spec: dict[str, Any]) -> None:
     k = len(SHAPES) + len(TEXTURES)
     text = TEMPLATE.format(
-        size=size, seed=seed, image_size=image_size, difficulty=difficulty, shapes=", ".join(SHAPES),
-        textures=", ".join(TEXTURES), n=counts(size), wnids=", ".join(WNIDS), cat_ids=list(COCO_CAT_IDS),
-        crowd=CROWD_FRACTION, n_shapes=len(SHAPES), n_shapes_0=len(SHAPES) - 1, n_shapes_1=len(SHAPES) + 1, k=k,
-        a_classes=[SHAPES[c] for c in A_CLASSES], r_classes=[SHAPES[c] for c in R_CLASSES],
+        size=size,
+        seed=seed,
+        image_size=image_size,
+        difficulty=difficulty,
+        shapes=", ".join(SHAPES),
+        textures=", ".join(TEXTURES),
+        n=counts(size),
+        wnids=", ".join(WNIDS),
+        cat_ids=list(COCO_CAT_IDS),
+        crowd=CROWD_FRACTION,
+        n_shapes=len(SHAPES),
+        n_shapes_0=len(SHAPES) - 1,
+        n_shapes_1=len(SHAPES) + 1,
+        k=k,
+        a_classes=[SHAPES[c] for c in A_CLASSES],
+        r_classes=[SHAPES[c] for c in R_CLASSES],
         c_classes=[SHAPES[c] for c in range(spec["c_classes"] or len(SHAPES))],
-        c_tiny=SIZES["tiny"]["c_classes"])
+        c_tiny=SIZES["tiny"]["c_classes"],
+    )
     (root / "README.md").write_text(text)

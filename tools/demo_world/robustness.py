@@ -4,6 +4,7 @@ A and R cover a subset of the classes, as the real ones cover 200 of 1000; their
 follow timm's packaging (`imagenet_a_indices.txt`: ascending indices into the full class index, one per
 line; `imagenet_a_synsets.txt`: the same classes' wnids). Sketch covers every class.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ a main shape (the class of the classification tasks), distractor shapes that may
 optional unlabeled "other" blob of clutter (label 0 of ADE20K). Everything is drawn from one seeded
 generator; `Scene.instances[0]` is always the main shape.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,8 +43,9 @@ class Scene:
         return sem
 
 
-def _texture(rng: np.random.Generator, family: int, size: int, amplitude: float = 1.0,
-             min_luma: float = 0.0) -> np.ndarray:
+def _texture(
+    rng: np.random.Generator, family: int, size: int, amplitude: float = 1.0, min_luma: float = 0.0
+) -> np.ndarray:
     """A texture of a family between two random colours; amplitude < 1 moves the second colour toward the
     first (a softer background, whose edges compete less with the shapes'); `min_luma` > 0 redraws the
     second colour (a few tries) until the two differ that much in brightness."""
@@ -64,7 +66,7 @@ def _texture(rng: np.random.Generator, family: int, size: int, amplitude: float 
         t = rng.random((size // 4, size // 4)).repeat(4, 0).repeat(4, 1)[:size, :size]
     elif TEXTURES[family] == "gradient":
         angle = rng.uniform(0, 2 * np.pi)
-        t = (xx * np.cos(angle) + yy * np.sin(angle))
+        t = xx * np.cos(angle) + yy * np.sin(angle)
         t = (t - t.min()) / max(np.ptp(t), 1e-6)
     else:  # blobs: a few soft Gaussian bumps
         t = np.zeros((size, size))
@@ -82,8 +84,10 @@ def _shape_mask(kind: int, size: int, cx: float, cy: float, r: float, rot: float
     name = SHAPES[kind]
 
     def poly(points):
-        d.polygon([(cx + x * np.cos(rot) - y * np.sin(rot), cy + x * np.sin(rot) + y * np.cos(rot))
-                   for x, y in points], fill=255)
+        d.polygon(
+            [(cx + x * np.cos(rot) - y * np.sin(rot), cy + x * np.sin(rot) + y * np.cos(rot)) for x, y in points],
+            fill=255,
+        )
 
     if name == "circle":
         d.ellipse(box, fill=255)
@@ -95,17 +99,23 @@ def _shape_mask(kind: int, size: int, cx: float, cy: float, r: float, rot: float
     elif name == "triangle":
         poly([(r * np.cos(a), r * np.sin(a)) for a in np.pi / 2 + np.arange(3) * 2 * np.pi / 3])
     elif name == "star":
-        poly([((r if i % 2 == 0 else r * 0.42) * np.cos(a), (r if i % 2 == 0 else r * 0.42) * np.sin(a))
-              for i, a in enumerate(-np.pi / 2 + np.arange(10) * np.pi / 5)])
+        poly(
+            [
+                ((r if i % 2 == 0 else r * 0.42) * np.cos(a), (r if i % 2 == 0 else r * 0.42) * np.sin(a))
+                for i, a in enumerate(-np.pi / 2 + np.arange(10) * np.pi / 5)
+            ]
+        )
     else:  # cross
         w = r * 0.33
-        poly([(-w, -r), (w, -r), (w, -w), (r, -w), (r, w), (w, w), (w, r), (-w, r), (-w, w), (-r, w),
-              (-r, -w), (-w, -w)])
+        poly(
+            [(-w, -r), (w, -r), (w, -w), (r, -w), (r, w), (w, w), (w, r), (-w, r), (-w, w), (-r, w), (-r, -w), (-w, -w)]
+        )
     return np.asarray(img) > 127
 
 
-def _paint(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, difficulty: float,
-           min_luma: float = 0.0) -> None:
+def _paint(
+    image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, difficulty: float, min_luma: float = 0.0
+) -> None:
     """Fill a shape with a random colour whose brightness differs from the background under it by at least
     `min_luma` (0..255; redrawn, then pushed away from it), and with probability difficulty / 2 with a texture
     of that colour. The hue stays random, so colour alone never gives the class away; the brightness
@@ -139,9 +149,15 @@ def _clutter_mask(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.asarray(img) > 127
 
 
-def make_scene(rng: np.random.Generator, size: int = 128, difficulty: float = 0.5,
-               main_shape: int | None = None, texture: int | None = None, object_centric: bool = False,
-               scene_centric: bool = False) -> Scene:
+def make_scene(
+    rng: np.random.Generator,
+    size: int = 128,
+    difficulty: float = 0.5,
+    main_shape: int | None = None,
+    texture: int | None = None,
+    object_centric: bool = False,
+    scene_centric: bool = False,
+) -> Scene:
     """`difficulty` in [0, 1] scales distractors (count and size), occlusion, how far the main shape may
     leave the frame (or, `object_centric`, stray from the centre), background contrast, how little its
     brightness may differ from the background's, textured fills and noise.

@@ -8,14 +8,22 @@
   CSV; `plots`: PNGs; `cost`: each number's recorded cost (device time, training FLOPs, memory);
   `compute_plot`: accuracy against training compute (Fig. 9 with FLOPs on the x-axis).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 
-def build_report(work_dirs: list[str | Path], out_dir: str | Path, visualize: bool = True, num_images: int = 4,
-                 bootstrap: int = 1000, coco_bootstrap: int = 200, bootstrap_seed: int = 0) -> dict[str, Any]:
+def build_report(
+    work_dirs: list[str | Path],
+    out_dir: str | Path,
+    visualize: bool = True,
+    num_images: int = 4,
+    bootstrap: int = 1000,
+    coco_bootstrap: int = 200,
+    bootstrap_seed: int = 0,
+) -> dict[str, Any]:
     """Write report.md, report.csv and the PNGs into `out_dir`; return their paths.
 
     `bootstrap`: replicates per cell of the top-1 / mIoU intervals; `coco_bootstrap`: per COCO AP cell (each

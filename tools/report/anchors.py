@@ -9,6 +9,7 @@ Keys: (anchor, arch, role) with role "mae" (an MAE-pre-trained backbone) or "scr
 `SPREADS` holds the published run-to-run spreads (FINETUNE.md's per-seed fine-tuning runs); `verdict`
 sets our interval against them: reproduced within the spread, below or above, or "no published spread".
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

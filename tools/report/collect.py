@@ -8,6 +8,7 @@ taken against the suite's `baseline` (a label) when it names one, else against i
 standalone run's role comes from its protocol's `pretrained` checkpoint (none: scratch). Only
 metrics.json files are read here (the per-image outcomes beside them are read by `tables`).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,20 @@ from mae_backbone.errors import BadInputError
 from mae_backbone.runtime.records import METRICS_FILE
 
 SCRATCH = "scratch"  # the one source that is not pre-trained
-KINDS = ("pretrain", "finetune", "linprobe", "knn", "finetune_1pct", "finetune_10pct", "partial", "inat", "places",
-         "detect", "segment", "robustness")
+KINDS = (
+    "pretrain",
+    "finetune",
+    "linprobe",
+    "knn",
+    "finetune_1pct",
+    "finetune_10pct",
+    "partial",
+    "inat",
+    "places",
+    "detect",
+    "segment",
+    "robustness",
+)
 
 
 @dataclass
@@ -74,8 +87,9 @@ class Collection:
             return None
         if record.get("baseline"):
             return str(record["baseline"])
-        return next((label for label, b in (record.get("backbones") or {}).items()
-                     if (b or {}).get("source") == SCRATCH), None)
+        return next(
+            (label for label, b in (record.get("backbones") or {}).items() if (b or {}).get("source") == SCRATCH), None
+        )
 
 
 LOW_SHOT_KINDS = {0.01: "finetune_1pct", 0.1: "finetune_10pct"}  # the suite's low-shot protocols (tools/suite)
@@ -90,8 +104,11 @@ def _kind(record: dict[str, Any]) -> str:
     dataset, subset = protocol.get("dataset"), protocol.get("low_shot")
     fmt = dataset.get("format") if isinstance(dataset, dict) else None
     if task == "finetune" and isinstance(subset, dict):
-        return LOW_SHOT_KINDS.get(subset.get("fraction"), "finetune_lowshot") if subset.get("mode") == "fraction" \
+        return (
+            LOW_SHOT_KINDS.get(subset.get("fraction"), "finetune_lowshot")
+            if subset.get("mode") == "fraction"
             else "finetune_lowshot"
+        )
     return fmt if task == "finetune" and fmt in ("inat", "places") else task
 
 
@@ -112,8 +129,10 @@ def collect(work_dirs: list[str | Path]) -> Collection:
         else:
             raise BadInputError(f"{wd}: no such work dir; pass the folder(s) a run or `maebench suite` wrote")
     if not files:
-        raise BadInputError(f"no {METRICS_FILE} under {', '.join(map(str, work_dirs))}: nothing to report "
-                            "(run `maebench suite`, or pass the work dir of a finished run)")
+        raise BadInputError(
+            f"no {METRICS_FILE} under {', '.join(map(str, work_dirs))}: nothing to report "
+            "(run `maebench suite`, or pass the work dir of a finished run)"
+        )
     records: list[tuple[Path, dict[str, Any]]] = []
     for f in dict.fromkeys(p.resolve() for p in files):
         try:
@@ -133,13 +152,24 @@ def collect(work_dirs: list[str | Path]) -> Collection:
         for name, info in (suite.get("stages") or {}).items():
             stage_info[(root / info["work_dir"]).resolve()] = (info, {"demo": demo, "roles": roles}, root)
             if info.get("status") not in ("done", "cached"):
-                out.stages.append(Stage(name, info.get("protocol", "?"), info.get("backbone"), info.get("status", "?"),
-                                        info.get("error"), root, info.get("arch"), roles.get(info.get("backbone"))))
+                out.stages.append(
+                    Stage(
+                        name,
+                        info.get("protocol", "?"),
+                        info.get("backbone"),
+                        info.get("status", "?"),
+                        info.get("error"),
+                        root,
+                        info.get("arch"),
+                        roles.get(info.get("backbone")),
+                    )
+                )
 
     for path, rec in records:
         # the stage that wrote it: its folder or an ancestor (a partial sweep writes one record per k in k<k>/)
-        info, suite, root = next((stage_info[d] for d in (path.parent, *path.parent.parents) if d in stage_info),
-                                 ({}, {}, None))
+        info, suite, root = next(
+            (stage_info[d] for d in (path.parent, *path.parent.parents) if d in stage_info), ({}, {}, None)
+        )
         protocol = rec.get("protocol") or {}
         backbone = rec.get("backbone") or protocol.get("backbone") or info.get("backbone")
         if backbone is None and root is None:  # a standalone run: its folder names the row
@@ -147,13 +177,24 @@ def collect(work_dirs: list[str | Path]) -> Collection:
         kind = info.get("protocol") or _kind(rec)
         role = (suite.get("roles") or {}).get(backbone) or _standalone_role(protocol)
         seed = rec.get("seed") if rec.get("seed") is not None else info.get("seed")
-        out.results.append(Result(path, rec, kind, str(backbone or "pretrain"),
-                                  arch=info.get("arch") or protocol.get("arch"),
-                                  anchor=info.get("anchor") or protocol.get("anchor"), role=role,
-                                  demo=bool(suite.get("demo") or protocol.get("demo")), suite=root, seed=seed))
+        out.results.append(
+            Result(
+                path,
+                rec,
+                kind,
+                str(backbone or "pretrain"),
+                arch=info.get("arch") or protocol.get("arch"),
+                anchor=info.get("anchor") or protocol.get("anchor"),
+                role=role,
+                demo=bool(suite.get("demo") or protocol.get("demo")),
+                suite=root,
+                seed=seed,
+            )
+        )
     order = {k: i for i, k in enumerate(KINDS)}
-    out.results.sort(key=lambda r: (order.get(r.kind, len(order)), not r.pretrained, r.backbone,
-                                    -1 if r.seed is None else r.seed))
+    out.results.sort(
+        key=lambda r: (order.get(r.kind, len(order)), not r.pretrained, r.backbone, -1 if r.seed is None else r.seed)
+    )
     for i, r in enumerate(out.results, 1):
         r.id = f"p{i}"
     return out

@@ -5,6 +5,7 @@ each partial fine-tuning point, full fine-tuning; the low-shot fine-tunes as ope
 probe, which trains nothing (0 FLOPs, off a log axis), as a marker on the y-axis. Error bars: the cells'
 95% intervals. Every point is a table cell, so the figure and the tables show the same numbers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,8 +62,10 @@ def compute_points(tables: list[Table]) -> dict[str, dict[str, list[Point]]]:
 
 
 def _err(points: list[Point]) -> list[list[float]]:
-    return [[p.value - p.interval[0] if p.interval else 0.0 for p in points],
-            [p.interval[1] - p.value if p.interval else 0.0 for p in points]]
+    return [
+        [p.value - p.interval[0] if p.interval else 0.0 for p in points],
+        [p.interval[1] - p.value if p.interval else 0.0 for p in points],
+    ]
 
 
 def _annotate(ax, points: list[Point], color: str, dy: int) -> None:
@@ -88,20 +91,42 @@ def accuracy_vs_compute(tables: list[Table], out: Path) -> Path | None:
         color = f"C{i}"
         line = pts["line"]
         if line:
-            ax.errorbar([p.flops for p in line], [p.value for p in line], yerr=_err(line), marker="o", capsize=3,
-                        color=color, label=f"{label}: linear → partial → full")
+            ax.errorbar(
+                [p.flops for p in line],
+                [p.value for p in line],
+                yerr=_err(line),
+                marker="o",
+                capsize=3,
+                color=color,
+                label=f"{label}: linear → partial → full",
+            )
             _annotate(ax, line, color, 4)
         shot = pts["low_shot"]
         if shot:
-            ax.errorbar([p.flops for p in shot], [p.value for p in shot], yerr=_err(shot), fmt="s", mfc="none",
-                        capsize=3, color=color, label=f"{label}: low-shot fine-tuning")
+            ax.errorbar(
+                [p.flops for p in shot],
+                [p.value for p in shot],
+                yerr=_err(shot),
+                fmt="s",
+                mfc="none",
+                capsize=3,
+                color=color,
+                label=f"{label}: low-shot fine-tuning",
+            )
             _annotate(ax, shot, color, -9)
         for p in pts["knn"]:
-            ax.plot([0.0], [p.value], marker=">", ms=8, color=color, transform=on_axis, clip_on=False,
-                    label=f"{label}: kNN (no training), on the y-axis")
+            ax.plot(
+                [0.0],
+                [p.value],
+                marker=">",
+                ms=8,
+                color=color,
+                transform=on_axis,
+                clip_on=False,
+                label=f"{label}: kNN (no training), on the y-axis",
+            )
             if p.interval:
-                ax.plot([0.0, 0.0], list(p.interval), lw=3, alpha=0.5, color=color, transform=on_axis,
-                        clip_on=False)
+                ax.plot([0.0, 0.0], list(p.interval), lw=3, alpha=0.5, color=color, transform=on_axis, clip_on=False)
     ax.set_xscale("log")
     xs = [p.flops for pts in curves.values() for p in pts["line"] + pts["low_shot"]]
     ax.set_xlim(min(xs) / 2.5, max(xs) * 2.5)  # room between the y-axis (kNN) and the cheapest run

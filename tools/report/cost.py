@@ -5,25 +5,38 @@ A cell is the mean over its seeds' runs, so its cost is the cost of one such run
 of the times, images and FLOPs, the largest peak memory, and the devices and FLOP methods they name.
 Inference-only runs (kNN, robustness) have no training fields: their training FLOPs read as 0 ("no training").
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 # what mae_backbone/runtime/cost.py records, in CSV order (CSV columns: cost_<field>)
-FIELDS = ("wall_seconds", "device_seconds", "device", "processes", "peak_rss_mib", "peak_gpu_mib", "train_images",
-          "train_flops", "flops_method")
+FIELDS = (
+    "wall_seconds",
+    "device_seconds",
+    "device",
+    "processes",
+    "peak_rss_mib",
+    "peak_gpu_mib",
+    "train_images",
+    "train_flops",
+    "flops_method",
+)
 MEAN = ("wall_seconds", "device_seconds", "train_images", "train_flops")
 LARGEST = ("processes", "peak_rss_mib", "peak_gpu_mib")
 CSV_FIELDS = tuple(f"cost_{f}" for f in FIELDS)
 HEADER = "cost (device time, train FLOPs)"  # what a cost cell holds (NOTE says how each is measured)
-NOTE = ("Cost columns: one run's device time (GPU-seconds summed over processes on GPUs; on CPUs CPU-seconds, user "
-        "+ system with data-loader workers; in s / min / h) and training FLOPs (torch's FlopCounterMode on the "
-        "first training step, forward + backward, x iterations x processes; SI prefixes, 1 PFLOP = 1e15), then "
-        "the number's footnote; with several seeds, the mean over their runs. \"no training\": the protocol "
-        "trains nothing (kNN; robustness is inference on the fine-tuned classifier). Wall time, processes, images "
-        "seen, peak host / GPU memory and the FLOP method are in report.csv (cost_*).")
+NOTE = (
+    "Cost columns: one run's device time (GPU-seconds summed over processes on GPUs; on CPUs CPU-seconds, user "
+    "+ system with data-loader workers; in s / min / h) and training FLOPs (torch's FlopCounterMode on the "
+    "first training step, forward + backward, x iterations x processes; SI prefixes, 1 PFLOP = 1e15), then "
+    'the number\'s footnote; with several seeds, the mean over their runs. "no training": the protocol '
+    "trains nothing (kNN; robustness is inference on the fine-tuned classifier). Wall time, processes, images "
+    "seen, peak host / GPU memory and the FLOP method are in report.csv (cost_*)."
+)
 
 
 @dataclass(frozen=True)
@@ -97,8 +110,11 @@ def text(cost: Cost | None) -> str:
     """A cost cell's number part: `1.9 CPU-s, 6.5 GFLOP`, `0.15 CPU-s, no training`, or `—`."""
     if cost is None or cost["device_seconds"] is None:
         return "—"
-    return device_time(cost["device_seconds"], cost["device"]) + ", " + \
-        (flops(cost["train_flops"]) if cost.trains else "no training")
+    return (
+        device_time(cost["device_seconds"], cost["device"])
+        + ", "
+        + (flops(cost["train_flops"]) if cost.trains else "no training")
+    )
 
 
 def csv_fields(cost: Cost | None) -> dict[str, Any]:
@@ -108,6 +124,13 @@ def csv_fields(cost: Cost | None) -> dict[str, Any]:
     out = {}
     for name in FIELDS:
         v = cost[name]
-        out[f"cost_{name}"] = "" if v is None else round(v, 4) if isinstance(v, float) and name != "train_flops" \
-            else int(v) if name in ("train_flops", "train_images") else v
+        out[f"cost_{name}"] = (
+            ""
+            if v is None
+            else round(v, 4)
+            if isinstance(v, float) and name != "train_flops"
+            else int(v)
+            if name in ("train_flops", "train_images")
+            else v
+        )
     return out

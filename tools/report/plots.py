@@ -1,10 +1,11 @@
-"""PNG figures: training curves (with pre-training's kNN monitor), the partial fine-tuning curve (Fig. 9, with 95% interval bars), the gains
-over the baseline with their paired intervals, per-corruption robustness bars, and reconstruction
-triplets of the pre-trained model (Figs. 2-3) on demo and COCO-style images.
+"""PNG figures: training curves (with pre-training's kNN monitor), the partial fine-tuning curve (Fig. 9, with 95%
+interval bars), the gains over the baseline with their paired intervals, per-corruption robustness bars, and
+reconstruction triplets of the pre-trained model (Figs. 2-3) on demo and COCO-style images.
 
 Training curves come from mmengine's scalar logs (`<run>/<timestamp>/vis_data/scalars.json`) beside
 each metrics.json; everything else from the metrics.json records.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,8 +82,16 @@ def training_curves(coll: Collection, out: Path) -> Path | None:
         if monitored:  # another unit: its own axis, dashed
             right = ax.twinx()
             for i, (label, m) in enumerate(monitored):
-                handles += right.plot([s for s, _ in m], [v for _, v in m], ls="--", marker="o", ms=3, lw=1.0,
-                                      color=f"C{len(lines) + i}", label=f"{label} kNN top-1")
+                handles += right.plot(
+                    [s for s, _ in m],
+                    [v for _, v in m],
+                    ls="--",
+                    marker="o",
+                    ms=3,
+                    lw=1.0,
+                    color=f"C{len(lines) + i}",
+                    label=f"{label} kNN top-1",
+                )
             right.set_ylabel("kNN monitor top-1 (%)", fontsize=8)
             right.tick_params(labelsize=7)
         ax.set_title(kind, fontsize=9)
@@ -104,8 +113,11 @@ def partial_curve(tables: list[Table], out: Path) -> Path | None:
     table = next((t for t in tables if t.spec.key == "partial"), None)
     curves = {}
     for row in table.rows if table else []:
-        points = {c.part: (cell.value, cell.interval) for c, cell in zip(table.columns, row.cells)
-                  if c.part is not None and cell.value is not None}
+        points = {
+            c.part: (cell.value, cell.interval)
+            for c, cell in zip(table.columns, row.cells)
+            if c.part is not None and cell.value is not None
+        }
         if points:
             curves[row.label] = points
     if not curves:
@@ -117,8 +129,13 @@ def partial_curve(tables: list[Table], out: Path) -> Path | None:
 
 def gains_plot(tables: list[Table], out: Path) -> Path | None:
     """Every computed gain over the baseline with its paired 95% interval (a dashed line at 0)."""
-    items = [(f"{t.spec.key} {col.title}: {label}", g) for t in tables for label, gains in t.gains
-             for col, g in zip(t.columns, gains) if isinstance(g.value, float)]
+    items = [
+        (f"{t.spec.key} {col.title}: {label}", g)
+        for t in tables
+        for label, gains in t.gains
+        for col, g in zip(t.columns, gains)
+        if isinstance(g.value, float)
+    ]
     if not items:
         return None
     plt = _plt()
@@ -136,8 +153,11 @@ def gains_plot(tables: list[Table], out: Path) -> Path | None:
 
 def robustness_bars(coll: Collection, out: Path) -> Path | None:
     """IN-C's corruption error per corruption (`in_c_ce`, AlexNet-normalised, in the producer's order)."""
-    found = [(r.backbone, ce) for r in coll.results if r.kind == "robustness"
-             and isinstance(ce := r.metrics.get(keys.IN_C_CE), dict) and ce]
+    found = [
+        (r.backbone, ce)
+        for r in coll.results
+        if r.kind == "robustness" and isinstance(ce := r.metrics.get(keys.IN_C_CE), dict) and ce
+    ]
     if not found:
         return None
     plt = _plt()
@@ -186,16 +206,18 @@ def _save(fig, out: Path) -> Path:
     return out
 
 
-def all_figures(coll: Collection, tables: list[Table], out_dir: Path, visualize: bool = True,
-                num_images: int = 4) -> dict[str, Path]:
+def all_figures(
+    coll: Collection, tables: list[Table], out_dir: Path, visualize: bool = True, num_images: int = 4
+) -> dict[str, Path]:
     figures: dict[str, Path] = {}
-    for title, path in (("training curves", training_curves(coll, out_dir / "training_curves.png")),
-                        ("partial fine-tuning", partial_curve(tables, out_dir / "partial_finetune.png")),
-                        ("gains over the baseline", gains_plot(tables, out_dir / "gains.png")),
-                        ("robustness per corruption", robustness_bars(coll, out_dir / "robustness_corruptions.png"))):
+    for title, path in (
+        ("training curves", training_curves(coll, out_dir / "training_curves.png")),
+        ("partial fine-tuning", partial_curve(tables, out_dir / "partial_finetune.png")),
+        ("gains over the baseline", gains_plot(tables, out_dir / "gains.png")),
+        ("robustness per corruption", robustness_bars(coll, out_dir / "robustness_corruptions.png")),
+    ):
         if path:
             figures[title] = path
     if visualize:
         figures.update(reconstructions(coll, out_dir, num_images))
     return figures
-

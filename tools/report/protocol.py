@@ -3,6 +3,7 @@
 Task packages store their protocol as nested dicts with their own key names; this module finds the few
 fields that decide comparability wherever they sit, and says which ones a record lacks.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -17,10 +18,14 @@ FIELDS: dict[str, tuple[str, ...]] = {
 # top-level protocol keys that together are the test mode: how the evaluated images are presented
 # (segmentation: `test` = slide/whole, crop, stride; classification: input size, resize, crop; robustness:
 # transform and label space)
-TEST_KEYS = ("test_mode", "test", "input_size", "eval_resize", "eval_crop_pct", "max_dets", "transform",
-             "label_space")
-EVALUATOR_PACKAGES = {"mmseg": "mmsegmentation", "mmdet": "mmdet", "pycocotools": "pycocotools",
-                      "faster": "faster-coco-eval", "faster-coco-eval": "faster-coco-eval"}
+TEST_KEYS = ("test_mode", "test", "input_size", "eval_resize", "eval_crop_pct", "max_dets", "transform", "label_space")
+EVALUATOR_PACKAGES = {
+    "mmseg": "mmsegmentation",
+    "mmdet": "mmdet",
+    "pycocotools": "pycocotools",
+    "faster": "faster-coco-eval",
+    "faster-coco-eval": "faster-coco-eval",
+}
 REQUIRED = ("fingerprint", "test_mode", "evaluator")  # without these a number is not comparable to anything
 NEEDS_FOR = {"pretrain": ("fingerprint",)}  # pre-training has no test mode or evaluator
 
@@ -79,8 +84,9 @@ def describe(s: dict[str, Any]) -> str:
     """One line for the report's protocol list."""
     fp = f"{s['fingerprint']} ({s['num_files']} files)" if s["fingerprint"] else "-"
     ev = f"{s['evaluator']} ({s['evaluator_version'] or 'version unknown'})" if s["evaluator"] else "-"
-    text = (f"data {fp}; test mode {s['test_mode'] or '-'}; evaluator {ev}; seed {s['seed']}; "
-            f"world size {s['world_size']}")
+    text = (
+        f"data {fp}; test mode {s['test_mode'] or '-'}; evaluator {ev}; seed {s['seed']}; world size {s['world_size']}"
+    )
     if s.get("low_shot"):
         text += "; " + low_shot_text(s["low_shot"])
     return text + (f"; **missing: {', '.join(s['missing'])}**" if s["missing"] else "")
@@ -89,12 +95,17 @@ def describe(s: dict[str, Any]) -> str:
 def low_shot_text(subset: dict[str, Any]) -> str:
     """`low-shot subset: fraction 0.1, seed 0, 6 of 36 images (1-1 per class), list sha256 6582...`: what
     classification/datasets.py records of a training subset (the digest covers its train_subset.txt)."""
-    how = {"fraction": f"fraction {subset.get('fraction')}", "shots": f"{subset.get('shots')} shots per class",
-           "file": f"file {subset.get('subset_file')}"}.get(str(subset.get("mode")), str(subset.get("mode")))
+    how = {
+        "fraction": f"fraction {subset.get('fraction')}",
+        "shots": f"{subset.get('shots')} shots per class",
+        "file": f"file {subset.get('subset_file')}",
+    }.get(str(subset.get("mode")), str(subset.get("mode")))
     seed = f", seed {subset['seed']}" if subset.get("seed") is not None else ""
-    return (f"low-shot subset: {how}{seed}, {subset.get('num_images')} of {subset.get('of_images')} images "
-            f"({subset.get('per_class_min')}-{subset.get('per_class_max')} per class), list "
-            f"{subset.get('list_file', 'train_subset.txt')} sha256 {subset.get('sha256')}")
+    return (
+        f"low-shot subset: {how}{seed}, {subset.get('num_images')} of {subset.get('of_images')} images "
+        f"({subset.get('per_class_min')}-{subset.get('per_class_max')} per class), list "
+        f"{subset.get('list_file', 'train_subset.txt')} sha256 {subset.get('sha256')}"
+    )
 
 
 def training_files(record: dict[str, Any]) -> str | None:
@@ -122,6 +133,8 @@ def comparable(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     if subsets[0] != subsets[1]:  # same validation images, different labelled training images
         reasons.append(f"different low-shot subsets ({subsets[0] or 'all labels'} vs {subsets[1] or 'all labels'})")
     if (a["evaluator"], a["evaluator_version"]) != (b["evaluator"], b["evaluator_version"]):
-        reasons.append(f"different evaluators ({a['evaluator']} {a['evaluator_version']} vs "
-                       f"{b['evaluator']} {b['evaluator_version']})")
+        reasons.append(
+            f"different evaluators ({a['evaluator']} {a['evaluator_version']} vs "
+            f"{b['evaluator']} {b['evaluator_version']})"
+        )
     return reasons

@@ -1,4 +1,5 @@
 """The tables as Markdown (numbers tagged with their protocol footnote) and as CSV (one line per number)."""
+
 from __future__ import annotations
 
 import csv
@@ -53,15 +54,19 @@ def interval_note(t: Table) -> str | None:
         return None
     drawn = sorted({(c.replicates, c.outcomes[0].n) for c in cells if c.outcomes and c.replicates})
     seeds = sorted({len(c.results) for c in cells})
-    text = ("[lo, hi]: 95% bootstrap interval over the evaluation images"
-            + (" and seeds (seeds resampled, then images)" if max(seeds) > 1 else "")
-            + (": " + "; ".join(f"{b} replicates of {n} images" for b, n in drawn) if drawn else "")
-            + f" ({t.seconds:.2f} s for this table).")
+    text = (
+        "[lo, hi]: 95% bootstrap interval over the evaluation images"
+        + (" and seeds (seeds resampled, then images)" if max(seeds) > 1 else "")
+        + (": " + "; ".join(f"{b} replicates of {n} images" for b, n in drawn) if drawn else "")
+        + f" ({t.seconds:.2f} s for this table)."
+    )
     if max(seeds) > 1:
         text += f" Cells are the mean over {'/'.join(map(str, seeds))} seeds ± their standard deviation."
     if any(not c.interval for c in cells):
-        text += (" A number without brackets has no interval: its run saved no per-image outcomes (or they did "
-                 "not fit, see below), or the report drew 0 replicates.")
+        text += (
+            " A number without brackets has no interval: its run saved no per-image outcomes (or they did "
+            "not fit, see below), or the report drew 0 replicates."
+        )
     if t.gains:
         text += " Δ rows: paired bootstrap on the same images; n.s. = the interval covers 0."
     return text
@@ -118,11 +123,13 @@ def table_markdown(t: Table) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     notes = ([t.spec.note] if t.spec.note else []) + ([n] if (n := interval_note(t)) else []) + t.notes
     if t.show_paper:
-        notes.append("paper: the published number for this architecture and pre-training (tools/report/anchors.py; "
-                     "tags as in reference/anchors.md: [doc] official README, [3p] third-party quote, [paper] "
-                     "the paper's text, [issue] a maintainer's thread). verdict: our interval against the published "
-                     "run-to-run spread where one is published (FINETUNE.md's per-seed runs), else against the "
-                     "published number.")
+        notes.append(
+            "paper: the published number for this architecture and pre-training (tools/report/anchors.py; "
+            "tags as in reference/anchors.md: [doc] official README, [3p] third-party quote, [paper] "
+            "the paper's text, [issue] a maintainer's thread). verdict: our interval against the published "
+            "run-to-run spread where one is published (FINETUNE.md's per-seed runs), else against the "
+            "published number."
+        )
         spreads = {c.verdict.spread for r in t.rows for c in r.cells if c.verdict and c.verdict.spread}
         notes += [f"published spread {s.label()}: {s.source}" for s in spreads]
     if any(r.demo for r in t.rows):
@@ -143,34 +150,58 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
     for path, suite in coll.suites:
         counts = (suite.get("metrics") or {}).get("stages", {})
         done = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
-        parts.append(f"Suite `{path.parent}` (config `{(suite.get('protocol') or {}).get('config')}`): {done}; "
-                     f"{(suite.get('metrics') or {}).get('seconds', '?')} s wall time this run "
-                     f"({(suite.get('metrics') or {}).get('cpu_seconds', '?')} CPU s; load average at the end "
-                     f"{(suite.get('metrics') or {}).get('load_average', '?')}), finished "
-                     f"{suite.get('finished_at', '?')} on {(suite.get('machine') or {}).get('cpu_count', '?')} CPUs.")
+        parts.append(
+            f"Suite `{path.parent}` (config `{(suite.get('protocol') or {}).get('config')}`): {done}; "
+            f"{(suite.get('metrics') or {}).get('seconds', '?')} s wall time this run "
+            f"({(suite.get('metrics') or {}).get('cpu_seconds', '?')} CPU s; load average at the end "
+            f"{(suite.get('metrics') or {}).get('load_average', '?')}), finished "
+            f"{suite.get('finished_at', '?')} on {(suite.get('machine') or {}).get('cpu_count', '?')} CPUs."
+        )
         own = {label: b["overrides"] for label, b in (suite.get("backbones") or {}).items() if b.get("overrides")}
         if own:  # the Δ rows then compare recipes too, not only initialisations: say so next to the tables
-            parts.append("Recipes differ per backbone (these overrides apply on top of the protocol's shared ones): "
-                         + "; ".join(f"{label}: " + ", ".join(f"{p} `{' '.join(o)}`" for p, o in protos.items())
-                                     for label, protos in own.items()) + ".")
-    parts += ["", ("Each number is followed by its 95% bootstrap interval over the evaluation images [lo, hi] and its "
-              "protocol footnote [pN] (listed below: data fingerprint, test mode, evaluator and version, seed, world "
-              "size). Δ rows: each pre-trained backbone minus the suite's baseline (its `baseline`, else its "
-              "from-scratch backbone; roles from the suite record), when both numbers share a protocol, with a "
-              "paired interval; n.s. marks a gain whose interval covers 0."), "", cost.NOTE, ""]
+            parts.append(
+                "Recipes differ per backbone (these overrides apply on top of the protocol's shared ones): "
+                + "; ".join(
+                    f"{label}: " + ", ".join(f"{p} `{' '.join(o)}`" for p, o in protos.items())
+                    for label, protos in own.items()
+                )
+                + "."
+            )
+    parts += [
+        "",
+        (
+            "Each number is followed by its 95% bootstrap interval over the evaluation images [lo, hi] and its "
+            "protocol footnote [pN] (listed below: data fingerprint, test mode, evaluator and version, seed, world "
+            "size). Δ rows: each pre-trained backbone minus the suite's baseline (its `baseline`, else its "
+            "from-scratch backbone; roles from the suite record), when both numbers share a protocol, with a "
+            "paired interval; n.s. marks a gain whose interval covers 0."
+        ),
+        "",
+        cost.NOTE,
+        "",
+    ]
     parts += [table_markdown(t) for t in tables]
     if figures:
         parts += ["## Figures", ""]
         for title, path in figures.items():
-            parts.append(f"![{title}]({path.relative_to(out_dir).as_posix() if path.is_relative_to(out_dir) else path})")
+            parts.append(
+                f"![{title}]({path.relative_to(out_dir).as_posix() if path.is_relative_to(out_dir) else path})"
+            )
         parts.append("")
     for path, suite in coll.suites:
         stages = suite.get("stages") or {}
         if stages:
-            parts += [f"## Stages of `{path.parent}`", "", "| stage | status | wall s | CPU s | peak RSS MiB |",
-                      "|---|---|---|---|---|"]
-            parts += [f"| {n} | {i.get('status')} | {i.get('seconds') or '—'} | {i.get('cpu_seconds') or '—'} | "
-                      f"{_rss(i.get('peak_rss_mib'))} |" for n, i in stages.items()]
+            parts += [
+                f"## Stages of `{path.parent}`",
+                "",
+                "| stage | status | wall s | CPU s | peak RSS MiB |",
+                "|---|---|---|---|---|",
+            ]
+            parts += [
+                f"| {n} | {i.get('status')} | {i.get('seconds') or '—'} | {i.get('cpu_seconds') or '—'} | "
+                f"{_rss(i.get('peak_rss_mib'))} |"
+                for n, i in stages.items()
+            ]
             parts.append("")
     bad = [s for s in coll.stages if s.status != "not run"]
     if bad:
@@ -182,19 +213,55 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
         s = protocol.summary(r.record)
         line = f"- [{r.id}] {r.kind}, {r.backbone} (`{r.path}`): {protocol.describe(s)}"
         if r.kind in LOW_SHOT_KINDS.values() and not s["low_shot"]:  # the run did not record its subset
-            line += ("; low-shot subset not recorded by the run, its training images: "
-                     f"{protocol.training_files(r.record) or 'not recorded either'}")
+            line += (
+                "; low-shot subset not recorded by the run, its training images: "
+                f"{protocol.training_files(r.record) or 'not recorded either'}"
+            )
         parts.append(line)
     if coll.problems:
         parts += ["", "## Problems", ""] + [f"- {p}" for p in coll.problems]
     return "\n".join(parts) + "\n"
 
 
-CSV_FIELDS = ("table", "column", "backbone", "role", "arch", "value", "ci_low", "ci_high", "replicates", "seeds",
-              "per_seed", "std_over_seeds", "status", "paper", "paper_source", "paper_diff", "paper_spread", "verdict",
-              "gain_vs_baseline", "gain_ci_low", "gain_ci_high", "gain_significant", "baseline", "protocol_id", "task",
-              "fingerprint", "num_files", "test_mode", "evaluator", "evaluator_version", "seed", "world_size",
-              "missing_protocol", "comparable_to_baseline", "low_shot_sha256", *cost.CSV_FIELDS, "metrics_file")
+CSV_FIELDS = (
+    "table",
+    "column",
+    "backbone",
+    "role",
+    "arch",
+    "value",
+    "ci_low",
+    "ci_high",
+    "replicates",
+    "seeds",
+    "per_seed",
+    "std_over_seeds",
+    "status",
+    "paper",
+    "paper_source",
+    "paper_diff",
+    "paper_spread",
+    "verdict",
+    "gain_vs_baseline",
+    "gain_ci_low",
+    "gain_ci_high",
+    "gain_significant",
+    "baseline",
+    "protocol_id",
+    "task",
+    "fingerprint",
+    "num_files",
+    "test_mode",
+    "evaluator",
+    "evaluator_version",
+    "seed",
+    "world_size",
+    "missing_protocol",
+    "comparable_to_baseline",
+    "low_shot_sha256",
+    *cost.CSV_FIELDS,
+    "metrics_file",
+)
 
 
 def _r(v: float | None) -> float | str:
@@ -215,24 +282,46 @@ def csv_text(tables: list[Table]) -> str:
                 s = protocol.summary(c.result.record) if c.result else {}
                 ci, gci = c.interval or (None, None), g.interval or (None, None)
                 gain = None if isinstance(g.value, str) else g.value
-                w.writerow(dict(
-                    table=t.spec.key, column=col.title, backbone=row.label, role=row.role, arch=row.arch or "",
-                    value=_r(c.value), ci_low=_r(ci[0]), ci_high=_r(ci[1]), replicates=c.replicates or "",
-                    seeds=";".join(str(r.seed) for r in c.results),
-                    per_seed=";".join(f"{v:.4f}" for v in c.estimate.per_seed) if c.estimate else "",
-                    std_over_seeds=_r(c.estimate.std) if c.estimate else "", status=c.status or "ok",
-                    paper=c.paper.value if c.paper else "", paper_source=f"{c.paper.source} {c.paper.tag}"
-                    if c.paper else "", paper_diff=_r(c.paper_diff),
-                    paper_spread=c.verdict.spread.label() if c.verdict and c.verdict.spread else "",
-                    verdict=c.verdict.word if c.verdict else "",
-                    gain_vs_baseline=_r(gain), gain_ci_low=_r(gci[0]), gain_ci_high=_r(gci[1]),
-                    gain_significant="" if g.significant is None else g.significant, baseline=base,
-                    protocol_id=c.ids, task=c.result.record.get("task") if c.result else "",
-                    fingerprint=s.get("fingerprint") or "", num_files=s.get("num_files") or "",
-                    test_mode=s.get("test_mode") or "", evaluator=s.get("evaluator") or "",
-                    evaluator_version=s.get("evaluator_version") or "", seed=s.get("seed", ""),
-                    world_size=s.get("world_size", ""), missing_protocol=",".join(s.get("missing", [])),
-                    comparable_to_baseline="" if not base or g.value is None else g.value != "n/c",
-                    low_shot_sha256=(s.get("low_shot") or {}).get("sha256") or "", **cost.csv_fields(c.cost),
-                    metrics_file=";".join(str(r.path) for r in c.results) or (str(c.result.path) if c.result else "")))
+                w.writerow(
+                    dict(
+                        table=t.spec.key,
+                        column=col.title,
+                        backbone=row.label,
+                        role=row.role,
+                        arch=row.arch or "",
+                        value=_r(c.value),
+                        ci_low=_r(ci[0]),
+                        ci_high=_r(ci[1]),
+                        replicates=c.replicates or "",
+                        seeds=";".join(str(r.seed) for r in c.results),
+                        per_seed=";".join(f"{v:.4f}" for v in c.estimate.per_seed) if c.estimate else "",
+                        std_over_seeds=_r(c.estimate.std) if c.estimate else "",
+                        status=c.status or "ok",
+                        paper=c.paper.value if c.paper else "",
+                        paper_source=f"{c.paper.source} {c.paper.tag}" if c.paper else "",
+                        paper_diff=_r(c.paper_diff),
+                        paper_spread=c.verdict.spread.label() if c.verdict and c.verdict.spread else "",
+                        verdict=c.verdict.word if c.verdict else "",
+                        gain_vs_baseline=_r(gain),
+                        gain_ci_low=_r(gci[0]),
+                        gain_ci_high=_r(gci[1]),
+                        gain_significant="" if g.significant is None else g.significant,
+                        baseline=base,
+                        protocol_id=c.ids,
+                        task=c.result.record.get("task") if c.result else "",
+                        fingerprint=s.get("fingerprint") or "",
+                        num_files=s.get("num_files") or "",
+                        test_mode=s.get("test_mode") or "",
+                        evaluator=s.get("evaluator") or "",
+                        evaluator_version=s.get("evaluator_version") or "",
+                        seed=s.get("seed", ""),
+                        world_size=s.get("world_size", ""),
+                        missing_protocol=",".join(s.get("missing", [])),
+                        comparable_to_baseline="" if not base or g.value is None else g.value != "n/c",
+                        low_shot_sha256=(s.get("low_shot") or {}).get("sha256") or "",
+                        **cost.csv_fields(c.cost),
+                        metrics_file=";".join(str(r.path) for r in c.results)
+                        or (str(c.result.path) if c.result else ""),
+                    )
+                )
     return buf.getvalue()

@@ -16,6 +16,7 @@ The metrics, recomputed from weighted per-image outcomes (metric_keys describes 
   the 101 recall thresholds, averaged over IoU thresholds and over the categories that have ground
   truth. With all weights 1 this is COCO's AP (tested against the evaluator).
 """
+
 from __future__ import annotations
 
 import zlib
@@ -45,8 +46,7 @@ class Outcomes:
     @property
     def n(self) -> int:
         a = self.arrays
-        return len(a["hit"]) if self.kind == "mean" else len(a["intersect"]) if self.kind == "iou" \
-            else len(a["num_gt"])
+        return len(a["hit"]) if self.kind == "mean" else len(a["intersect"]) if self.kind == "iou" else len(a["num_gt"])
 
     def value(self, weights: np.ndarray | None = None) -> float:
         """The metric on the image multiset `weights` (counts; None: every image once)."""
@@ -175,8 +175,11 @@ def bootstrap(runs: Sequence[Outcomes], replicates: int, seed: int, column: str,
     images, seeds = _stream(seed, "images", column, n), _stream(seed, "seeds", column, label)
     out = []
     for counts in count_chunks(images, n, replicates):
-        drawn = seeds.integers(0, len(runs), size=(len(runs), len(counts))) if len(runs) > 1 \
+        drawn = (
+            seeds.integers(0, len(runs), size=(len(runs), len(counts)))
+            if len(runs) > 1
             else np.zeros((1, len(counts)), dtype=int)
+        )
         out.append(aggregate(runs, counts, drawn))
     return np.concatenate(out)
 

@@ -7,6 +7,7 @@ paper-scale architecture on real data, the published number, its published sprea
 between two numbers whose protocols differ (data fingerprint, test mode, evaluator) is not computed: the
 cell says "n/c" and the notes say why. The metric keys are the producers' own (metric_keys).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -64,33 +65,52 @@ class Options:
 
 
 TABLES: tuple[TableSpec, ...] = (
-    TableSpec("classification", "Table 3-style: image classification (top-1, %)", (
-        Column("fine-tune", "finetune", keys.TOP1, "in1k_finetune"),
-        Column("linear probe", "linprobe", keys.TOP1, "in1k_linprobe"),
-        Column("kNN", "knn", keys.TOP1)),
+    TableSpec(
+        "classification",
+        "Table 3-style: image classification (top-1, %)",
+        (
+            Column("fine-tune", "finetune", keys.TOP1, "in1k_finetune"),
+            Column("linear probe", "linprobe", keys.TOP1, "in1k_linprobe"),
+            Column("kNN", "knn", keys.TOP1),
+        ),
         note="kNN: weighted k-NN on the frozen encoder's features, no training (classification/knn.py; its k, "
-             "temperature and feature in the protocol footnote); the paper reports no kNN number."),
-    TableSpec("lowshot", "Low-shot: ImageNet-style fine-tuning on 1% / 10% of the training labels (top-1, %)", (
-        Column("1% labels", "finetune_1pct", keys.TOP1),
-        Column("10% labels", "finetune_10pct", keys.TOP1)),
+        "temperature and feature in the protocol footnote); the paper reports no kNN number.",
+    ),
+    TableSpec(
+        "lowshot",
+        "Low-shot: ImageNet-style fine-tuning on 1% / 10% of the training labels (top-1, %)",
+        (Column("1% labels", "finetune_1pct", keys.TOP1), Column("10% labels", "finetune_10pct", keys.TOP1)),
         note="Class-balanced, seeded subsets of the training labels (classification/datasets.py; the same "
-             "subset for every backbone of a seed), the full validation set; the subset's list digest is in the "
-             "protocol footnote. The paper reports no low-shot number."),
-    TableSpec("coco", "Table 4: COCO object detection and instance segmentation, Mask R-CNN (AP)", (
-        Column("AP box", "detect", keys.BOX_AP, "coco_box"),
-        Column("AP mask", "detect", keys.MASK_AP, "coco_mask"))),
-    TableSpec("ade20k", "Table 5: ADE20K semantic segmentation, UperNet (mIoU)", (
-        Column("mIoU", "segment", keys.MIOU, "ade20k_miou"),)),
-    TableSpec("transfer", "Table 6: transfer classification, fine-tuned on each dataset (top-1, %)", (
-        Column("iNat", "inat", keys.TOP1, "@result"),
-        Column("Places", "places", keys.TOP1, "@result"))),
-    TableSpec("robustness", "Table 13: robustness of the fine-tuned classifier, inference only", (
-        Column("IN-A top-1", "robustness", keys.robustness_top1("a"), "in_a"),
-        Column("IN-R top-1", "robustness", keys.robustness_top1("r"), "in_r"),
-        Column("IN-Sketch top-1", "robustness", keys.robustness_top1("sketch"), "in_sketch"),
-        Column("IN-C mCE", "robustness", keys.IN_C_MCE, "in_c_mce", lower_better=True)),
+        "subset for every backbone of a seed), the full validation set; the subset's list digest is in the "
+        "protocol footnote. The paper reports no low-shot number.",
+    ),
+    TableSpec(
+        "coco",
+        "Table 4: COCO object detection and instance segmentation, Mask R-CNN (AP)",
+        (Column("AP box", "detect", keys.BOX_AP, "coco_box"), Column("AP mask", "detect", keys.MASK_AP, "coco_mask")),
+    ),
+    TableSpec(
+        "ade20k",
+        "Table 5: ADE20K semantic segmentation, UperNet (mIoU)",
+        (Column("mIoU", "segment", keys.MIOU, "ade20k_miou"),),
+    ),
+    TableSpec(
+        "transfer",
+        "Table 6: transfer classification, fine-tuned on each dataset (top-1, %)",
+        (Column("iNat", "inat", keys.TOP1, "@result"), Column("Places", "places", keys.TOP1, "@result")),
+    ),
+    TableSpec(
+        "robustness",
+        "Table 13: robustness of the fine-tuned classifier, inference only",
+        (
+            Column("IN-A top-1", "robustness", keys.robustness_top1("a"), "in_a"),
+            Column("IN-R top-1", "robustness", keys.robustness_top1("r"), "in_r"),
+            Column("IN-Sketch top-1", "robustness", keys.robustness_top1("sketch"), "in_sketch"),
+            Column("IN-C mCE", "robustness", keys.IN_C_MCE, "in_c_mce", lower_better=True),
+        ),
         note="IN-C is the mean corruption error normalised by AlexNet's (lower is better); the other columns "
-             "are top-1 accuracy."),
+        "are top-1 accuracy.",
+    ),
 )
 
 
@@ -170,7 +190,7 @@ def partial_k(result: Result) -> str | None:
     """Which point of Fig. 9 a record is: the number of tuned last blocks, "mlp", or None."""
     proto = str((result.record.get("protocol") or {}).get("protocol", ""))
     if proto.startswith("partial-"):
-        return proto[len("partial-"):]
+        return proto[len("partial-") :]
     if proto == "linprobe" or result.record.get("task") == "linprobe":  # k = 0 is the linear probe
         return "0"
     folder = result.path.parent.name  # `maebench partial --blocks` runs each k in k<k>/
@@ -219,8 +239,10 @@ def _estimate(cell: Cell, col: Column, table_key: str, label: str, values: list[
         recomputed = [o.value() for o in outcomes]
         off = [(v, w, r) for v, w, r in zip(values, recomputed, cell.results) if abs(v - w) > 0.01 + 1e-3 * abs(v)]
         if off:  # a stale or foreign outcomes file: an interval around another number would mislead
-            problem = f"{off[0][2].path.parent}: outcomes give {off[0][1]:.3f}, metrics.json {off[0][0]:.3f}; " \
-                      "no interval (rerun that stage)"
+            problem = (
+                f"{off[0][2].path.parent}: outcomes give {off[0][1]:.3f}, metrics.json {off[0][0]:.3f}; "
+                "no interval (rerun that stage)"
+            )
         elif not stats.same_images(outcomes, outcomes):
             problem = f"{col.title}, {label}: the seeds scored different images; no interval"
         else:
@@ -234,8 +256,7 @@ def _estimate(cell: Cell, col: Column, table_key: str, label: str, values: list[
     return problem
 
 
-def _fill(spec: TableSpec, columns: list[Column], coll: Collection, opts: Options,
-          owns=lambda r, c: True) -> Table:
+def _fill(spec: TableSpec, columns: list[Column], coll: Collection, opts: Options, owns=lambda r, c: True) -> Table:
     import time
 
     t0 = time.perf_counter()
@@ -257,16 +278,17 @@ def _fill(spec: TableSpec, columns: list[Column], coll: Collection, opts: Option
                 first = runs[0]
                 anchor = dataset_anchor(first) if col.anchor == "@result" else col.anchor
                 published = "mae" if first.pretrained else SCRATCH  # the anchors' roles
-                paper = None if first.demo or first.arch not in PAPER_ARCHS else \
-                    lookup(anchor, first.arch, published)
+                paper = None if first.demo or first.arch not in PAPER_ARCHS else lookup(anchor, first.arch, published)
                 cell = Cell(result=first, results=runs, paper=paper)
                 problem = _estimate(cell, col, spec.key, label, [metric(r.metrics, col.metric) for r in runs], opts)
                 if problem:
                     notes.append(problem)
                 lost = [s for s in coll.stages if s.kind == col.kind and s.backbone == label and s.status != "not run"]
                 if lost:  # a seed that left no number: the mean is over the others, say so
-                    notes.append(f"{label}, {col.title}: the mean is over {len(runs)} seed(s); "
-                                 + ", ".join(f"{s.name} {s.status}" for s in lost))
+                    notes.append(
+                        f"{label}, {col.title}: the mean is over {len(runs)} seed(s); "
+                        + ", ".join(f"{s.name} {s.status}" for s in lost)
+                    )
                 cell.value = cell.estimate.value
                 if paper is not None:
                     cell.verdict = verdict(paper, spread(anchor, first.arch, published), cell.interval)
@@ -298,14 +320,20 @@ def _gains(table: Table, coll: Collection) -> None:
             why = protocol.comparable(protocol.summary(mine.result.record), protocol.summary(other.result.record))
             if why:
                 gains.append(Gain("n/c"))
-                table.notes.append(f"{row.label} vs {base.label}, {col.title}: not comparable: {'; '.join(why)} "
-                                   f"([{mine.ids}] vs [{other.ids}])")
+                table.notes.append(
+                    f"{row.label} vs {base.label}, {col.title}: not comparable: {'; '.join(why)} "
+                    f"([{mine.ids}] vs [{other.ids}])"
+                )
                 continue
-            paired = mine.outcomes is not None and other.outcomes is not None and \
-                stats.same_images(mine.outcomes, other.outcomes)
+            paired = (
+                mine.outcomes is not None
+                and other.outcomes is not None
+                and stats.same_images(mine.outcomes, other.outcomes)
+            )
             if mine.outcomes is not None and other.outcomes is not None and not paired:
-                table.notes.append(f"{row.label} vs {base.label}, {col.title}: the runs scored different images; "
-                                   "no paired interval")
+                table.notes.append(
+                    f"{row.label} vs {base.label}, {col.title}: the runs scored different images; no paired interval"
+                )
             value, ci = stats.gain(mine.estimate, other.estimate) if paired else (mine.value - other.value, None)
             gains.append(Gain(value, ci))
         table.gains.append((f"{row.label} − {base.label}", gains))
@@ -322,23 +350,34 @@ def partial_table(coll: Collection, opts: Options | None = None) -> Table:
     """Fig. 9: top-1 vs number of fine-tuned blocks (0 = linear probe, "mlp" = the last block's MLP only)."""
     full, coll = coll, partial_results(coll)
     ks = sorted({k for r in coll.results if (k := partial_k(r)) is not None}, key=_block_order)
-    columns = [Column(f"{k} blocks" if k != "mlp" else "last MLP", "partial", keys.TOP1, anchor=f"partial_{k}",
-                      part=k) for k in ks] or [Column("top-1", "partial", keys.TOP1)]
-    spec = TableSpec("partial", "Fig. 9: partial fine-tuning, top-1 (%) vs number of fine-tuned last blocks",
-                     tuple(columns), note="0 blocks is the linear probe (the linprobe run when the sweep skips k = 0); "
-                                          "\"last MLP\" tunes only the last block's MLP; all blocks is full "
-                                          "fine-tuning.")
+    columns = [
+        Column(f"{k} blocks" if k != "mlp" else "last MLP", "partial", keys.TOP1, anchor=f"partial_{k}", part=k)
+        for k in ks
+    ] or [Column("top-1", "partial", keys.TOP1)]
+    spec = TableSpec(
+        "partial",
+        "Fig. 9: partial fine-tuning, top-1 (%) vs number of fine-tuned last blocks",
+        tuple(columns),
+        note="0 blocks is the linear probe (the linprobe run when the sweep skips k = 0); "
+        '"last MLP" tunes only the last block\'s MLP; all blocks is full '
+        "fine-tuning.",
+    )
     owns = lambda r, c: c.part is not None and partial_k(r) == c.part
     table = _fill(spec, columns, coll, opts or Options(), owns)
     for row in table.rows:  # issue 20: the published points are from an 800-epoch ViT-L
         if any(c.paper is not None for c in row.cells):
             epochs = pretrain_epochs(full, row)
             if epochs != FIG9_PRETRAIN_EPOCHS:
-                how = "an unrecorded number of epochs (a checkpoint)" if epochs is None else \
-                    f"{epochs} epochs ({'longer' if epochs > FIG9_PRETRAIN_EPOCHS else 'shorter'})"
-                table.notes.append(f"{row.label}: the paper's Fig. 9 points come from a {FIG9_PRETRAIN_EPOCHS}-epoch "
-                                   f"ViT-L; this backbone was pre-trained for {how}, so the paper column is not a "
-                                   "like-for-like reference")
+                how = (
+                    "an unrecorded number of epochs (a checkpoint)"
+                    if epochs is None
+                    else f"{epochs} epochs ({'longer' if epochs > FIG9_PRETRAIN_EPOCHS else 'shorter'})"
+                )
+                table.notes.append(
+                    f"{row.label}: the paper's Fig. 9 points come from a {FIG9_PRETRAIN_EPOCHS}-epoch "
+                    f"ViT-L; this backbone was pre-trained for {how}, so the paper column is not a "
+                    "like-for-like reference"
+                )
     return table
 
 

@@ -9,12 +9,13 @@ launcher, resume) are not part of it; paths inside the suite folder are kept rel
 moved suite stays cached. `<stage>/suite_stage.json` records the digest and the recipe it was made from, which
 is how `--list` says what changed.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ STAGE_FILE = "suite_stage.json"  # per stage: status, digest, recipe, job id, ti
 EXECUTION_KEYS = ("work_dir", "launcher", "resume")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -41,7 +42,7 @@ def file_digest(path: str | Path) -> str | None:
     return _file_sha256(str(p.resolve()), st.st_size, st.st_mtime_ns)
 
 
-@lru_cache(maxsize=None)
+@cache
 def data_digest(root: str) -> str | None:
     from mae_backbone.runtime.records import dataset_fingerprint
 
@@ -54,7 +55,7 @@ def _relative(value: Any, root: str) -> Any:
     if isinstance(value, (list, tuple)):
         return [_relative(v, root) for v in value]
     if isinstance(value, str) and value.startswith(root):
-        return "{suite}" + os.sep + value[len(root):]
+        return "{suite}" + os.sep + value[len(root) :]
     return value
 
 
@@ -64,8 +65,10 @@ def recipe(stage: Stage, cfg: dict[str, Any], root: Path) -> dict[str, Any]:
     body = {k: v for k, v in cfg.items() if k not in EXECUTION_KEYS}
     body = _relative(_relative(body, inside), str(root) + os.sep)
     files = [v for v in _strings(cfg) if v.endswith(".py") and Path(v).is_file()] + stage.inputs
-    inputs = {_relative(f, inside) if f.startswith(inside) else _relative(f, str(root) + os.sep): file_digest(f)
-              for f in dict.fromkeys(files)}
+    inputs = {
+        _relative(f, inside) if f.startswith(inside) else _relative(f, str(root) + os.sep): file_digest(f)
+        for f in dict.fromkeys(files)
+    }
     data = stage.flags.get("data")
     if data:
         inputs[f"data:{_relative(str(data), str(root) + os.sep)}"] = data_digest(str(data))
@@ -122,8 +125,11 @@ def stale_reason(stage: Stage, current: dict[str, Any], rerun: set[str]) -> str 
         return "no record of the recipe it ran with"
     if recorded["digest"] != digest(current):
         diff = changes(recorded.get("recipe", {}), current)
-        return ("changed: " + "; ".join(diff[:3]) + (f" (+{len(diff) - 3} more)" if len(diff) > 3 else "")
-                if diff else "its recipe changed")
+        return (
+            "changed: " + "; ".join(diff[:3]) + (f" (+{len(diff) - 3} more)" if len(diff) > 3 else "")
+            if diff
+            else "its recipe changed"
+        )
     return None
 
 

@@ -3,6 +3,7 @@
 With no arguments it runs the default demo suite (tools/configs/suite/demo.py) in work_dirs/suite, here.
 With `--launcher slurm` it submits the stage graph to Slurm, one job per stage, and returns (tools/suite/slurm.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,35 +13,70 @@ from .config import CONFIG_DIR, DEFAULT_CONFIG, load_suite
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG),
-                        help=f"suite config (default: {DEFAULT_CONFIG.relative_to(CONFIG_DIR.parents[2])}; "
-                             f"also in {CONFIG_DIR.name}/: tiny.py, paper_vit_b.py, paper_vit_l.py)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="suite config overrides, e.g. protocols.finetune.overrides=\"['schedule.epochs=5']\"")
+    parser.add_argument(
+        "config",
+        nargs="?",
+        default=str(DEFAULT_CONFIG),
+        help=f"suite config (default: {DEFAULT_CONFIG.relative_to(CONFIG_DIR.parents[2])}; "
+        f"also in {CONFIG_DIR.name}/: tiny.py, paper_vit_b.py, paper_vit_l.py)",
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="suite config overrides, e.g. protocols.finetune.overrides=\"['schedule.epochs=5']\"",
+    )
     parser.add_argument("--work-dir", default=None, help="suite work dir (default: the config's, work_dirs/suite)")
-    parser.add_argument("--force", action="store_true",
-                        help="redo the selected stages even if they finished (without it, a finished stage is "
-                             "redone only when its resolved config or inputs changed, or a stage it needs ran again)")
-    parser.add_argument("--only", default="", metavar="STAGE,...",
-                        help="run only these: stage names (mae/finetune), protocols (finetune), backbones (mae) "
-                             "or seeds (s1)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="redo the selected stages even if they finished (without it, a finished stage is "
+        "redone only when its resolved config or inputs changed, or a stage it needs ran again)",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        metavar="STAGE,...",
+        help="run only these: stage names (mae/finetune), protocols (finetune), backbones (mae) or seeds (s1)",
+    )
     parser.add_argument("--skip", default="", metavar="STAGE,...", help="do not run these (same names as --only)")
-    parser.add_argument("--list", action="store_true",
-                        help="print the stages, whether a run would skip (cached), run or redo each (and why), and "
-                             "the command that runs each by hand; run nothing")
-    parser.add_argument("--status", nargs="?", const=True, default=None, metavar="WORK_DIR",
-                        help="where each stage of a run or submitted suite stands (state, Slurm job, elapsed time, "
-                             "log, last metric); run nothing")
-    parser.add_argument("--jobs", default=None, metavar="N|auto",
-                        help="stages run at once here, each in a worker process with its share of the CPU threads "
-                             "(default: the config's `jobs`; auto: one per backbone on a CPU, 1 with a GPU or a "
-                             "distributed launcher)")
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="print the stages, whether a run would skip (cached), run or redo each (and why), and "
+        "the command that runs each by hand; run nothing",
+    )
+    parser.add_argument(
+        "--status",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="WORK_DIR",
+        help="where each stage of a run or submitted suite stands (state, Slurm job, elapsed time, "
+        "log, last metric); run nothing",
+    )
+    parser.add_argument(
+        "--jobs",
+        default=None,
+        metavar="N|auto",
+        help="stages run at once here, each in a worker process with its share of the CPU threads "
+        "(default: the config's `jobs`; auto: one per backbone on a CPU, 1 with a GPU or a "
+        "distributed launcher)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed of every stage (default: the config's)")
-    parser.add_argument("--seeds", default=None, metavar="S,S,...",
-                        help="run every transfer stage once per seed (e.g. 0,1,2; pre-training runs once)")
-    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
-                        help="none: here; pytorch: every stage distributed under torchrun; slurm: one Slurm job per "
-                             "stage, sized by its recipe (the config's `slurm` and `resources`), then return")
+    parser.add_argument(
+        "--seeds",
+        default=None,
+        metavar="S,S,...",
+        help="run every transfer stage once per seed (e.g. 0,1,2; pre-training runs once)",
+    )
+    parser.add_argument(
+        "--launcher",
+        choices=["none", "pytorch", "slurm"],
+        default="none",
+        help="none: here; pytorch: every stage distributed under torchrun; slurm: one Slurm job per "
+        "stage, sized by its recipe (the config's `slurm` and `resources`), then return",
+    )
 
 
 def _split(text: str) -> list[str]:
@@ -121,6 +157,7 @@ def main(args: argparse.Namespace) -> int:
     from .runner import run_suite
     from .workers import resolve_jobs
 
-    jobs = resolve_jobs(suite["jobs"], args.launcher, len(suite["backbones"]), torch.get_num_threads(),
-                        torch.cuda.is_available())
+    jobs = resolve_jobs(
+        suite["jobs"], args.launcher, len(suite["backbones"]), torch.get_num_threads(), torch.cuda.is_available()
+    )
     return run_suite(suite, stages, planned=planned, force=args.force, launcher=args.launcher, jobs=jobs)

@@ -20,11 +20,13 @@ Keys (see tools/configs/suite/demo.py for a commented example):
 - `slurm`, `resources`: how `--launcher slurm` sizes and places each stage's job (tools/suite/resources.py).
 - `report`: options of the final `maebench report` (reconstruction figures).
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from mae_backbone.errors import ConfigError
 from mae_backbone.runtime.config import check_known_keys, load_config, refuse_unknown
@@ -34,8 +36,20 @@ from .stages import PROTOCOLS
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / "tools" / "configs" / "suite"
 DEFAULT_CONFIG = CONFIG_DIR / "demo.py"
-CONFIG_KEYS = ("work_dir", "seed", "seeds", "jobs", "data", "pretrain", "backbones", "protocols", "report", "baseline",
-               "slurm", "resources")
+CONFIG_KEYS = (
+    "work_dir",
+    "seed",
+    "seeds",
+    "jobs",
+    "data",
+    "pretrain",
+    "backbones",
+    "protocols",
+    "report",
+    "baseline",
+    "slurm",
+    "resources",
+)
 DATA_KEYS = ("pretrain", "imagenet", "coco", "ade", "inat", "places", "robustness")
 SOURCES = ("pretrain", "scratch", "checkpoint")
 BACKBONE_KEYS = ("source", "path", "arch", "img_size", "overrides", "resources")
@@ -49,8 +63,9 @@ def find_file(path: str | None, what: str, source: str) -> str | None:
     for candidate in (Path(path), REPO / path):
         if candidate.is_file():
             return str(candidate)
-    raise ConfigError(f"{source}: {what} {path!r} not found (relative paths are tried from the working dir "
-                      f"and from {REPO})")
+    raise ConfigError(
+        f"{source}: {what} {path!r} not found (relative paths are tried from the working dir and from {REPO})"
+    )
 
 
 def load_suite(path: str | Path | None, overrides: Iterable[str] = ()) -> dict[str, Any]:
@@ -67,8 +82,7 @@ def _pretrain_arch(pre: dict[str, Any]) -> tuple[str, int]:
     """Architecture and image size of the model the pretrain stage will build (read from its config)."""
     from mae_backbone.pretrain import CONFIG_DIR as PRETRAIN_CONFIGS
 
-    cfg = load_config(pre.get("config") or PRETRAIN_CONFIGS / "mae_demo.py",
-                      [o for o in pre.get("overrides", [])])
+    cfg = load_config(pre.get("config") or PRETRAIN_CONFIGS / "mae_demo.py", [o for o in pre.get("overrides", [])])
     return cfg.arch, int(cfg.model.img_size)
 
 
@@ -77,8 +91,10 @@ def _checkpoint_arch(path: str, source: str) -> tuple[str, int | None]:
 
     meta = read_sidecar(path)  # what save_backbone / convert write beside the tensors
     if not meta.get("arch_name"):
-        raise ConfigError(f"{source}: {path} has no sidecar naming its architecture; give arch=... for it in "
-                          "`backbones`, or convert it with `maebench convert`")
+        raise ConfigError(
+            f"{source}: {path} has no sidecar naming its architecture; give arch=... for it in "
+            "`backbones`, or convert it with `maebench convert`"
+        )
     return meta["arch_name"], meta.get("img_size")
 
 
@@ -103,8 +119,7 @@ def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
     if demo:
         from tools.demo_world import summary
 
-        world = summary(Path(demo["root"]), demo.get("size", "small"), demo.get("seed", 0),
-                        demo.get("image_size", 128))
+        world = summary(Path(demo["root"]), demo.get("size", "small"), demo.get("seed", 0), demo.get("image_size", 128))
         data = {k: data.get(k) or world[k] for k in DATA_KEYS}
     suite["demo"], suite["data"] = demo, {k: data.get(k) for k in DATA_KEYS}
 
@@ -144,8 +159,10 @@ def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
         elif kind == "checkpoint":
             path = b.get("path")
             if not path or not Path(path).is_file():
-                raise ConfigError(f"{source}: backbones.{label}.path {path!r} is not a file; give a backbone "
-                                  "checkpoint (`maebench convert` turns an official MAE .pth into one)")
+                raise ConfigError(
+                    f"{source}: backbones.{label}.path {path!r} is not a file; give a backbone "
+                    "checkpoint (`maebench convert` turns an official MAE .pth into one)"
+                )
             b["checkpoint"] = path
             arch, size = (b["arch"], b.get("img_size")) if b.get("arch") else _checkpoint_arch(path, source)
             b["arch"], b["img_size"] = arch, size
@@ -156,8 +173,10 @@ def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
             b["checkpoint"] = None
             if not b.get("arch"):
                 if reference is None:
-                    raise ConfigError(f"{source}: backbones.{label} is from scratch but no other backbone fixes "
-                                      "the architecture; give arch=... (e.g. 'vit_base_patch16')")
+                    raise ConfigError(
+                        f"{source}: backbones.{label} is from scratch but no other backbone fixes "
+                        "the architecture; give arch=... (e.g. 'vit_base_patch16')"
+                    )
                 b["arch"], b["img_size"] = reference
     suite["backbones"] = backbones
     if suite.get("baseline") is not None and suite["baseline"] not in backbones:

@@ -5,6 +5,7 @@ Its console output (mmengine's logger, warnings, tracebacks) goes to `<stage>/st
 `<stage>/suite_stage.json`, says running / done / failed with the digest of what it ran (cache.py), times, the
 measured cost and the error. Both executors read stages' states from these records only.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mae_backbone.fileio import atomic_write_json
-from mae_backbone.runtime.cost import cpu_seconds, peak_rss_mib as process_peak_rss_mib
+from mae_backbone.runtime.cost import cpu_seconds
+from mae_backbone.runtime.cost import peak_rss_mib as process_peak_rss_mib
 
 from .cache import STAGE_FILE, digest, read_stage, recipe
 from .stages import Stage
@@ -67,15 +69,20 @@ def run_stage(stage: Stage, root: Path, launcher: str = "none", job_id: str | No
     made = recipe(stage, cfg, root)  # taken now: the stages it needs have finished, their outputs are final
     t0, c0 = time.perf_counter(), cpu_seconds()
     reset_peak_rss()
-    write_stage(stage, status="running", job_id=job_id, started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                error=None, host=os.uname().nodename)
+    write_stage(
+        stage,
+        status="running",
+        job_id=job_id,
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        error=None,
+        host=os.uname().nodename,
+    )
     stage.work_dir.mkdir(parents=True, exist_ok=True)
     log_path = stage.work_dir / "stage.log"
-    saved = os.environ.get("MAEBENCH_NO_PROGRESS")
-    os.environ["MAEBENCH_NO_PROGRESS"] = "1"  # no progress bars inside a stage's log
     with open(log_path, "a", buffering=1) as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {stage.command_line()}\n")
         try:
+            # stderr is the log file, not a terminal: the training progress bar stays off (runtime/engine.py)
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 try:
                     stage.task().execute(cfg)
@@ -85,14 +92,28 @@ def run_stage(stage: Stage, root: Path, launcher: str = "none", job_id: str | No
             if _rank() == 0 and not stage.done_path.is_file():
                 raise RuntimeError(f"finished without writing {stage.done_path}")
         except BaseException as err:
-            write_stage(stage, status="failed", error=f"{type(err).__name__}: {err}".strip(), log=str(log_path),
-                        ended_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            write_stage(
+                stage,
+                status="failed",
+                error=f"{type(err).__name__}: {err}".strip(),
+                log=str(log_path),
+                ended_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            )
             raise
         finally:
             _release_loggers(log)
-            os.environ.pop("MAEBENCH_NO_PROGRESS") if saved is None else os.environ.update(MAEBENCH_NO_PROGRESS=saved)
-    measured = dict(seconds=round(time.perf_counter() - t0, 1), cpu_seconds=round(cpu_seconds() - c0, 1),
-                    peak_rss_mib=peak_rss_mib())
-    write_stage(stage, status="done", digest=digest(made), recipe=made, error=None,
-                ended_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), **measured)
+    measured = dict(
+        seconds=round(time.perf_counter() - t0, 1),
+        cpu_seconds=round(cpu_seconds() - c0, 1),
+        peak_rss_mib=peak_rss_mib(),
+    )
+    write_stage(
+        stage,
+        status="done",
+        digest=digest(made),
+        recipe=made,
+        error=None,
+        ended_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **measured,
+    )
     return measured

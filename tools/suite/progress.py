@@ -4,6 +4,7 @@ run now, the elapsed time and an estimate of the time left.
 Estimates are each stage's last measured duration (or its protocol weight), scaled by how this run's finished
 stages compared with their estimates, and divided by the number of stages that run at once.
 """
+
 from __future__ import annotations
 
 import threading
@@ -13,8 +14,11 @@ from typing import TextIO
 
 def fmt_time(seconds: float) -> str:
     seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )
 
 
 class Progress:
@@ -78,5 +82,7 @@ class Progress:
             self._thread.join()
             self._thread = None
         shown = status if status != "failed" else "FAILED"
-        self.line(f"[{self.count:>2}/{self.total}] {name:<22} {shown:<13} {fmt_time(seconds):>6} | {self._tail()}"
-                  + (f"\n        {note}" if note else ""))
+        self.line(
+            f"[{self.count:>2}/{self.total}] {name:<22} {shown:<13} {fmt_time(seconds):>6} | {self._tail()}"
+            + (f"\n        {note}" if note else "")
+        )

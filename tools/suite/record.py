@@ -2,6 +2,7 @@
 needs to label its numbers (backbone and its source, protocol, seed, architecture, published anchor) and where
 it stands (status, error, times, cost, Slurm job). Both executors and `--status` write it the same way, from the
 stages' own records (`<stage>/suite_stage.json`)."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,18 @@ from .cache import read_stage
 from .stages import Stage
 
 STATES = ("done", "cached", "failed", "blocked", "running", "pending", "not run")
-COPIED = ("status", "error", "log", "seconds", "cpu_seconds", "peak_rss_mib", "started_at", "ended_at", "job_id",
-          "attempts")
+COPIED = (
+    "status",
+    "error",
+    "log",
+    "seconds",
+    "cpu_seconds",
+    "peak_rss_mib",
+    "started_at",
+    "ended_at",
+    "job_id",
+    "attempts",
+)
 
 
 def previous(root: Path) -> dict[str, Any]:
@@ -30,9 +41,16 @@ def previous(root: Path) -> dict[str, Any]:
 def labels(suite: dict[str, Any], stage: Stage) -> dict[str, Any]:
     backbones = suite["backbones"]
     pretrained_arch = next((b["arch"] for b in backbones.values() if b["source"] == "pretrain"), None)
-    return dict(protocol=stage.protocol, task=stage.spec.task, backbone=stage.backbone, seed=stage.seed,
-                work_dir=str(stage.work_dir.relative_to(suite["work_dir"])), anchor=stage.anchor,
-                arch=backbones[stage.backbone]["arch"] if stage.backbone else pretrained_arch, needs=stage.needs)
+    return dict(
+        protocol=stage.protocol,
+        task=stage.spec.task,
+        backbone=stage.backbone,
+        seed=stage.seed,
+        work_dir=str(stage.work_dir.relative_to(suite["work_dir"])),
+        anchor=stage.anchor,
+        arch=backbones[stage.backbone]["arch"] if stage.backbone else pretrained_arch,
+        needs=stage.needs,
+    )
 
 
 def from_stage_records(suite: dict[str, Any], planned: list[Stage]) -> dict[str, dict[str, Any]]:
@@ -54,11 +72,21 @@ def write(suite: dict[str, Any], info: dict[str, dict[str, Any]], launcher: str,
     if int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", 0))) != 0:
         return
     counts = {k: sum(1 for v in info.values() if v["status"] == k) for k in STATES}
-    backbones = {k: {f: v.get(f) for f in ("source", "arch", "img_size", "checkpoint", "overrides")}
-                 for k, v in suite["backbones"].items()}
-    write_metrics(suite["work_dir"], {"stages": counts, **extra.pop("metrics", {})},
-                  protocol=dict(config=suite["config_path"], data=suite["data"], demo=suite.get("demo"),
-                                launcher=launcher, **extra.pop("protocol", {})),
-                  task="suite", seed=suite.get("seed"),
-                  extra=dict(stages=info, backbones=backbones, seeds=suite["seeds"], baseline=suite.get("baseline"),
-                             **extra))
+    backbones = {
+        k: {f: v.get(f) for f in ("source", "arch", "img_size", "checkpoint", "overrides")}
+        for k, v in suite["backbones"].items()
+    }
+    write_metrics(
+        suite["work_dir"],
+        {"stages": counts, **extra.pop("metrics", {})},
+        protocol=dict(
+            config=suite["config_path"],
+            data=suite["data"],
+            demo=suite.get("demo"),
+            launcher=launcher,
+            **extra.pop("protocol", {}),
+        ),
+        task="suite",
+        seed=suite.get("seed"),
+        extra=dict(stages=info, backbones=backbones, seeds=suite["seeds"], baseline=suite.get("baseline"), **extra),
+    )

@@ -15,6 +15,7 @@ limit requeues itself. `gpus_per_node=0` is a CPU cluster: each stage is one tas
 (`tasks` to ask for more).
 A process count that the global batch does not divide is refused when the suite is loaded, not on the cluster.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,19 @@ from typing import Any
 from mae_backbone.errors import ConfigError
 from mae_backbone.runtime.config import refuse_unknown
 
-SLURM_DEFAULTS = dict(partition=None, account=None, qos=None, constraint=None, gpus_per_node=8, cpus_per_task=10,
-                      mem=None, time="72:00:00", retries=2, requeues=100, max_gpus=64)
+SLURM_DEFAULTS = dict(
+    partition=None,
+    account=None,
+    qos=None,
+    constraint=None,
+    gpus_per_node=8,
+    cpus_per_task=10,
+    mem=None,
+    time="72:00:00",
+    retries=2,
+    requeues=100,
+    max_gpus=64,
+)
 RESOURCE_KEYS = ("gpus", "tasks", "nodes", "cpus_per_task", "mem", "time", "partition", "account", "qos", "constraint")
 
 
@@ -62,8 +74,9 @@ def processes_for(global_batch: int, per_process: int, cap: int, per_node: int) 
     return 1
 
 
-def stage_resources(suite: dict[str, Any], name: str, protocol: str, backbone: str | None,
-                    cfg: dict[str, Any] | None) -> dict[str, Any]:
+def stage_resources(
+    suite: dict[str, Any], name: str, protocol: str, backbone: str | None, cfg: dict[str, Any] | None
+) -> dict[str, Any]:
     """The job of one stage (the report job: protocol "report", cfg None)."""
     slurm, table = suite["slurm"], suite["resources"]
     own = (suite["backbones"][backbone].get("resources") or {}) if backbone else {}
@@ -82,16 +95,26 @@ def stage_resources(suite: dict[str, Any], name: str, protocol: str, backbone: s
     else:
         procs = processes_for(int(global_batch), int(batch), int(slurm["max_gpus"]), per_node)
     if batch and global_batch and global_batch % (procs * batch):
-        raise ConfigError(f"stage {name}: {procs} processes x data.batch_size {batch} do not divide its global batch "
-                          f"{global_batch}; set resources.{protocol}.gpus to a divisor of "
-                          f"{global_batch // batch} (or leave it out: derived from the recipe)")
+        raise ConfigError(
+            f"stage {name}: {procs} processes x data.batch_size {batch} do not divide its global batch "
+            f"{global_batch}; set resources.{protocol}.gpus to a divisor of "
+            f"{global_batch // batch} (or leave it out: derived from the recipe)"
+        )
     nodes = int(res.get("nodes") or (math.ceil(procs / per_node) if per_node else 1))
     if procs % nodes:
-        raise ConfigError(f"stage {name}: {procs} processes do not split over {nodes} nodes; set "
-                          f"resources.{protocol}.nodes")
-    return dict(processes=procs, nodes=nodes, tasks_per_node=procs // nodes,
-                gpus_per_node=procs // nodes if per_node else 0, cpus_per_task=int(res["cpus_per_task"]),
-                mem=res.get("mem"), time=res.get("time") or slurm["time"],
-                **{k: res.get(k) for k in ("partition", "account", "qos", "constraint")},
-                global_batch=global_batch, batch_size=batch,
-                accumulation=(global_batch // (procs * batch)) if batch and global_batch else None)
+        raise ConfigError(
+            f"stage {name}: {procs} processes do not split over {nodes} nodes; set resources.{protocol}.nodes"
+        )
+    return dict(
+        processes=procs,
+        nodes=nodes,
+        tasks_per_node=procs // nodes,
+        gpus_per_node=procs // nodes if per_node else 0,
+        cpus_per_task=int(res["cpus_per_task"]),
+        mem=res.get("mem"),
+        time=res.get("time") or slurm["time"],
+        **{k: res.get(k) for k in ("partition", "account", "qos", "constraint")},
+        global_batch=global_batch,
+        batch_size=batch,
+        accumulation=(global_batch // (procs * batch)) if batch and global_batch else None,
+    )

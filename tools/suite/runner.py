@@ -11,6 +11,7 @@
 - The suite's record is `<work_dir>/metrics.json` (tools/suite/record.py). Durations stored there are the time
   estimates of the next run.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,16 @@ def current_recipe(stage: Stage, root: Path) -> dict[str, Any]:
     return recipe(stage, stage.build_cfg(), root)
 
 
-def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage] | None = None, force: bool = False,
-              launcher: str = "none", jobs: int = 1, out: TextIO | None = None) -> int:
+def run_suite(
+    suite: dict[str, Any],
+    stages: list[Stage],
+    *,
+    planned: list[Stage] | None = None,
+    force: bool = False,
+    launcher: str = "none",
+    jobs: int = 1,
+    out: TextIO | None = None,
+) -> int:
     """Run `stages` (a selection of the full plan `planned`), `jobs` at a time, then the report.
     Returns the exit status. A stage starts once the selected stages it needs have finished."""
     import torch
@@ -47,7 +56,7 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
     planned = planned or stages
     old = record.previous(root).get("stages", {})
     info = record.from_stage_records(suite, planned)  # kept for unselected stages too: the report labels them
-    for name, entry in info.items():
+    for _name, entry in info.items():
         if entry["status"] == "running":  # a run that ended without saying so (killed): not running now
             entry["status"] = "failed"
     # a stage's last measured duration (kept while it is cached) or its weight
@@ -59,18 +68,28 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
     threads = torch.get_num_threads()
     jobs = min(jobs, max(len(stages), 1))
     progress = Progress(len(names), estimates, out, enabled=_rank() == 0, jobs=jobs)
-    progress.line(f"maebench suite: {len(names)} stages -> {root}  (config {suite['config_path']}; "
-                  f"log of each stage in <stage>/stage.log"
-                  + (f"; {jobs} at a time, {max(1, threads // jobs)} thread(s) each)" if jobs > 1 else ")"))
+    progress.line(
+        f"maebench suite: {len(names)} stages -> {root}  (config {suite['config_path']}; "
+        f"log of each stage in <stage>/stage.log"
+        + (f"; {jobs} at a time, {max(1, threads // jobs)} thread(s) each)" if jobs > 1 else ")")
+    )
     t_suite, c_suite = time.perf_counter(), cpu_seconds()
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
     def save() -> None:
-        record.write(suite, info, launcher, started_at=started_at, executor="local",
-                     metrics=dict(seconds=round(time.perf_counter() - t_suite, 1),
-                                  cpu_seconds=round(cpu_seconds() - c_suite, 1),
-                                  load_average=[round(x, 2) for x in os.getloadavg()]),
-                     protocol=dict(jobs=jobs))
+        record.write(
+            suite,
+            info,
+            launcher,
+            started_at=started_at,
+            executor="local",
+            metrics=dict(
+                seconds=round(time.perf_counter() - t_suite, 1),
+                cpu_seconds=round(cpu_seconds() - c_suite, 1),
+                load_average=[round(x, 2) for x in os.getloadavg()],
+            ),
+            protocol=dict(jobs=jobs),
+        )
 
     if demo:
         progress.start("demo-data", names[1:])
@@ -128,8 +147,11 @@ def run_suite(suite: dict[str, Any], stages: list[Stage], *, planned: list[Stage
             queue.remove(stage)
             progress.start(stage.name, [s.name for s in queue] + ["report"])
             t0 = time.perf_counter()
-            missing = [n for n in stage.needs if not by_name[n].done_path.is_file()
-                       or info[n]["status"] in ("failed", "blocked")]
+            missing = [
+                n
+                for n in stage.needs
+                if not by_name[n].done_path.is_file() or info[n]["status"] in ("failed", "blocked")
+            ]
             if missing:
                 why = ", ".join(f"{n} ({info.get(n, {}).get('status', 'not selected')})" for n in missing)
                 finish(stage, "blocked", t0, f"needs {why}")

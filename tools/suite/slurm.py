@@ -12,6 +12,7 @@ A job that is preempted or reaches its time limit requeues itself (submitit's ch
 from its newest complete checkpoint; a stage that fails is retried in its job `slurm.retries` times, then
 recorded as failed with its error.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def squeue(job_ids: list[str]) -> dict[str, str]:
     """Job id -> Slurm state for the jobs Slurm still knows (pending, running and recently finished ones)."""
     if not job_ids:
         return {}
-    out = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ",".join(job_ids)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ",".join(job_ids)], capture_output=True, text=True
+    )
     states = dict(line.split()[:2] for line in out.stdout.splitlines() if len(line.split()) >= 2)
     for job in job_ids:  # squeue forgets finished jobs quickly; scontrol keeps them for MinJobAge
         if job not in states:
@@ -76,8 +78,9 @@ class StageJob:
     def checkpoint(self) -> Any:  # preempted or at its time limit: requeue; the stage resumes (resume="auto")
         import submitit
 
-        return submitit.helpers.DelayedSubmission(StageJob(self.stage, self.root, self.retries, self.cpus,
-                                                           self.processes))
+        return submitit.helpers.DelayedSubmission(
+            StageJob(self.stage, self.root, self.retries, self.cpus, self.processes)
+        )
 
 
 class ReportJob:
@@ -91,8 +94,11 @@ class ReportJob:
         record.write(self.suite, info, "slurm", executor="slurm")
         from tools.report import build_report
 
-        return str(build_report([Path(self.suite["work_dir"])], Path(self.suite["work_dir"]) / "report",
-                                **self.suite.get("report", {}))["markdown"])
+        return str(
+            build_report(
+                [Path(self.suite["work_dir"])], Path(self.suite["work_dir"]) / "report", **self.suite.get("report", {})
+            )["markdown"]
+        )
 
 
 def read_jobs(root: Path) -> dict[str, Any]:
@@ -126,19 +132,26 @@ def settle(suite: dict[str, Any], planned: list[Stage]) -> dict[str, dict[str, A
         else:
             continue
         if state != "UNKNOWN":  # Slurm said how it ended: kept, as Slurm forgets finished jobs
-            write_stage(s, status=entry["status"], error=entry["error"],
-                        ended_at=entry.get("ended_at") or time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            write_stage(
+                s,
+                status=entry["status"],
+                error=entry["error"],
+                ended_at=entry.get("ended_at") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            )
     return info
 
 
-def submit(suite: dict[str, Any], planned: list[Stage], stages: list[Stage], force: bool,
-           out: TextIO | None = None) -> int:
+def submit(
+    suite: dict[str, Any], planned: list[Stage], stages: list[Stage], force: bool, out: TextIO | None = None
+) -> int:
     """Submit the selected stages that need a run, each as a job, then the report job; print the table."""
     import submitit
 
     if shutil.which("sbatch") is None:
-        raise ConfigError("--launcher slurm: no `sbatch` on this machine; run the command on a Slurm login node "
-                          "(or drop --launcher slurm to run the suite here)")
+        raise ConfigError(
+            "--launcher slurm: no `sbatch` on this machine; run the command on a Slurm login node "
+            "(or drop --launcher slurm to run the suite here)"
+        )
     out = out or __import__("sys").stdout
     root = Path(suite["work_dir"])
     root.mkdir(parents=True, exist_ok=True)
@@ -177,16 +190,21 @@ def submit(suite: dict[str, Any], planned: list[Stage], stages: list[Stage], for
             shutil.rmtree(s.work_dir)
         res = stage_resources(suite, s.name, s.protocol, s.backbone, cfg)
         job = _executor(submitit, root, suite, res, f"{s.name}", deps).submit(
-            StageJob(s, str(root), int(suite["slurm"]["retries"]), res["cpus_per_task"], res["processes"]))
+            StageJob(s, str(root), int(suite["slurm"]["retries"]), res["cpus_per_task"], res["processes"])
+        )
         submitted[s.name] = job.job_id
-        known[s.name] = dict(job_id=job.job_id, submitted_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), resources=res,
-                             after=deps)
+        known[s.name] = dict(
+            job_id=job.job_id, submitted_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), resources=res, after=deps
+        )
         write_stage(s, status="pending", job_id=job.job_id, error=None)
         rows.append((s.name, job.job_id, "submitted" + (f" (redo: {why})" if why else ""), _shown(res, deps)))
     if submitted or not (root / "report" / "report.md").is_file():
         res = stage_resources(suite, "report", "report", None, None)
-        live = [info[s.name]["job_id"] for s in planned if info[s.name]["status"] in ("pending", "running")
-                and s.name not in submitted]
+        live = [
+            info[s.name]["job_id"]
+            for s in planned
+            if info[s.name]["status"] in ("pending", "running") and s.name not in submitted
+        ]
         report = _executor(submitit, root, suite, res, "report", list(submitted.values()) + live, ok=False)
         job = report.submit(ReportJob(suite, planned))
         known["report"] = dict(job_id=job.job_id, submitted_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -198,14 +216,21 @@ def submit(suite: dict[str, Any], planned: list[Stage], stages: list[Stage], for
     return 0
 
 
-def _executor(submitit: Any, root: Path, suite: dict[str, Any], res: dict[str, Any], name: str, deps: list[str],
-              ok: bool = True) -> Any:
-    executor = submitit.AutoExecutor(folder=str(root / "slurm" / "%j"), cluster="slurm",
-                                     slurm_max_num_timeout=int(suite["slurm"]["requeues"]))
+def _executor(
+    submitit: Any, root: Path, suite: dict[str, Any], res: dict[str, Any], name: str, deps: list[str], ok: bool = True
+) -> Any:
+    executor = submitit.AutoExecutor(
+        folder=str(root / "slurm" / "%j"), cluster="slurm", slurm_max_num_timeout=int(suite["slurm"]["requeues"])
+    )
     extra: dict[str, Any] = {"kill-on-invalid-dep": "yes"} if deps and ok else {}
-    params: dict[str, Any] = dict(name=f"maebench:{Path(suite['work_dir']).name}:{name}", nodes=res["nodes"],
-                                  tasks_per_node=res["tasks_per_node"], cpus_per_task=res["cpus_per_task"],
-                                  timeout_min=minutes(res["time"]), slurm_additional_parameters=extra)
+    params: dict[str, Any] = dict(
+        name=f"maebench:{Path(suite['work_dir']).name}:{name}",
+        nodes=res["nodes"],
+        tasks_per_node=res["tasks_per_node"],
+        cpus_per_task=res["cpus_per_task"],
+        timeout_min=minutes(res["time"]),
+        slurm_additional_parameters=extra,
+    )
     if deps:
         params["slurm_dependency"] = ("afterok:" if ok else "afterany:") + ":".join(deps)
     if res["gpus_per_node"]:
@@ -220,7 +245,7 @@ def _executor(submitit: Any, root: Path, suite: dict[str, Any], res: dict[str, A
 
 
 def _shown(res: dict[str, Any], deps: list[str]) -> str:
-    where = (f"{res['nodes']}x{res['gpus_per_node']} GPU" if res["gpus_per_node"] else f"{res['processes']} task")
+    where = f"{res['nodes']}x{res['gpus_per_node']} GPU" if res["gpus_per_node"] else f"{res['processes']} task"
     acc = f", accum {res['accumulation']}" if res.get("accumulation") and res["accumulation"] > 1 else ""
     after = f", after {','.join(deps)}" if deps else ""
     return f"{where}, {res['cpus_per_task']} cpu/task, {res['time']}{acc}{after}"

@@ -4,6 +4,7 @@ A stage is one task (tools.commands.TASKS) run in its own work dir under the sui
 `<backbone>/<protocol>/`, and `<backbone>/<protocol>/s<seed>/` when the suite has several seeds). A stage holds
 what the task's `build_cfg(config, overrides, **flags)` needs; the suite never writes an argv.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -104,9 +105,18 @@ def build_plan(suite: dict[str, Any]) -> list[Stage]:
     stages: list[Stage] = []
     if any(b["source"] == "pretrain" for b in suite["backbones"].values()):
         pre = suite["pretrain"]
-        stages.append(Stage("pretrain", "pretrain", PRETRAIN, root / "pretrain", seed=suite.get("seed"),
-                            config=pre.get("config"), overrides=list(pre.get("overrides", [])),
-                            flags=dict(pre.get("flags") or {}, data=data["pretrain"])))
+        stages.append(
+            Stage(
+                "pretrain",
+                "pretrain",
+                PRETRAIN,
+                root / "pretrain",
+                seed=suite.get("seed"),
+                config=pre.get("config"),
+                overrides=list(pre.get("overrides", [])),
+                flags=dict(pre.get("flags") or {}, data=data["pretrain"]),
+            )
+        )
     for name, backbone in suite["backbones"].items():
         for proto, opts in suite["protocols"].items():
             spec = PROTOCOLS[proto]
@@ -128,15 +138,29 @@ def build_plan(suite: dict[str, Any]) -> list[Stage]:
                         flags["pretrained"] = backbone["checkpoint"]
                 # the backbone's own recipe goes last, so it wins over the protocol's shared overrides
                 overrides += list((backbone.get("overrides") or {}).get(proto, []))
-                stages.append(Stage(stage, proto, spec, work_dir, backbone=name, seed=seed, needs=needs,
-                                    config=opts.get("config"), overrides=overrides, flags=flags, inputs=inputs,
-                                    anchor=opts.get("anchor", spec.anchor)))
+                stages.append(
+                    Stage(
+                        stage,
+                        proto,
+                        spec,
+                        work_dir,
+                        backbone=name,
+                        seed=seed,
+                        needs=needs,
+                        config=opts.get("config"),
+                        overrides=overrides,
+                        flags=flags,
+                        inputs=inputs,
+                        anchor=opts.get("anchor", spec.anchor),
+                    )
+                )
     return stages
 
 
 def select(stages: list[Stage], only: list[str], skip: list[str]) -> list[Stage]:
     """`--only`/`--skip` items match a stage name (`mae/finetune`), a protocol (`finetune`), a backbone (`mae`) or a
     seed (`s1`)."""
+
     def keys(stage: Stage) -> set[str]:
         return {stage.name, stage.protocol, stage.backbone or "", f"s{stage.seed}", "/".join(stage.name.split("/")[:2])}
 

@@ -5,6 +5,7 @@ its log file and its last metric (a finished stage's headline number, a running 
 reads the work dir's records (the suite saves its resolved config there as suite_resolved.json) and, when the
 suite went to Slurm, `squeue` / `scontrol`.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,10 @@ def save_resolved(suite: dict[str, Any]) -> None:
 def load_resolved(work_dir: str | Path) -> dict[str, Any]:
     path = Path(work_dir) / RESOLVED_FILE
     if not path.is_file():
-        raise ConfigError(f"{work_dir}: no suite here ({RESOLVED_FILE} missing); give the work dir of a suite "
-                          "that was run or submitted")
+        raise ConfigError(
+            f"{work_dir}: no suite here ({RESOLVED_FILE} missing); give the work dir of a suite "
+            "that was run or submitted"
+        )
     return json.loads(path.read_text())
 
 
@@ -43,8 +46,11 @@ def last_metric(stage: Stage, entry: dict[str, Any]) -> str:
             metrics = json.loads(metrics_path.read_text()).get("metrics", {})
         except json.JSONDecodeError:
             metrics = {}
-        flat = {f"{k}.{k2}" if isinstance(v, dict) else k: v2 if isinstance(v, dict) else v
-                for k, v in metrics.items() for k2, v2 in (v.items() if isinstance(v, dict) else [(None, v)])}
+        flat = {
+            f"{k}.{k2}" if isinstance(v, dict) else k: v2 if isinstance(v, dict) else v
+            for k, v in metrics.items()
+            for k2, v2 in (v.items() if isinstance(v, dict) else [(None, v)])
+        }
         for key in HEADLINE:
             if isinstance(flat.get(key), (int, float)):
                 return f"{key} {flat[key]:.4g}"
@@ -63,8 +69,11 @@ def elapsed(entry: dict[str, Any]) -> str:
         return f"{entry['seconds']:.0f}s"
     if entry.get("started_at") and entry["status"] in ("running", "failed"):
         start = datetime.strptime(entry["started_at"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
-        end = (datetime.strptime(entry["ended_at"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
-               if entry.get("ended_at") and entry["status"] == "failed" else time.time())
+        end = (
+            datetime.strptime(entry["ended_at"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+            if entry.get("ended_at") and entry["status"] == "failed"
+            else time.time()
+        )
         return f"{end - start:.0f}s"
     return ""
 
@@ -82,8 +91,11 @@ def show_status(work_dir: str | Path, out: TextIO) -> int:
         e = info[s.name]
         log = s.work_dir / "stage.log"
         detail = e.get("error") if e["status"] in ("failed", "blocked") else (str(log) if log.is_file() else "")
-        print(f"{s.name:<{width}}  {e['status']:<8}  {e.get('job_id') or '-':>8}  {elapsed(e):>8}  "
-              f"{last_metric(s, e):<26}  {detail or ''}", file=out)
+        print(
+            f"{s.name:<{width}}  {e['status']:<8}  {e.get('job_id') or '-':>8}  {elapsed(e):>8}  "
+            f"{last_metric(s, e):<26}  {detail or ''}",
+            file=out,
+        )
     counts = {k: sum(1 for e in info.values() if e["status"] == k) for k in {e["status"] for e in info.values()}}
     print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())), file=out)
     return 1 if counts.get("failed") or counts.get("blocked") else 0

@@ -7,11 +7,13 @@ the scratch fine-tune run side by side with one thread each took 60 s together -
 backbones for the price of one. Each worker is a fresh interpreter (spawn: no inherited OpenMP or mmengine
 state) that stays up for the whole suite, so the imports are paid once per worker, not per stage.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from mae_backbone.errors import ConfigError, is_interrupt
 
@@ -26,14 +28,16 @@ def resolve_jobs(jobs: int | None, launcher: str, backbones: int, threads: int, 
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ConfigError(f"suite: jobs must be a positive integer or 'auto', got {jobs!r} (None: auto)")
     if jobs > 1 and launcher != "none":
-        raise ConfigError(f"suite: jobs={jobs} with --launcher {launcher}: a distributed suite runs one stage at "
-                          "a time on every rank; set jobs=1 (or None: auto)")
+        raise ConfigError(
+            f"suite: jobs={jobs} with --launcher {launcher}: a distributed suite runs one stage at "
+            "a time on every rank; set jobs=1 (or None: auto)"
+        )
     return jobs
 
 
 def _init_worker(threads: int) -> None:
-    """Runs first in each worker: its thread share, the CLI's allocator setting, no child progress bars."""
-    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), MAEBENCH_NO_PROGRESS="1")
+    """Runs first in each worker: its thread share and the CLI's allocator setting."""
+    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     import torch
 
     from mae_backbone.runtime.cpu import keep_freed_memory
@@ -68,5 +72,6 @@ def make_executor(jobs: int, threads: int) -> InlineExecutor | ProcessPoolExecut
     import multiprocessing
 
     share = max(1, threads // jobs)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(share,))
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(share,)
+    )

@@ -9,6 +9,7 @@ cosine, per iteration. Evaluation is exact-once (evaluate.py). metrics.json's `t
 Every recipe setting is read from the config (the recipes in configs/ hold each default once); only what a
 command-line flag sets and a recipe leaves out (launcher, resume, eval_only) has a default here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,13 +37,31 @@ from mae_backbone.runtime.optim_wrapper import build_optim_wrapper
 from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
 from mae_backbone.vit import VisionTransformer
 
-from .datasets import LabelledImages, Split, build_split, low_shot_record
+from .datasets import LabelledImages, build_split
 from .evaluate import ClassificationMetric, ExactShardSampler, per_class_csv
+from .lowshot import low_shot_record
 from .model import Classifier, build_net, protocol_name, trainable_names
+from .split import Split
 from .transforms import build_mixup, default_crop_pct, eval_transform, train_transform
 
-CONFIG_KEYS = ("protocol", "arch", "pretrained", "partial_blocks", "model", "data", "aug", "optim", "schedule",
-               "seed", "work_dir", "launcher", "resume", "eval_only", "linprobe_config", "sweep")
+CONFIG_KEYS = (
+    "protocol",
+    "arch",
+    "pretrained",
+    "partial_blocks",
+    "model",
+    "data",
+    "aug",
+    "optim",
+    "schedule",
+    "seed",
+    "work_dir",
+    "launcher",
+    "resume",
+    "eval_only",
+    "linprobe_config",
+    "sweep",
+)
 
 
 TOP1_HISTORY = "val_top1_by_epoch"  # message-hub key: {epoch: top1}, saved in every checkpoint
@@ -89,8 +108,17 @@ def lars_groups(net: torch.nn.Module, lr: float) -> list[dict[str, Any]]:
     for adapt in (True, False):
         named = [(n, p) for n, p in net.named_parameters() if p.requires_grad and (p.ndim > 1) == adapt]
         if named:
-            groups.append(dict(params=[p for _, p in named], param_names=[n for n, _ in named], lr=lr,
-                               weight_decay=0.0, always_adapt=adapt, layer_id=net.num_layers, lr_scale=1.0))
+            groups.append(
+                dict(
+                    params=[p for _, p in named],
+                    param_names=[n for n, _ in named],
+                    lr=lr,
+                    weight_decay=0.0,
+                    always_adapt=adapt,
+                    layer_id=net.num_layers,
+                    lr_scale=1.0,
+                )
+            )
     return groups
 
 
@@ -100,11 +128,21 @@ def schedulers(sched: dict[str, Any], lr: float) -> list[dict[str, Any]]:
     epochs, warm = sched["epochs"], min(sched["warmup_epochs"], sched["epochs"])
     out = []
     if warm > 0:
-        out.append(dict(type="LinearLR", start_factor=1e-6, by_epoch=True, begin=0, end=warm,
-                        convert_to_iter_based=True))
+        out.append(
+            dict(type="LinearLR", start_factor=1e-6, by_epoch=True, begin=0, end=warm, convert_to_iter_based=True)
+        )
     if epochs > warm:
-        out.append(dict(type="CosineAnnealingLR", T_max=epochs - warm, eta_min_ratio=sched["min_lr"] / lr,
-                        by_epoch=True, begin=warm, end=epochs, convert_to_iter_based=True))
+        out.append(
+            dict(
+                type="CosineAnnealingLR",
+                T_max=epochs - warm,
+                eta_min_ratio=sched["min_lr"] / lr,
+                by_epoch=True,
+                begin=warm,
+                end=epochs,
+                convert_to_iter_based=True,
+            )
+        )
     return out
 
 
@@ -125,12 +163,14 @@ class Setup:
 
 
 def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
-    """`lr_scale`: the lr (x the config's) of a run that `--nan-retry` restarts (engine.run_with_nan_retry)."""
+    """`lr_scale`: the lr (x the config's) of a run that `--nan-retry` restarts (runtime/nonfinite.py)."""
     work_dir, protocol, data = Path(cfg["work_dir"]), cfg["protocol"], cfg["data"]
     partial = cfg["partial_blocks"]
     if protocol == "partial" and partial in (0, "0"):
-        raise ConfigError("partial k=0 is the linear probe: run it with the linprobe recipe "
-                          "(`maebench partial --blocks 0,...` does this for you)")
+        raise ConfigError(
+            "partial k=0 is the linear probe: run it with the linprobe recipe "
+            "(`maebench partial --blocks 0,...` does this for you)"
+        )
     img_size = cfg["model"]["img_size"]
     crop_pct = data["eval_crop_pct"] or default_crop_pct(img_size)
     train_split = None if cfg.get("eval_only") else build_split(data, "train")
@@ -145,12 +185,22 @@ def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
     engine.allow_mmengine_checkpoints()
     world, launch_cfg = prepare_launch(cfg.get("launcher", "none"))  # torchrun / Slurm without CUDA: gloo
     setup = Setup(cfg, work_dir, net, frozen, train_split, val_split, crop_pct, world, report)
-    common = dict(work_dir=str(work_dir), launcher=cfg.get("launcher", "none"), randomness=dict(seed=cfg["seed"]),
-                  val_dataloader=dict(dataset=val_set, sampler=ExactShardSampler(val_set),
-                                      batch_size=data["eval_batch_size"], num_workers=data["num_workers"],
-                                      collate_fn=dict(type="default_collate")),
-                  val_cfg=dict(), val_evaluator=Evaluator([metric]), cfg=dict(cfg, **launch_cfg),
-                  default_hooks=dict(logger=dict(type="LoggerHook", interval=cfg["schedule"]["log_interval"])))
+    common = dict(
+        work_dir=str(work_dir),
+        launcher=cfg.get("launcher", "none"),
+        randomness=dict(seed=cfg["seed"]),
+        val_dataloader=dict(
+            dataset=val_set,
+            sampler=ExactShardSampler(val_set),
+            batch_size=data["eval_batch_size"],
+            num_workers=data["num_workers"],
+            collate_fn=dict(type="default_collate"),
+        ),
+        val_cfg=dict(),
+        val_evaluator=Evaluator([metric]),
+        cfg=dict(cfg, **launch_cfg),
+        default_hooks=dict(logger=dict(type="LoggerHook", interval=cfg["schedule"]["log_interval"])),
+    )
     if cfg.get("eval_only"):
         runner = engine.AtomicRunner(model=Classifier(net, frozen), **common)
         runner.val()
@@ -214,70 +264,130 @@ def _train(setup: Setup, common: dict[str, Any], lr_scale: float | None) -> Runn
         groups = param_groups_lrd(net, plan["lr"], optim["weight_decay"], optim["layer_decay"])
         kw = dict(betas=tuple(optim["betas"]))
     workdir.check_work_dir(setup.work_dir, need_bytes=3 * 4 * sum(p.numel() for p in net.parameters()))
-    wrapper = build_optim_wrapper(groups, optim["optimizer"], optim["precision"], optim["clip_grad"], plan["accum"],
-                                  lr=plan["lr"], **kw)
+    wrapper = build_optim_wrapper(
+        groups, optim["optimizer"], optim["precision"], optim["clip_grad"], plan["accum"], lr=plan["lr"], **kw
+    )
     resume_from = workdir.resolve_resume(cfg.get("resume"), setup.work_dir)
     hooks = dict(common.pop("default_hooks"))
-    hooks["checkpoint"] = dict(type="CheckpointHook", interval=sched["checkpoint_interval"], max_keep_ckpts=2,
-                               save_last=True)
+    hooks["checkpoint"] = dict(
+        type="CheckpointHook", interval=sched["checkpoint_interval"], max_keep_ckpts=2, save_last=True
+    )
     runner = engine.AtomicRunner(
         model=Classifier(net, setup.frozen, mixup, aug["smoothing"] if protocol != "linprobe" else 0.0),
-        train_dataloader=dict(dataset=train_set, sampler=dict(type="DefaultSampler", shuffle=True),
-                              batch_size=data["batch_size"], num_workers=data["num_workers"],
-                              persistent_workers=data["num_workers"] > 0, drop_last=True,
-                              collate_fn=dict(type="default_collate")),
+        train_dataloader=dict(
+            dataset=train_set,
+            sampler=dict(type="DefaultSampler", shuffle=True),
+            batch_size=data["batch_size"],
+            num_workers=data["num_workers"],
+            persistent_workers=data["num_workers"] > 0,
+            drop_last=True,
+            collate_fn=dict(type="default_collate"),
+        ),
         train_cfg=dict(by_epoch=True, max_epochs=sched["epochs"], val_interval=sched["val_interval"]),
-        optim_wrapper=wrapper, param_scheduler=schedulers(sched, plan["lr"]), default_hooks=hooks,
+        optim_wrapper=wrapper,
+        param_scheduler=schedulers(sched, plan["lr"]),
+        default_hooks=hooks,
         custom_hooks=engine.training_hooks("Top1HistoryHook", lr_scale=lr_scale),
-        visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend"),
-                                                         dict(type="TensorboardVisBackend")]),
-        resume=resume_from is not None, load_from=resume_from, **common)
+        visualizer=dict(
+            type="Visualizer", vis_backends=[dict(type="LocalVisBackend"), dict(type="TensorboardVisBackend")]
+        ),
+        resume=resume_from is not None,
+        load_from=resume_from,
+        **common,
+    )
     trainable = trainable_names(net)
     runner.logger.info(
         f"{protocol_name(protocol, cfg['partial_blocks'])}: {len(trainable)} trainable tensors "
         f"({sum(p.numel() for p in net.parameters() if p.requires_grad):,} parameters)\n"
         f"effective batch {plan['global_batch']} = {data['batch_size']} x {world} processes x {plan['accum']} "
         f"accumulation; lr = blr {optim['blr']} x {plan['global_batch']} / 256 = {plan['lr']:.4g}\n"
-        + format_param_groups(groups))
+        + format_param_groups(groups)
+    )
     if steps % plan["accum"]:
-        runner.logger.warning(f"{steps} batches per epoch is not a multiple of {plan['accum']} accumulation "
-                              "steps: the last update of each epoch spans two epochs")
+        runner.logger.warning(
+            f"{steps} batches per epoch is not a multiple of {plan['accum']} accumulation "
+            "steps: the last update of each epoch spans two epochs"
+        )
     runner.train()
     return runner
 
 
 def _write_outputs(setup: Setup, result: dict[str, Any], world_size: int) -> None:
     """config.json, the per-class table, the trained classifier (with its sidecar) and metrics.json."""
-    cfg, work_dir, net, val_split, train_split = setup.cfg, setup.work_dir, setup.net, setup.val_split, \
-        setup.train_split
+    cfg, work_dir, net, val_split, train_split = (
+        setup.cfg,
+        setup.work_dir,
+        setup.net,
+        setup.val_split,
+        setup.train_split,
+    )
     protocol = protocol_name(cfg["protocol"], cfg["partial_blocks"])
     atomic_write_json(work_dir / "config.json", cfg)
     atomic_write_text(work_dir / "per_class_accuracy.csv", per_class_csv(result))
     img_size = cfg["model"]["img_size"]
     if not cfg.get("eval_only"):
-        save_backbone(work_dir / "classifier.safetensors", net.state_dict(), dict(
-            arch_name=cfg["arch"], architecture=architecture_of(net), img_size=img_size, protocol=cfg["protocol"],
-            partial_blocks=cfg["partial_blocks"], global_pool=net.global_pool, num_classes=len(val_split.classes),
-            classes=val_split.classes, kind="classifier"))
+        save_backbone(
+            work_dir / "classifier.safetensors",
+            net.state_dict(),
+            dict(
+                arch_name=cfg["arch"],
+                architecture=architecture_of(net),
+                img_size=img_size,
+                protocol=cfg["protocol"],
+                partial_blocks=cfg["partial_blocks"],
+                global_pool=net.global_pool,
+                num_classes=len(val_split.classes),
+                classes=val_split.classes,
+                kind="classifier",
+            ),
+        )
     pooling = "cls token after norm" if net.global_pool == "token" else "mean of patch tokens + fc_norm"
     data = cfg["data"]
-    dataset = dict(format=data["format"], root=str(val_split.root), year=data["year"],
-                   version=data["version"], num_classes=len(val_split.classes), split="val",
-                   val=dataset_fingerprint(val_split.root, val_split.files))
+    dataset = dict(
+        format=data["format"],
+        root=str(val_split.root),
+        year=data["year"],
+        version=data["version"],
+        num_classes=len(val_split.classes),
+        split="val",
+        val=dataset_fingerprint(val_split.root, val_split.files),
+    )
     if train_split is not None:
         dataset["train"] = dataset_fingerprint(train_split.root, train_split.files)
-    proto = dict(protocol=protocol, pooling=pooling, input_size=img_size, eval_crop_pct=setup.crop_pct,
-                 eval_resize=int(img_size / setup.crop_pct), dataset=dataset, arch=cfg["arch"],
-                 pretrained=cfg["pretrained"] or None, load_report=setup.report.to_dict() if setup.report else None,
-                 evaluator="exact-once top-k (classification.evaluate, no padded duplicates)",
-                 eval_only=bool(cfg.get("eval_only")), low_shot=low_shot_record(train_split, work_dir))
+    proto = dict(
+        protocol=protocol,
+        pooling=pooling,
+        input_size=img_size,
+        eval_crop_pct=setup.crop_pct,
+        eval_resize=int(img_size / setup.crop_pct),
+        dataset=dataset,
+        arch=cfg["arch"],
+        pretrained=cfg["pretrained"] or None,
+        load_report=setup.report.to_dict() if setup.report else None,
+        evaluator="exact-once top-k (classification.evaluate, no padded duplicates)",
+        eval_only=bool(cfg.get("eval_only")),
+        low_shot=low_shot_record(train_split, work_dir),
+    )
     if setup.plan:
         plan = setup.plan
-        proto.update(optimizer=cfg["optim"]["optimizer"], blr=cfg["optim"]["blr"], lr=plan["lr"],
-                     effective_batch=plan["global_batch"], accum_iter=plan["accum"],
-                     epochs=cfg["schedule"]["epochs"], layer_decay=cfg["optim"]["layer_decay"],
-                     reported_top1="top1: the last epoch's; top1_best: the best validated epoch's (best_epoch), "
-                                   "official main_finetune.py's 'Max accuracy'")
+        proto.update(
+            optimizer=cfg["optim"]["optimizer"],
+            blr=cfg["optim"]["blr"],
+            lr=plan["lr"],
+            effective_batch=plan["global_batch"],
+            accum_iter=plan["accum"],
+            epochs=cfg["schedule"]["epochs"],
+            layer_decay=cfg["optim"]["layer_decay"],
+            reported_top1="top1: the last epoch's; top1_best: the best validated epoch's (best_epoch), "
+            "official main_finetune.py's 'Max accuracy'",
+        )
     metrics = {k: v for k, v in result.items() if k != "per_class"}
-    write_metrics(work_dir, metrics, protocol=proto, task=cfg["protocol"], seed=cfg["seed"],
-                  world_size=world_size, extra=dict(config=cfg, per_class_file="per_class_accuracy.csv"))
+    write_metrics(
+        work_dir,
+        metrics,
+        protocol=proto,
+        task=cfg["protocol"],
+        seed=cfg["seed"],
+        world_size=world_size,
+        extra=dict(config=cfg, per_class_file="per_class_accuracy.csv"),
+    )
