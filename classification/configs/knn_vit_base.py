@@ -8,19 +8,7 @@ protocol = "knn"
 arch = "vit_base_patch16"
 pretrained = ""
 model = dict(img_size=224)
-data = dict(
-    format="imagefolder",
-    root="",
-    year=None,
-    version=None,
-    image_dir=None,
-    batch_size=256,
-    num_workers=8,
-    eval_crop_pct=None,
-    fraction=None,
-    shots=None,
-    subset_file=None,
-    subset_seed=0,
-)
+data = dict(format="imagefolder", root="", year=None, version=None, image_dir=None, batch_size=256, num_workers=8,
+            eval_crop_pct=None, fraction=None, shots=None, subset_file=None, subset_seed=0)
 knn = dict(k=[10, 20, 100, 200], report_k=20, temperature=0.07, feature="cls", feature_dtype="auto")
 seed = 0

@@ -7,33 +7,14 @@ arch = "vit_base_patch16"
 pretrained = ""
 partial_blocks = None
 model = dict(img_size=224, global_pool="token", drop_path_rate=0.0)
-data = dict(
-    format="imagefolder",
-    root="",
-    year=None,
-    version=None,
-    image_dir=None,
-    batch_size=512,
-    eval_batch_size=256,
-    num_workers=8,
-    eval_crop_pct=None,
-    fraction=None,
-    shots=None,
-    subset_file=None,
-    subset_seed=0,
-)
+data = dict(format="imagefolder", root="", year=None, version=None, image_dir=None, batch_size=512,
+            eval_batch_size=256, num_workers=8, eval_crop_pct=None, fraction=None, shots=None, subset_file=None,
+            subset_seed=0)
 aug = dict(preset="imagenet", crop_scale=(0.08, 1.0))  # RandomResizedCrop area range
-optim = dict(
-    optimizer="LARS",
-    blr=0.1,
-    global_batch=16384,
-    weight_decay=0.0,
-    layer_decay=1.0,
-    momentum=0.9,
-    precision="auto",
-    clip_grad=None,
-)
-schedule = dict(epochs=90, warmup_epochs=10, min_lr=0.0, checkpoint_interval=1, val_interval=1, log_interval=50)
+optim = dict(optimizer="LARS", blr=0.1, global_batch=16384, weight_decay=0.0, layer_decay=1.0, momentum=0.9,
+             precision="auto", clip_grad=None)
+schedule = dict(epochs=90, warmup_epochs=10, min_lr=0.0, checkpoint_interval=1, val_interval=1,
+                log_interval=50)
 seed = 0
 # Held-out recipe selection (classification/sweep.py): e.g. sweep.grid="{'optim.blr': [1e-3, 1e-2]}" trains each
 # point on the training split minus a class-balanced held-out part (`holdout` of it, seeded), scores it there,

@@ -3,10 +3,7 @@
 checkpoint = None  # the fine-tuned classifier (maebench classifier.safetensors or an official fine-tuned .pth)
 data = dict(
     root=None,  # a folder holding a/ r/ sketch/ c/ (the demo world's robustness/)
-    a=None,
-    r=None,
-    sketch=None,
-    c=None,  # per-set roots, each overriding root/<set>
+    a=None, r=None, sketch=None, c=None,  # per-set roots, each overriding root/<set>
     index_dir=None,  # imagenet_{a,r}_indices.txt for non-ImageNet classifiers (default: root)
 )
 sets = None  # e.g. "a,r,c": these must all exist; None: every set found under the roots

@@ -22,65 +22,45 @@
 # and one between the global ones; all start at zero); mixed precision is bf16 where the device has it
 # (MIMDet used fp16 AMP). The paper searched lr, wd, drop path and epochs per entry (A.3), not layer decay.
 arch = "vit_base_patch16"
-protocol = "benchmarking"  # or "vitdet" (simple pyramid from the last block, anchors.md 2.1); --protocol
+protocol = "benchmarking"        # or "vitdet" (simple pyramid from the last block, anchors.md 2.1); --protocol
 model = dict(
-    vit=dict(),  # architecture overrides (e.g. embed_dim/depth/num_heads for tiny tests)
-    out_indices=None,  # None: the four group-closing blocks (quarter_indices: 2, 5, 8, 11 for B)
-    window_size=16,  # windowed attention in the other blocks (ViTDet uses 14)
-    rel_pos_bias=True,  # zero-initialised, per block
+    vit=dict(),                  # architecture overrides (e.g. embed_dim/depth/num_heads for tiny tests)
+    out_indices=None,            # None: the four group-closing blocks (quarter_indices: 2, 5, 8, 11 for B)
+    window_size=16,              # windowed attention in the other blocks (ViTDet uses 14)
+    rel_pos_bias=True,           # zero-initialised, per block
     drop_path_rate=0.1,
-    pretrained=None,  # backbone checkpoint: ours (.safetensors) or official MAE (.pth); --pretrained
-    pyramid_norm="GN",  # the x4 branch of the pyramid (MIMDet: GroupNorm)
-    adapter_init="lecun",  # the pyramid's deconvs: "lecun" (MIMDet) or "torch" (torch's default)
-    pretrain_img_size=224,  # protocol "vitdet" only: pos_embed stays at this grid, resampled every forward
-    head_norm="BN",  # FPN, box and mask heads (MIMDet: SyncBN; BN becomes SyncBN under DDP)
-    neck_channels=256,  # FPN width = RoI feature width
-    roi_fc_channels=1024,  # the box head's fully connected layer
-    rpn_proposals=1000,  # proposals per image after the RPN's NMS, in training and test
-    rcnn_rois_per_image=512,  # RoIs sampled per image for the box head (25% positive at most)
+    pretrained=None,             # backbone checkpoint: ours (.safetensors) or official MAE (.pth); --pretrained
+    pyramid_norm="GN",           # the x4 branch of the pyramid (MIMDet: GroupNorm)
+    adapter_init="lecun",        # the pyramid's deconvs: "lecun" (MIMDet) or "torch" (torch's default)
+    pretrain_img_size=224,       # protocol "vitdet" only: pos_embed stays at this grid, resampled every forward
+    head_norm="BN",              # FPN, box and mask heads (MIMDet: SyncBN; BN becomes SyncBN under DDP)
+    neck_channels=256,           # FPN width = RoI feature width
+    roi_fc_channels=1024,        # the box head's fully connected layer
+    rpn_proposals=1000,          # proposals per image after the RPN's NMS, in training and test
+    rcnn_rois_per_image=512,     # RoIs sampled per image for the box head (25% positive at most)
 )
 data = dict(
-    root="",  # the COCO folder: annotations/instances_<split>.json + <split>/; --data
+    root="",                     # the COCO folder: annotations/instances_<split>.json + <split>/; --data
     train_split="train2017",
     val_split="val2017",
-    num_classes=80,  # must equal the annotation file's category count (checked)
-    image_size=1024,  # LSJ target and crop; test: longer side resized to it; padded to it always
-    scale_range=(0.1, 2.0),  # large-scale jitter
-    batch_size=2,  # per process; 32 GPUs x 2 = the global batch
+    num_classes=80,              # must equal the annotation file's category count (checked)
+    image_size=1024,             # LSJ target and crop; test: longer side resized to it; padded to it always
+    scale_range=(0.1, 2.0),      # large-scale jitter
+    batch_size=2,                # per process; 32 GPUs x 2 = the global batch
     num_workers=4,
-    verify=True,  # checks always run (every annotation, every image file's presence: seconds
-    # for COCO); "deep" also decodes every image
-    skip_bad=False,  # drop bad annotations / missing images instead of stopping; --skip-bad
+    verify=True,                 # checks always run (every annotation, every image file's presence: seconds
+                                 # for COCO); "deep" also decodes every image
+    skip_bad=False,              # drop bad annotations / missing images instead of stopping; --skip-bad
 )
-optim = dict(
-    lr=8e-5,
-    betas=(0.9, 0.999),
-    weight_decay=0.1,
-    layer_decay=1.0,
-    no_weight_decay=("norm", "pos_embed", "rel_pos"),  # exempt kinds (detection/optim.py): MIMDet's
-    global_batch=64,  # fewer processes accumulate gradients to reach it
-    precision="auto",
-    clip_grad=None,
-)
-schedule = dict(
-    iters=184375,
-    warmup_iters=462,
-    warmup_ratio=1e-3,
-    policy="cosine",
-    milestones=(0.889, 0.963),  # only for policy="step": fractions of iters (ViTDet's 163889, 177546)
-    val_interval=0,
-    checkpoint_interval=5000,
-    log_interval=50,
-)
-test = dict(
-    max_per_img=100,  # detections per image: the model's cap and the evaluator's maxDets (COCO: 100)
-    score_thr=0.05,
-    evaluator="fast",
-)  # fast: faster-coco-eval; reference: pycocotools (same stats)
-expected = dict(
-    box_AP=50.3,
-    mask_AP=44.9,
-    source="MAE paper Table 4 (ViT-B, Mask R-CNN, benchmarking design); "
-    "MIMDet reproduction 50.4 / 44.9; facebookresearch/mae#43",
-)
+optim = dict(lr=8e-5, betas=(0.9, 0.999), weight_decay=0.1, layer_decay=1.0,
+             no_weight_decay=("norm", "pos_embed", "rel_pos"),  # exempt kinds (detection/optim.py): MIMDet's
+             global_batch=64,    # fewer processes accumulate gradients to reach it
+             precision="auto", clip_grad=None)
+schedule = dict(iters=184375, warmup_iters=462, warmup_ratio=1e-3, policy="cosine",
+                milestones=(0.889, 0.963),  # only for policy="step": fractions of iters (ViTDet's 163889, 177546)
+                val_interval=0, checkpoint_interval=5000, log_interval=50)
+test = dict(max_per_img=100,     # detections per image: the model's cap and the evaluator's maxDets (COCO: 100)
+            score_thr=0.05, evaluator="fast")  # fast: faster-coco-eval; reference: pycocotools (same stats)
+expected = dict(box_AP=50.3, mask_AP=44.9, source="MAE paper Table 4 (ViT-B, Mask R-CNN, benchmarking design); "
+                "MIMDet reproduction 50.4 / 44.9; facebookresearch/mae#43")
 seed = 0

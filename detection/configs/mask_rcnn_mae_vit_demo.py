@@ -8,16 +8,11 @@
 # this scale; the scenes hold a handful of objects) keep a step fast on a CPU.
 _base_ = "./mask_rcnn_mae_vit_base_1024_100ep.py"
 arch = "vit_mini_patch16"
-model = dict(
-    out_indices=[1, 2, 3, 5],
-    window_size=4,
-    neck_channels=64,
-    roi_fc_channels=256,
-    rpn_proposals=200,
-    rcnn_rois_per_image=64,
-    pretrain_img_size=64,
-)  # --protocol vitdet: the demo backbone was pre-trained at 64 px (4x4 grid)
-data = dict(num_classes=6, train_split="train2017", val_split="val2017", image_size=128, batch_size=4, num_workers=2)
+model = dict(out_indices=[1, 2, 3, 5], window_size=4, neck_channels=64, roi_fc_channels=256,
+             rpn_proposals=200, rcnn_rois_per_image=64,
+             pretrain_img_size=64)  # --protocol vitdet: the demo backbone was pre-trained at 64 px (4x4 grid)
+data = dict(num_classes=6, train_split="train2017", val_split="val2017", image_size=128, batch_size=4,
+            num_workers=2)
 # fp32: at this size bf16 autocast runs no faster on a 2-core CPU with AMX (0.81 vs 0.84 s per step, measured)
 optim = dict(lr=2e-4, global_batch=None, precision="fp32")
 schedule = dict(iters=300, warmup_iters=30, checkpoint_interval=300, log_interval=20)

@@ -17,49 +17,35 @@
 # SyncBN; the run warns at start, naming that BN batch.
 arch = "vit_base_patch16"
 model = dict(
-    vit=dict(),  # architecture overrides (e.g. embed_dim/depth/num_heads for tiny tests)
-    out_indices=[3, 5, 7, 11],  # BEiT's choice for B (not the equal quarters 2, 5, 8, 11 of detection)
+    vit=dict(),                  # architecture overrides (e.g. embed_dim/depth/num_heads for tiny tests)
+    out_indices=[3, 5, 7, 11],   # BEiT's choice for B (not the equal quarters 2, 5, 8, 11 of detection)
     drop_path_rate=0.1,
-    rel_pos_bias=True,  # one zero-initialised table per block, window = the crop's patch grid
-    pretrained=None,  # backbone checkpoint: ours (.safetensors) or official MAE (.pth); --pretrained
-    neck_norm="BN",  # fpn1's norm; SyncBN under DDP
-    pool_scales=(1, 2, 3, 6),  # UperNet's pyramid pooling; its channels = the ViT width (derived)
+    rel_pos_bias=True,           # one zero-initialised table per block, window = the crop's patch grid
+    pretrained=None,             # backbone checkpoint: ours (.safetensors) or official MAE (.pth); --pretrained
+    neck_norm="BN",              # fpn1's norm; SyncBN under DDP
+    pool_scales=(1, 2, 3, 6),    # UperNet's pyramid pooling; its channels = the ViT width (derived)
     dropout_ratio=0.1,
-    aux_in_index=2,  # auxiliary FCN head on the stride-16 level
+    aux_in_index=2,              # auxiliary FCN head on the stride-16 level
     aux_channels=256,
     aux_loss_weight=0.4,
 )
 data = dict(
-    root="",  # the ADEChallengeData2016 folder; --data
+    root="",                     # the ADEChallengeData2016 folder; --data
     num_classes=150,
-    classes=None,  # names of labels 1..K; None = the dataset's list or ADE20K's 150 names
+    classes=None,                # names of labels 1..K; None = the dataset's list or ADE20K's 150 names
     crop_size=512,
-    scale=(2048, 512),  # train: random resize of this scale x [0.5, 2]; test: resize to it
+    scale=(2048, 512),           # train: random resize of this scale x [0.5, 2]; test: resize to it
     ratio_range=(0.5, 2.0),
     cat_max_ratio=0.75,
-    batch_size=2,  # per process; 8 GPUs x 2 = the global batch
+    batch_size=2,                # per process; 8 GPUs x 2 = the global batch
     num_workers=4,
-    verify=True,  # check every image/annotation pair and label value before training
+    verify=True,                 # check every image/annotation pair and label value before training
 )
-optim = dict(
-    lr=1e-4,
-    betas=(0.9, 0.999),
-    weight_decay=0.05,
-    layer_decay=0.65,
-    global_batch=16,  # fewer processes accumulate gradients to reach it
-    precision="auto",
-    clip_grad=None,
-)
-schedule = dict(
-    iters=160000,
-    warmup_iters=1500,
-    warmup_ratio=1e-6,
-    poly_power=1.0,
-    min_lr=0.0,
-    val_interval=16000,
-    checkpoint_interval=16000,
-    log_interval=50,
-)
+optim = dict(lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05, layer_decay=0.65,
+             global_batch=16,    # fewer processes accumulate gradients to reach it
+             precision="auto", clip_grad=None)
+schedule = dict(iters=160000, warmup_iters=1500, warmup_ratio=1e-6, poly_power=1.0, min_lr=0.0,
+                val_interval=16000, checkpoint_interval=16000, log_interval=50)
 test = dict(mode="slide", crop_size=512, stride=341)  # single scale, no flip
 expected = dict(mIoU=48.1, source="MAE paper Table 5 (ViT-B, UperNet); reproduced 48.13 (mmseg), 48.15 (implus)")
 seed = 0

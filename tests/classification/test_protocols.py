@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from classification.run import lars_groups, run
 from classification.model import build_net, trainable_names
 from classification.partial import run_sweep
+from classification.run import lars_groups, run
 from mae_backbone.errors import CheckpointError, ConfigError
 
 from .helpers import tiny_backbone, tiny_cfg

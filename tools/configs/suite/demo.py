@@ -13,29 +13,14 @@ jobs = None
 data = dict(
     demo=dict(root="demo_data", size="small", seed=0),  # generated when absent (`maebench demo-data`)
     # real dataset roots replace the demo world's, format by format (None: the demo world's)
-    pretrain=None,
-    imagenet=None,
-    coco=None,
-    ade=None,
-    inat=None,
-    places=None,
-    robustness=None,
-)
+    pretrain=None, imagenet=None, coco=None, ade=None, inat=None, places=None, robustness=None)
 # `maebench pretrain` config (None: its default, mae_backbone/configs/pretrain/mae_demo.py) + overrides,
 # cut to fit the 10-minute budget. Pre-training and the classification protocols run at 64 px (a 4x4 grid of
 # 16-px patches): a step costs about 1/8 of one at 128 px on a 2-core CPU (measured: 0.25 vs 2.1 s per batch of
 # 32 on one loaded core), which buys the epochs a ViT needs to leave chance at all. Detection and segmentation
 # keep the world's 128 px (their pyramids need the 8x8 grid; the position embedding is resampled on loading).
-pretrain = dict(
-    config=None,
-    overrides=[
-        "model.img_size=64",
-        "schedule.epochs=20",
-        "schedule.warmup_epochs=2",
-        "schedule.checkpoint_interval=10",
-        "data.num_workers=1",
-    ],
-)
+pretrain = dict(config=None, overrides=["model.img_size=64", "schedule.epochs=20", "schedule.warmup_epochs=2",
+                                        "schedule.checkpoint_interval=10", "data.num_workers=1"])
 # Each backbone runs at its own best measured learning rate, as the paper gives its from-scratch ViT its own
 # recipe (A.2); the report lists these per-backbone overrides above its tables. Measured on the demo world
 # (2-core EPYC, seed 0):
@@ -48,14 +33,10 @@ pretrain = dict(
 #   4e-4; 8.6 at 1e-3 vs 14.2 at 2e-3). The features of a 375-step MAE do not carry over to dense labels here.
 _mae_lr = ["optim.blr=1e-2"]
 backbones = dict(
-    mae=dict(
-        source="pretrain",  # pre-trained by the pretrain stage above
-        overrides=dict(finetune=_mae_lr, inat=_mae_lr, places=_mae_lr),
-    ),
-    scratch=dict(
-        source="scratch",  # same architecture, random init, same transfer schedules
-        overrides=dict(segment=["optim.lr=2e-3"]),
-    ),
+    mae=dict(source="pretrain",  # pre-trained by the pretrain stage above
+             overrides=dict(finetune=_mae_lr, inat=_mae_lr, places=_mae_lr)),
+    scratch=dict(source="scratch",  # same architecture, random init, same transfer schedules
+                 overrides=dict(segment=["optim.lr=2e-3"])),
 )
 # Protocols in run order. `config=None` uses the subcommand's default (its demo config); overrides use
 # the task config's own keys and are checked strictly by the task.
@@ -67,12 +48,8 @@ backbones = dict(
 
 
 def _epochs(n: int, warmup: int = 1) -> list[str]:
-    return [
-        f"schedule.epochs={n}",
-        f"schedule.warmup_epochs={warmup}",
-        f"schedule.checkpoint_interval={n}",
-        f"schedule.val_interval={n}",
-    ]
+    return [f"schedule.epochs={n}", f"schedule.warmup_epochs={warmup}", f"schedule.checkpoint_interval={n}",
+            f"schedule.val_interval={n}"]
 
 
 _io = ["model.img_size=64", "data.num_workers=1"]
@@ -81,12 +58,8 @@ _cls = _io + _no_mix + ["optim.blr=2e-3"]
 
 
 def _iters(n: int, warmup: int) -> list[str]:
-    return [
-        f"schedule.iters={n}",
-        f"schedule.warmup_iters={warmup}",
-        f"schedule.checkpoint_interval={n}",
-        "schedule.log_interval=25",
-    ]
+    return [f"schedule.iters={n}", f"schedule.warmup_iters={warmup}", f"schedule.checkpoint_interval={n}",
+            "schedule.log_interval=25"]
 
 
 protocols = dict(
@@ -98,7 +71,8 @@ protocols = dict(
     # Fig. 9: k = 0 is the linear probe above and k = depth the fine-tune; the sweep adds the points between
     # partial_demo.py's own lr (blr 1e-2) and pooling, and as many epochs as fine-tuning (the paper gives fewer
     # tuned blocks longer schedules): at 10 epochs and blr 2e-3 every point sat at chance, below the probe
-    partial=dict(config=None, overrides=_io + _no_mix + _epochs(30), flags=dict(blocks="mlp,2")),
+    partial=dict(config=None, overrides=_io + _no_mix + _epochs(30),
+                 flags=dict(blocks="mlp,2")),
     # 50 epochs: at 30 the from-scratch iNat classifier sat near chance (18.9, chance 16.7); 31.1 at 50 (+15 s)
     inat=dict(config=None, overrides=_cls + ["data.format='inat'", "data.year=2019"] + _epochs(50, 2)),
     places=dict(config=None, overrides=_cls + ["data.format='places'", "data.version=365"] + _epochs(20)),

@@ -23,7 +23,8 @@ data = dict(
     places="data/places365",  # Places365-Standard file lists
     robustness="data/imagenet-robustness",  # a/ r/ sketch/ c/ (ImageNet-A, -R, -Sketch, -C release layouts)
 )
-pretrain = dict(config="mae_backbone/configs/pretrain/mae_vit_base_800ep.py", overrides=["schedule.epochs=1600"])
+pretrain = dict(config="mae_backbone/configs/pretrain/mae_vit_base_800ep.py",
+                overrides=["schedule.epochs=1600"])
 backbones = dict(
     mae=dict(source="pretrain"),
     mae_official=dict(source="checkpoint", path="checkpoints/mae_pretrain_vit_base.safetensors"),
@@ -47,29 +48,15 @@ protocols = dict(
 report = dict(visualize=True, num_images=4)
 # Slurm: every stage job's defaults (set partition/account/qos/constraint for your cluster). A job at its time
 # limit, or preempted, requeues itself and resumes from its newest complete checkpoint.
-slurm = dict(
-    partition=None,
-    account=None,
-    qos=None,
-    constraint=None,
-    gpus_per_node=8,
-    cpus_per_task=10,
-    mem=None,
-    time="72:00:00",
-    retries=2,
-    requeues=100,
-    max_gpus=64,
-)
+slurm = dict(partition=None, account=None, qos=None, constraint=None, gpus_per_node=8, cpus_per_task=10, mem=None,
+             time="72:00:00", retries=2, requeues=100, max_gpus=64)
 # GPUs are derived from each recipe (global / per-GPU batch): pretrain 4096/64 = 64, finetune 1024/32 = 32,
 # linprobe 16384/512 = 32, partial 1024/32 = 32, iNat / Places 1024/32 = 32, detect 64/2 = 32, segment 16/2 = 8,
 # robustness and the report 1; kNN (no training batch) 8, set below. Set `gpus` here to change one (it must
 # divide the global batch).
 resources = dict(
-    finetune=dict(time="48:00:00"),
-    linprobe=dict(time="24:00:00"),
-    detect=dict(time="72:00:00"),
-    segment=dict(time="48:00:00"),
-    robustness=dict(time="04:00:00", cpus_per_task=16),
+    finetune=dict(time="48:00:00"), linprobe=dict(time="24:00:00"), detect=dict(time="72:00:00"),
+    segment=dict(time="48:00:00"), robustness=dict(time="04:00:00", cpus_per_task=16),
     knn=dict(gpus=8, time="04:00:00"),
     report=dict(gpus=1, time="01:00:00"),
 )

@@ -11,9 +11,8 @@ protocols = dict(
     finetune_1pct=dict(config="classification/configs/finetune_vit_large.py"),
     finetune_10pct=dict(config="classification/configs/finetune_vit_large.py"),
     linprobe=dict(config="classification/configs/linprobe_vit_large.py"),  # 75.8
-    partial=dict(
-        config="classification/configs/partial_vit_large.py", overrides=[], flags=dict(blocks="0,mlp,1,2,4,6,12,18,24")
-    ),  # Fig. 9: 73.5 / 79.1 (MLP) / 81.0 (1 block)
+    partial=dict(config="classification/configs/partial_vit_large.py", overrides=[],
+                 flags=dict(blocks="0,mlp,1,2,4,6,12,18,24")),  # Fig. 9: 73.5 / 79.1 (MLP) / 81.0 (1 block)
     inat=dict(config="classification/configs/finetune_inat2019_vit_large.py"),  # 83.4
     places=dict(config="classification/configs/finetune_places365_vit_large.py"),  # 59.4
     detect=dict(config="detection/configs/mask_rcnn_mae_vit_large_1024_100ep.py"),  # 53.3 box / 47.2 mask

@@ -3,29 +3,12 @@
 _base_ = "./demo.py"
 work_dir = "work_dirs/suite_tiny"
 data = dict(demo=dict(root="work_dirs/demo_data_tiny", size="tiny", seed=0))
-pretrain = dict(
-    overrides=[
-        "model.img_size=64",
-        "data.batch_size=8",
-        "data.num_workers=0",
-        "schedule.epochs=1",
-        "schedule.warmup_epochs=1",
-        "schedule.checkpoint_interval=1",
-        "schedule.log_interval=1",
-        "optim.precision='fp32'",
-    ]
-)
-_cls = [
-    "model.img_size=64",
-    "data.batch_size=8",
-    "data.eval_batch_size=16",
-    "data.num_workers=0",
-    "schedule.epochs=1",
-    "schedule.warmup_epochs=0",
-    "schedule.checkpoint_interval=1",
-    "schedule.log_interval=1",
-    "optim.precision='fp32'",
-]
+pretrain = dict(overrides=["model.img_size=64", "data.batch_size=8", "data.num_workers=0", "schedule.epochs=1",
+                           "schedule.warmup_epochs=1", "schedule.checkpoint_interval=1", "schedule.log_interval=1",
+                           "optim.precision='fp32'"])
+_cls = ["model.img_size=64", "data.batch_size=8", "data.eval_batch_size=16", "data.num_workers=0",
+        "schedule.epochs=1", "schedule.warmup_epochs=0", "schedule.checkpoint_interval=1", "schedule.log_interval=1",
+        "optim.precision='fp32'"]
 protocols = dict(
     finetune=dict(overrides=_cls),
     linprobe=dict(overrides=_cls),
@@ -35,33 +18,12 @@ protocols = dict(
     partial=dict(overrides=_cls, flags=dict(blocks="mlp,1")),
     inat=dict(overrides=_cls + ["data.format='inat'", "data.year=2019"]),
     places=dict(overrides=_cls + ["data.format='places'", "data.version=365"]),
-    detect=dict(
-        overrides=[
-            "data.image_size=64",
-            "data.batch_size=2",
-            "data.num_workers=0",
-            "model.window_size=4",
-            "optim.precision='fp32'",
-            "schedule.iters=2",
-            "schedule.warmup_iters=1",
-            "schedule.checkpoint_interval=2",
-            "schedule.log_interval=1",
-        ]
-    ),
-    segment=dict(
-        overrides=[
-            "data.crop_size=64",
-            "test.crop_size=64",
-            "test.stride=43",
-            "data.batch_size=4",
-            "data.num_workers=0",
-            "optim.precision='fp32'",
-            "schedule.warmup_iters=2",
-            "schedule.iters=4",
-            "schedule.log_interval=1",
-            "schedule.checkpoint_interval=4",
-        ]
-    ),
+    detect=dict(overrides=["data.image_size=64", "data.batch_size=2", "data.num_workers=0", "model.window_size=4",
+                           "optim.precision='fp32'", "schedule.iters=2", "schedule.warmup_iters=1",
+                           "schedule.checkpoint_interval=2", "schedule.log_interval=1"]),
+    segment=dict(overrides=["data.crop_size=64", "test.crop_size=64", "test.stride=43", "data.batch_size=4",
+                            "data.num_workers=0", "optim.precision='fp32'", "schedule.warmup_iters=2",
+                            "schedule.iters=4", "schedule.log_interval=1", "schedule.checkpoint_interval=4"]),
     robustness=dict(overrides=["batch_size=16", "num_workers=0", "img_size=128"]),  # IN-C is 128 px here
 )
 report = dict(visualize=True, num_images=2)
