@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from dataformats.robustness import BENCHMARK_CORRUPTIONS as CORRUPTIONS  # the one list, shared with the validator
+from dataformats.robustness import EXTRA_CORRUPTIONS as HELD_OUT_CORRUPTIONS  # not part of mCE
 from mae_backbone.errors import BadInputError
 
 from .datasets import LabelledImages, image_folder
@@ -34,24 +36,6 @@ from .evaluate import ClassificationMetric, predict
 from .imagenet import imagenet_classes, timm_info
 from .transforms import ExactSize, eval_transform
 
-CORRUPTIONS = (
-    "gaussian_noise",
-    "shot_noise",
-    "impulse_noise",
-    "defocus_blur",
-    "glass_blur",
-    "motion_blur",
-    "zoom_blur",
-    "snow",
-    "frost",
-    "fog",
-    "brightness",
-    "contrast",
-    "elastic_transform",
-    "pixelate",
-    "jpeg_compression",
-)
-HELD_OUT_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "spatter", "saturate")  # not part of mCE
 SEVERITIES = (1, 2, 3, 4, 5)
 # Severity-averaged AlexNet top-1 errors (google-research/augmix imagenet.py, "taken from hendrycks/robustness").
 ALEXNET_ERR = {

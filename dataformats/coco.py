@@ -8,6 +8,7 @@ takes seconds, less than loading the JSON); image files are checked on a sample 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,26 @@ def _polygon_extent(polys: list) -> tuple[float, float, float, float] | None:
     xs = [v for p in polys for v in p[0::2]]
     ys = [v for p in polys for v in p[1::2]]
     return (min(xs), min(ys), max(xs), max(ys)) if xs else None
+
+
+def has_coco_lists(data: Any, where: str, report: Report, fix: str) -> bool:
+    """Whether a parsed JSON has COCO's top-level lists (iNaturalist's too); reported with `fix` if not."""
+    if isinstance(data, dict) and all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
+        return True
+    report.add(where, "needs top-level lists 'images', 'annotations' and 'categories'", fix)
+    return False
+
+
+def valid_categories(categories: list, where: str, report: Report) -> Iterator[tuple[int, dict]]:
+    """(id, entry) of each category with an integer 'id' and a string 'name'; the others are reported."""
+    for c in categories:
+        cid = c.get("id") if isinstance(c, dict) else None
+        if isinstance(cid, int) and isinstance(c.get("name"), str):
+            yield cid, c
+        else:
+            report.add(
+                where, f"category {str(c)[:60]} needs an integer 'id' and a string 'name'", "fix the categories list"
+            )
 
 
 def _rle_extent(counts: list[int], h: int, w: int) -> tuple[tuple[float, float, float, float] | None, int]:
@@ -138,23 +159,13 @@ def validate_coco_json(
     if data is None:
         return report.done()
     where = str(json_path)
-    if not isinstance(data, dict) or not all(
-        isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
+    if not has_coco_lists(
+        data, where, report, "use an instances_*.json file (captions/keypoints files have other content)"
     ):
-        report.add(
-            where,
-            "needs top-level lists 'images', 'annotations' and 'categories'",
-            "use an instances_*.json file (captions/keypoints files have other content)",
-        )
         return report.done()
     cats: dict[int, dict] = {}
-    for c in data["categories"]:
-        cid = c.get("id") if isinstance(c, dict) else None
-        if not isinstance(cid, int) or not isinstance(c.get("name"), str):
-            report.add(
-                where, f"category {str(c)[:60]} needs an integer 'id' and a string 'name'", "fix the categories list"
-            )
-        elif cid in cats:
+    for cid, c in valid_categories(data["categories"], where, report):
+        if cid in cats:
             report.add(where, f"category id {cid} appears twice", "give every category a unique id")
         else:
             cats[cid] = c

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .coco import has_coco_lists, valid_categories
 from .problems import DEFAULT_SAMPLE, Problem, Report, check_files, load_json
 
 TAXONOMY = ("kingdom", "phylum", "class", "order", "family", "genus")
@@ -37,24 +38,13 @@ def _validate_split(
     if data is None:
         return None
     where = str(json_path)
-    if not isinstance(data, dict) or not all(
-        isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
+    if not has_coco_lists(
+        data, where, report, "use the competition's train/val JSON (the test JSON has no annotations)"
     ):
-        report.add(
-            where,
-            "needs top-level lists 'images', 'annotations' and 'categories'",
-            "use the competition's train/val JSON (the test JSON has no annotations)",
-        )
         return None
     spec = YEARS[year]
     cats = {}
-    for c in data["categories"]:
-        cid = c.get("id") if isinstance(c, dict) else None
-        if not isinstance(cid, int) or not isinstance(c.get("name"), str):
-            report.add(
-                where, f"category {str(c)[:60]} needs an integer 'id' and a string 'name'", "fix the categories list"
-            )
-            continue
+    for cid, c in valid_categories(data["categories"], where, report):
         missing = [f for f in spec["fields"] if f not in c]
         if missing:
             report.add(

@@ -18,6 +18,7 @@ from .imagefolder import ClassIndexLike, find_class_index, load_class_index, val
 from .problems import DEFAULT_SAMPLE, Problem, Report, check_image, first_image, read_lines, subdirs
 from .problems import sample as pick
 
+# the 15 corruptions of mCE, in ImageNet-C's order; the evaluator (classification) and the demo world read this list
 BENCHMARK_CORRUPTIONS = (
     "gaussian_noise",
     "shot_noise",

@@ -26,26 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dataformats.robustness import BENCHMARK_CORRUPTIONS as CORRUPTIONS  # the demo world writes exactly these
+
 from .formats import WNIDS, Job, rng_for, run_jobs
 from .scenes import make_scene
 
-CORRUPTIONS = (
-    "gaussian_noise",
-    "shot_noise",
-    "impulse_noise",
-    "defocus_blur",
-    "glass_blur",
-    "motion_blur",
-    "zoom_blur",
-    "snow",
-    "frost",
-    "fog",
-    "brightness",
-    "contrast",
-    "elastic_transform",
-    "pixelate",
-    "jpeg_compression",
-)
 QUALITY = 85  # ImageNet-C's JPEG quality
 
 

@@ -77,6 +77,20 @@ def _annotate(ax, points: list[Point], color: str, dy: int) -> None:
         ax.annotate(" / ".join(labels), (x, y), textcoords="offset points", xytext=(4, dy), fontsize=6, color=color)
 
 
+def _curve(ax, points: list[Point], color: str, dy: int, label: str, **style) -> None:
+    """Points with their error bars in one legend entry, each labelled `dy` points above (below if < 0)."""
+    ax.errorbar(
+        [p.flops for p in points],
+        [p.value for p in points],
+        yerr=_err(points),
+        capsize=3,
+        color=color,
+        label=label,
+        **style,
+    )
+    _annotate(ax, points, color, dy)
+
+
 def accuracy_vs_compute(tables: list[Table], out: Path) -> Path | None:
     """Write the figure to `out` (accuracy_vs_compute.png); None when no cell has recorded training FLOPs."""
     curves = compute_points(tables)
@@ -89,31 +103,10 @@ def accuracy_vs_compute(tables: list[Table], out: Path) -> Path | None:
     on_axis = ax.get_yaxis_transform()  # x in axes units (0 = the y-axis), y in data units
     for i, (label, pts) in enumerate(curves.items()):
         color = f"C{i}"
-        line = pts["line"]
-        if line:
-            ax.errorbar(
-                [p.flops for p in line],
-                [p.value for p in line],
-                yerr=_err(line),
-                marker="o",
-                capsize=3,
-                color=color,
-                label=f"{label}: linear → partial → full",
-            )
-            _annotate(ax, line, color, 4)
-        shot = pts["low_shot"]
-        if shot:
-            ax.errorbar(
-                [p.flops for p in shot],
-                [p.value for p in shot],
-                yerr=_err(shot),
-                fmt="s",
-                mfc="none",
-                capsize=3,
-                color=color,
-                label=f"{label}: low-shot fine-tuning",
-            )
-            _annotate(ax, shot, color, -9)
+        if pts["line"]:
+            _curve(ax, pts["line"], color, 4, f"{label}: linear → partial → full", marker="o")
+        if pts["low_shot"]:
+            _curve(ax, pts["low_shot"], color, -9, f"{label}: low-shot fine-tuning", fmt="s", mfc="none")
         for p in pts["knn"]:
             ax.plot(
                 [0.0],
