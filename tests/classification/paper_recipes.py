@@ -15,94 +15,36 @@ A linear probe has no layer decay: 1.0 (every group at scale 1).
 
 from __future__ import annotations
 
-FT_B = "FINETUNE.md ViT-B (blr 5e-4, ld 0.65, dp 0.1, 100 ep); Table 9 lists blr 1e-3 / ld 0.75 for B"
-FT_L = "FINETUNE.md ViT-L = Table 9 (blr 1e-3, ld 0.75, 50 ep); dp 0.2 from FINETUNE.md, Table 9 says 0.1"
-LIN_B = "Table 10 + main_linprobe.py: LARS blr 0.1, wd 0, no drop path, 90 epochs for ViT-B"
-LIN_L = "Table 10 + FINETUNE.md: LARS blr 0.1, wd 0, no drop path, 50 epochs for ViT-L/H"
+# Each recipe's published values, stated once; the tables below say which protocol and config run which.
+FT_B = dict(blr=5e-4, layer_decay=0.65, epochs=100, drop_path=0.1)
+FT_L = dict(blr=1e-3, layer_decay=0.75, epochs=50, drop_path=0.2)
+LIN_B = dict(blr=0.1, layer_decay=1.0, epochs=90, drop_path=0.0)
+LIN_L = dict(LIN_B, epochs=50)
+
+FT_B_SRC = "FINETUNE.md ViT-B (blr 5e-4, ld 0.65, dp 0.1, 100 ep); Table 9 lists blr 1e-3 / ld 0.75 for B"
+FT_L_SRC = "FINETUNE.md ViT-L = Table 9 (blr 1e-3, ld 0.75, 50 ep); dp 0.2 from FINETUNE.md, Table 9 says 0.1"
+LIN_B_SRC = "Table 10 + main_linprobe.py: LARS blr 0.1, wd 0, no drop path, 90 epochs for ViT-B"
+LIN_L_SRC = "Table 10 + FINETUNE.md: LARS blr 0.1, wd 0, no drop path, 50 epochs for ViT-L/H"
 A1 = "; A.1: partial = the fine-tuning setting, epochs from {50, 100, 200} (we run 100)"
 A5 = "; A.5: iNat/Places follow Table 9 (per-dataset lr/epochs unpublished: the ImageNet values)"
 
+
+def recipe(values: dict, source: str, config: str, **changes) -> dict:
+    """`values` with `changes` (A.1's epochs), their source and the config that runs them."""
+    return {**values, **changes, "source": source, "config": f"classification/configs/{config}"}
+
+
 PAPER_RECIPES: dict[tuple[str, str], dict] = {
-    ("paper_vit_b", "finetune"): dict(
-        blr=5e-4,
-        layer_decay=0.65,
-        epochs=100,
-        drop_path=0.1,
-        source=FT_B,
-        config="classification/configs/finetune_vit_base.py",
-    ),
-    ("paper_vit_b", "linprobe"): dict(
-        blr=0.1,
-        layer_decay=1.0,
-        epochs=90,
-        drop_path=0.0,
-        source=LIN_B,
-        config="classification/configs/linprobe_vit_base.py",
-    ),
-    ("paper_vit_b", "partial"): dict(
-        blr=5e-4,
-        layer_decay=0.65,
-        epochs=100,
-        drop_path=0.1,
-        source=FT_B + A1,
-        config="classification/configs/partial_vit_base.py",
-    ),
-    ("paper_vit_b", "inat"): dict(
-        blr=5e-4,
-        layer_decay=0.65,
-        epochs=100,
-        drop_path=0.1,
-        source=FT_B + A5,
-        config="classification/configs/finetune_inat2019_vit_base.py",
-    ),
-    ("paper_vit_b", "places"): dict(
-        blr=5e-4,
-        layer_decay=0.65,
-        epochs=100,
-        drop_path=0.1,
-        source=FT_B + A5,
-        config="classification/configs/finetune_places365_vit_base.py",
-    ),
-    ("paper_vit_l", "finetune"): dict(
-        blr=1e-3,
-        layer_decay=0.75,
-        epochs=50,
-        drop_path=0.2,
-        source=FT_L,
-        config="classification/configs/finetune_vit_large.py",
-    ),
-    ("paper_vit_l", "linprobe"): dict(
-        blr=0.1,
-        layer_decay=1.0,
-        epochs=50,
-        drop_path=0.0,
-        source=LIN_L,
-        config="classification/configs/linprobe_vit_large.py",
-    ),
-    ("paper_vit_l", "partial"): dict(
-        blr=1e-3,
-        layer_decay=0.75,
-        epochs=100,
-        drop_path=0.2,
-        source=FT_L + A1,
-        config="classification/configs/partial_vit_large.py",
-    ),
-    ("paper_vit_l", "inat"): dict(
-        blr=1e-3,
-        layer_decay=0.75,
-        epochs=50,
-        drop_path=0.2,
-        source=FT_L + A5,
-        config="classification/configs/finetune_inat2019_vit_large.py",
-    ),
-    ("paper_vit_l", "places"): dict(
-        blr=1e-3,
-        layer_decay=0.75,
-        epochs=50,
-        drop_path=0.2,
-        source=FT_L + A5,
-        config="classification/configs/finetune_places365_vit_large.py",
-    ),
+    ("paper_vit_b", "finetune"): recipe(FT_B, FT_B_SRC, "finetune_vit_base.py"),
+    ("paper_vit_b", "linprobe"): recipe(LIN_B, LIN_B_SRC, "linprobe_vit_base.py"),
+    ("paper_vit_b", "partial"): recipe(FT_B, FT_B_SRC + A1, "partial_vit_base.py"),
+    ("paper_vit_b", "inat"): recipe(FT_B, FT_B_SRC + A5, "finetune_inat2019_vit_base.py"),
+    ("paper_vit_b", "places"): recipe(FT_B, FT_B_SRC + A5, "finetune_places365_vit_base.py"),
+    ("paper_vit_l", "finetune"): recipe(FT_L, FT_L_SRC, "finetune_vit_large.py"),
+    ("paper_vit_l", "linprobe"): recipe(LIN_L, LIN_L_SRC, "linprobe_vit_large.py"),
+    ("paper_vit_l", "partial"): recipe(FT_L, FT_L_SRC + A1, "partial_vit_large.py", epochs=100),
+    ("paper_vit_l", "inat"): recipe(FT_L, FT_L_SRC + A5, "finetune_inat2019_vit_large.py"),
+    ("paper_vit_l", "places"): recipe(FT_L, FT_L_SRC + A5, "finetune_places365_vit_large.py"),
 }
 
 OTHER_CONFIGS: dict[str, dict] = {
@@ -116,7 +58,5 @@ OTHER_CONFIGS: dict[str, dict] = {
         drop_path=0.3,
         source="FINETUNE.md ViT-H (blr 1e-3, ld 0.75, dp 0.3, 50 ep); Table 9 says dp 0.2 for H",
     ),
-    "classification/configs/linprobe_vit_huge.py": dict(
-        blr=0.1, layer_decay=1.0, epochs=50, drop_path=0.0, source=LIN_L
-    ),
+    "classification/configs/linprobe_vit_huge.py": dict(LIN_L, source=LIN_L_SRC),
 }
