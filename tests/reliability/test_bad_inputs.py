@@ -50,6 +50,14 @@ CLASSIFY_TINY = [
     "schedule.warmup_epochs=0",
     "optim.precision='fp32'",
 ]
+TINY = {"pretrain": PRETRAIN_TINY, "finetune": CLASSIFY_TINY, "detect": DETECT_TINY, "segment": SEGMENT_TINY}
+
+
+def _argv(command: str, data, work: Path, *extra: str) -> list[str]:
+    """`maebench <command>` at test size on `data` into `work`; `extra` (flags, overrides) comes last and wins."""
+    return [command, "--data", str(data), "--work-dir", str(work), *TINY[command], *extra]
+
+
 # A case plants its bad input under tmp/in and returns (argv, the file the message must name).
 Plant = Callable[[dict, Path, Path], tuple[list[str], Path]]
 CASES: dict[str, tuple[Plant, str]] = {}  # id -> (plant, regex of the fix the message must suggest)
@@ -111,7 +119,7 @@ def _pretrain_image(damage: Callable[[Path], None]) -> Plant:
         data = copy(world, "pretrain", tmp)
         victim = sorted(data.iterdir())[20]
         damage(victim)
-        return ["pretrain", "--data", str(data), "--work-dir", str(work), *PRETRAIN_TINY], victim
+        return _argv("pretrain", data, work), victim
 
     return plant
 
@@ -121,15 +129,7 @@ def _imagefolder_image(damage: Callable[[Path], None], workers: int) -> Plant:
         data = copy(world, "imagenet", tmp)
         victim = sorted((data / "train" / world["wnids"][1]).iterdir())[2]
         damage(victim)
-        return [
-            "finetune",
-            "--data",
-            str(data),
-            "--work-dir",
-            str(work),
-            *CLASSIFY_TINY,
-            f"data.num_workers={workers}",
-        ], victim
+        return _argv("finetune", data, work, f"data.num_workers={workers}"), victim
 
     return plant
 
@@ -141,10 +141,6 @@ for _name, _damage in DAMAGE.items():
 
 
 # ---- 5-8: COCO annotations -------------------------------------------------------------------------------
-def _detect(data: Path, work: Path) -> list[str]:
-    return ["detect", "--data", str(data), "--work-dir", str(work), *DETECT_TINY]
-
-
 def _coco_json(world: dict, tmp: Path) -> tuple[Path, Path]:
     data = copy(world, "coco", tmp)
     return data, data / "annotations" / "instances_train2017.json"
@@ -154,21 +150,21 @@ def _coco_json(world: dict, tmp: Path) -> tuple[Path, Path]:
 def coco_missing_annotation_file(world, tmp, work):
     data, ann = _coco_json(world, tmp)
     ann.unlink()
-    return _detect(data, work), ann
+    return _argv("detect", data, work), ann
 
 
 @case("coco-malformed-json", r"re-download or regenerate")
 def coco_malformed_json(world, tmp, work):
     data, ann = _coco_json(world, tmp)
     ann.write_text(ann.read_text()[:-100])
-    return _detect(data, work), ann
+    return _argv("detect", data, work), ann
 
 
 @case("coco-annotation-of-unlisted-image", r"remove the annotation or add its image")
 def coco_annotation_of_unlisted_image(world, tmp, work):
     data, ann = _coco_json(world, tmp)
     edit_json(ann, lambda d: d["annotations"][2].update(image_id=999999))
-    return _detect(data, work), ann
+    return _argv("detect", data, work), ann
 
 
 @case("coco-annotated-image-file-missing", r"restore the file|--skip-bad")
@@ -176,7 +172,7 @@ def coco_annotated_image_file_missing(world, tmp, work):
     data, ann = _coco_json(world, tmp)
     victim = data / "train2017" / json.loads(ann.read_text())["images"][3]["file_name"]
     victim.unlink()
-    return _detect(data, work), victim
+    return _argv("detect", data, work), victim
 
 
 @case("coco-polygon-under-3-points", r"drop degenerate polygons")
@@ -186,7 +182,7 @@ def coco_polygon_under_3_points(world, tmp, work):
         ann,
         lambda d: next(a for a in d["annotations"] if not a["iscrowd"]).update(segmentation=[[10.0, 10.0, 20.0, 20.0]]),
     )
-    return _detect(data, work), ann
+    return _argv("detect", data, work), ann
 
 
 # ---- 9-11: labels that do not fit the classes ----------------------------------------------------------
@@ -197,7 +193,7 @@ def ade_label_out_of_range(world, tmp, work):
     label = np.asarray(Image.open(victim)).copy()
     label[:8, :8] = 200  # the demo world has 11 classes: 200 is neither a class nor 255 (ignore)
     Image.fromarray(label).save(victim)
-    return ["segment", "--data", str(root), "--work-dir", str(work), *SEGMENT_TINY], victim
+    return _argv("segment", root, work), victim
 
 
 @case("imagefolder-unexpected-class-folder", r"remove the folder, or add the class")
@@ -206,23 +202,14 @@ def imagefolder_unexpected_class_folder(world, tmp, work):
     extra = data / "train" / "n09999999"
     extra.mkdir()
     shutil.copy(next((data / "train" / world["wnids"][0]).iterdir()), extra / "n09999999_00000.JPEG")
-    return ["finetune", "--data", str(data), "--work-dir", str(work), *CLASSIFY_TINY], extra
+    return _argv("finetune", data, work), extra
 
 
 @case("inat-unknown-category", r"use a listed id")
 def inat_unknown_category(world, tmp, work):
     data = copy(world, "inat", tmp)
     ann = edit_json(data / "train2019.json", lambda d: d["annotations"][3].update(category_id=99))
-    return [
-        "finetune",
-        "--data",
-        str(data),
-        "--work-dir",
-        str(work),
-        *CLASSIFY_TINY,
-        "data.format='inat'",
-        "data.year=2019",
-    ], ann
+    return _argv("finetune", data, work, "data.format='inat'", "data.year=2019"), ann
 
 
 # ---- 12-14: checkpoints and configs --------------------------------------------------------------------
@@ -236,16 +223,7 @@ def _vit_checkpoint(folder: Path, name: str, **kw) -> Path:
 
 
 def _finetune_from(world: dict, checkpoint: Path, work: Path) -> list[str]:
-    return [
-        "finetune",
-        "--data",
-        world["imagenet"],
-        "--pretrained",
-        str(checkpoint),
-        "--work-dir",
-        str(work),
-        *CLASSIFY_TINY,
-    ]
+    return _argv("finetune", world["imagenet"], work, "--pretrained", str(checkpoint))
 
 
 @case("checkpoint-wrong-architecture", r"set arch=vit_tiny_patch16")
@@ -302,31 +280,13 @@ def checkpoint_not_a_checkpoint(world, tmp, work):
 @case("resume-path-missing", r"check the path, or use --resume auto")
 def resume_path_missing(world, tmp, work):
     missing = work / "epoch_9.pth"
-    return [
-        "finetune",
-        "--data",
-        world["imagenet"],
-        "--work-dir",
-        str(work),
-        "--resume",
-        str(missing),
-        *CLASSIFY_TINY,
-    ], missing
+    return _argv("finetune", world["imagenet"], work, "--resume", str(missing)), missing
 
 
 @case("resume-incomplete-checkpoint", r"use --resume auto to pick the latest good one")
 def resume_incomplete_checkpoint(world, tmp, work):
     torn = work / "epoch_1.pth"  # the earlier run's file is no checkpoint at all
-    return [
-        "finetune",
-        "--data",
-        world["imagenet"],
-        "--work-dir",
-        str(work),
-        "--resume",
-        str(torn),
-        *CLASSIFY_TINY,
-    ], torn
+    return _argv("finetune", world["imagenet"], work, "--resume", str(torn)), torn
 
 
 @case("visualize-missing-image", r"check the path")
@@ -338,20 +298,12 @@ def visualize_missing_image(world, tmp, work):
 @case("eval-only-before-training", r"train first")
 def eval_only_before_training(world, tmp, work):
     # the earlier run's epoch_1.pth is not a complete checkpoint: nothing trained to evaluate
-    return ["segment", "--data", world["ade"], "--work-dir", str(work), "--eval-only", *SEGMENT_TINY], work
+    return _argv("segment", world["ade"], work, "--eval-only"), work
 
 
 @case("config-unknown-key", r"did you mean schedule\.epochs")
 def config_unknown_key(world, tmp, work):
-    return [
-        "pretrain",
-        "--data",
-        world["pretrain"],
-        "--work-dir",
-        str(work),
-        *PRETRAIN_TINY,
-        "schedule.epocs=3",
-    ], PRETRAIN_CONFIGS / "mae_demo.py"
+    return _argv("pretrain", world["pretrain"], work, "schedule.epocs=3"), PRETRAIN_CONFIGS / "mae_demo.py"
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -407,7 +359,7 @@ def test_odd_image_modes_just_work_in_pretraining(mode, demo_world, tmp_path, ca
     _convert_some(sorted(data.iterdir()), mode)
     planted = digests(data)
     work = tmp_path / "work"
-    code = main(["pretrain", "--data", str(data), "--work-dir", str(work), *PRETRAIN_TINY])
+    code = main(_argv("pretrain", data, work))
     assert code == 0, capsys.readouterr().err
     record = json.loads((work / "metrics.json").read_text())
     assert math.isfinite(record["metrics"]["final_loss"]) and record["metrics"]["iters"] > 0
@@ -421,7 +373,7 @@ def test_odd_image_modes_just_work_in_an_imagefolder(mode, demo_world, tmp_path,
     for split in ("train", "val"):
         _convert_some(sorted((data / split).rglob("*.JPEG")), mode)
     work = tmp_path / "work"
-    code = main(["finetune", "--data", str(data), "--work-dir", str(work), *CLASSIFY_TINY])
+    code = main(_argv("finetune", data, work))
     assert code == 0, capsys.readouterr().err
     record = json.loads((work / "metrics.json").read_text())
     assert 0 <= record["metrics"]["top1"] <= 100
