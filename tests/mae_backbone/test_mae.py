@@ -61,17 +61,7 @@ def test_encoder_keys_load_strictly_into_the_vit():
 def test_loss_equals_the_reference_implementation_for_the_same_noise():
     torch.manual_seed(1)
     ours = tiny_mae(norm_pix_loss=True)
-    ref = ReferenceMAE(
-        img_size=64,
-        patch_size=16,
-        embed_dim=64,
-        depth=4,
-        num_heads=2,
-        decoder_embed_dim=32,
-        decoder_depth=1,
-        decoder_num_heads=2,
-        norm_pix_loss=True,
-    )
+    ref = ReferenceMAE(img_size=64, patch_size=16, **TINY, **TINY_DECODER, norm_pix_loss=True)
     ref.load_state_dict(ours.state_dict(), strict=True)
     imgs, noise = torch.randn(3, 3, 64, 64), torch.rand(3, 16)
     loss, pred, mask = ours(imgs, 0.75, noise)

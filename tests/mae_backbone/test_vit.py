@@ -14,15 +14,27 @@ from mae_backbone.pyramid import PyramidAdapter, quarter_indices
 from tests.conftest import TINY
 
 
+def windowed_vit(global_attn_indexes, **kw):
+    """A tiny ViTDet-style backbone: 128 px (an 8 x 8 grid), no cls token, 3 x 3 windows but in the global blocks."""
+    return create_vit(
+        "vit_tiny_patch16",
+        img_size=128,
+        global_pool="",
+        use_cls_token=False,
+        window_size=3,
+        global_attn_indexes=global_attn_indexes,
+        **TINY,
+        **kw,
+    )
+
+
 @pytest.mark.parametrize("global_pool", ["avg", "token"])
 def test_encoder_matches_timm_for_the_same_state_dict(global_pool):
     ours = create_vit("vit_tiny_patch16", img_size=64, num_classes=5, global_pool=global_pool, **TINY).eval()
     timm_vit = TimmViT(
         img_size=64,
         patch_size=16,
-        embed_dim=64,
-        depth=4,
-        num_heads=2,
+        **TINY,
         num_classes=5,
         qkv_bias=True,
         global_pool=global_pool,
@@ -84,16 +96,7 @@ def test_zero_relative_position_bias_changes_nothing():
 
 
 def test_window_attention_with_global_blocks_runs_and_pads():
-    model = create_vit(
-        "vit_tiny_patch16",
-        img_size=128,
-        global_pool="",
-        use_cls_token=False,
-        window_size=3,
-        global_attn_indexes=quarter_indices(4),
-        rel_pos_bias=True,
-        **TINY,
-    )
+    model = windowed_vit(quarter_indices(4), rel_pos_bias=True)
     maps = model.forward_feature_maps(torch.randn(1, 3, 128, 112), [3])  # 8x7 grid, windows of 3 -> padding
     assert maps[0].shape == (1, 64, 8, 7)
 
@@ -155,16 +158,7 @@ def test_decomposed_rel_pos_attention_equals_the_reference_computation():
 
 
 def test_vitdet_rel_pos_keys_shapes_and_zero_start():
-    model = create_vit(
-        "vit_tiny_patch16",
-        img_size=128,
-        global_pool="",
-        use_cls_token=False,
-        window_size=3,
-        global_attn_indexes=[1, 3],
-        decomposed_rel_pos=True,
-        **TINY,
-    )
+    model = windowed_vit([1, 3], decomposed_rel_pos=True)
     head_dim = 64 // 2
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items() if ".rel_pos_" in k}
     # detectron2's names; window blocks sized by the window, global ones by the 8 x 8 input grid
@@ -173,15 +167,7 @@ def test_vitdet_rel_pos_keys_shapes_and_zero_start():
     }
     assert not any(k.endswith("relative_position_bias_table") for k in model.state_dict())
     assert set(shapes) <= model.no_weight_decay()  # exempt by default, like BEiT's tables
-    plain = create_vit(
-        "vit_tiny_patch16",
-        img_size=128,
-        global_pool="",
-        use_cls_token=False,
-        window_size=3,
-        global_attn_indexes=[1, 3],
-        **TINY,
-    )
+    plain = windowed_vit([1, 3])
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if k not in shapes})
     x = torch.randn(1, 3, 128, 112)  # padded windows
     torch.testing.assert_close(model.forward_feature_maps(x, [3])[0], plain.forward_feature_maps(x, [3])[0])
