@@ -10,6 +10,7 @@ from mae_backbone.runtime.task import EVAL_ONLY, Flag, Task, data_flag
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 DEFAULT_CONFIGS = {p: str(CONFIG_DIR / f"{p}_demo.py") for p in ("finetune", "linprobe", "partial")}
+SWEEP_ADAPTER = "classification.sweep:ADAPTER"
 PRETRAINED = Flag(
     "pretrained", "pretrained", "backbone checkpoint to start from; with --eval-only, the classifier to evaluate"
 )
@@ -17,16 +18,11 @@ PRETRAINED = Flag(
 
 def run(cfg: dict[str, Any], nan_retry: int = 0) -> dict[str, Any]:
     """One classification run (its cost measured), or with `sweep.grid` the held-out selection (sweep.py)."""
-    from mae_backbone.runtime.cost import measure
-    from mae_backbone.runtime.nonfinite import run_with_nan_retry
+    from mae_backbone.runtime.sweep import run_or_sweep
 
     from ..run import run as run_one
-    from ..sweep import run_sweep
 
-    def one(sub: dict[str, Any]) -> dict[str, Any]:
-        return measure(lambda c: run_with_nan_retry(run_one, c, nan_retry), sub)
-
-    return run_sweep(cfg, one) if (cfg.get("sweep") or {}).get("grid") else one(cfg)
+    return run_or_sweep(run_one, cfg, nan_retry, SWEEP_ADAPTER)
 
 
 def classification_task(protocol: str, flags: tuple[Flag, ...] = (), run: str | None = None) -> Task:
@@ -49,6 +45,7 @@ def classification_task(protocol: str, flags: tuple[Flag, ...] = (), run: str | 
         flags=(data_flag("dataset root (format from data.format)"), PRETRAINED, EVAL_ONLY) + flags,
         finish=finish,
         retries_inside=True,
+        sweep_adapter=SWEEP_ADAPTER,
     )
 
 

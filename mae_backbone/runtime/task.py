@@ -82,6 +82,7 @@ class Task:
     finish: Callable[[Any, str], None] | None = None  # task-specific resolution: finish(cfg, config_path)
     hide: tuple[str, ...] = ()  # metrics not printed on the console (long per-class lists stay in metrics.json)
     retries_inside: bool = False  # its run takes `nan_retry` itself (a sweep retries each of its runs)
+    sweep_adapter: str | None = None  # "module:NAME" of its held-out sweep's SweepAdapter (runtime/sweep.py)
     common: tuple[Flag, ...] = field(default=COMMON)
     config_positional: bool = True  # `maebench <task> [CONFIG] [KEY=VALUE ...]`
 
@@ -123,14 +124,14 @@ class Task:
 
     def execute(self, cfg: dict[str, Any], nan_retry: int = 0) -> dict[str, Any]:
         """Run it here: `run(cfg)`, resuming with half the lr after a non-finite loss at most `nan_retry` times;
-        its cost (wall, device-seconds, images, FLOPs, peak memory) joins its metrics.json (runtime/cost.py)."""
+        its cost (wall, device-seconds, images, FLOPs, peak memory) joins its metrics.json (runtime/cost.py).
+        With `sweep.grid` and a `sweep_adapter`: the held-out recipe sweep of such runs (runtime/sweep.py)."""
         run = _resolve(self.run)
         if self.retries_inside:  # a sweep measures each of its runs
             return run(cfg, nan_retry=nan_retry)
-        from .cost import measure
-        from .nonfinite import run_with_nan_retry
+        from .sweep import run_or_sweep
 
-        return measure(lambda c: run_with_nan_retry(run, c, nan_retry), cfg)
+        return run_or_sweep(run, cfg, nan_retry, self.sweep_adapter)
 
     # -- the command line ----------------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -1,5 +1,6 @@
-"""Held-out recipe selection (classification/sweep.py): the held-out part is class-balanced and reproducible, the
-grid points never read a validation image, and the best point is refit and evaluated once on val."""
+"""Held-out recipe selection (mae_backbone/runtime/sweep.py with classification/sweep.py): the held-out part is
+class-balanced and reproducible, the grid points never read a validation image, and the best point is refit and
+evaluated once on val."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from classification.sweep import grid_points, holdout_indices
+from classification.sweep import holdout_indices
 from mae_backbone.errors import BadInputError, ConfigError
+from mae_backbone.runtime.sweep import grid_points
 from tools.commands import load_task
 
 TINY = [
@@ -66,11 +68,17 @@ def test_the_points_read_no_validation_image_and_the_best_is_refit_once(demo_wor
     shutil.copytree(saved, data / "val")
     metrics = task.execute(cfg)  # the points are done: only the refit runs
     summary = json.loads((tmp_path / "run" / "sweep.json").read_text())
-    best = max(summary["points"], key=lambda p: p["holdout_top1"])
-    assert summary["chosen"] == best["overrides"] == metrics["sweep"]["chosen"]
-    assert summary["gap"] == pytest.approx(metrics["top1"] - best["holdout_top1"])
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())["sweep"]
+    assert summary == dict(record, grid=grid) and metrics["sweep"] == record
+    assert set(record) == {"metric", "chosen", "holdout_score", "val_score", "gap", "holdout", "points"}
+    assert set(record["holdout"]) == {"fraction", "seed", "num_holdout", "num_fit", "sha256"}
+    assert record["metric"] == "top1" and record["val_score"] == metrics["top1"]
+    best = max(record["points"], key=lambda p: p["holdout_score"])  # the first of equals, as the driver
+    assert record["chosen"] == best["values"] and record["holdout_score"] == best["holdout_score"]
+    assert [p["values"] for p in record["points"]] == [{"optim.blr": b, "aug.preset": "light"} for b in (1e-3, 1e-2)]
+    assert record["gap"] == pytest.approx(metrics["top1"] - best["holdout_score"])
     held = (tmp_path / "run" / "sweep" / "holdout" / "holdout.txt").read_text().split()
     assert held and not any(name.startswith("val") for name in held)
-    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert record["sweep"]["chosen"] == best["overrides"] and record["sweep"]["holdout_sha256"]
-    assert Path(record["protocol"]["dataset"]["val"]["root"]) == data
+    assert len(held) == record["holdout"]["num_holdout"]
+    final = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert Path(final["protocol"]["dataset"]["val"]["root"]) == data
