@@ -47,5 +47,6 @@ TASK = Task(
     ),
     data_hint="COCO_FOLDER",
     finish=resolve_eval_weights,
+    sweep_adapter="detection.sweep:ADAPTER",
 )
 add_arguments, main = TASK.add_arguments, TASK.main

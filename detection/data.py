@@ -187,3 +187,8 @@ def prepare_split(
     return Split(
         split, ann_file, img_dir, classes, cat_ids, len(data["images"]), len(data["annotations"]), skipped, files
     )
+
+
+def prepare_cfg_split(data: dict[str, Any], split: str, work_dir: str | Path) -> Split:
+    """`prepare_split` of one split named by the config's `data` (its root, classes, skip_bad and verify)."""
+    return prepare_split(data["root"], split, data["num_classes"], data["skip_bad"], work_dir, data["verify"] == "deep")

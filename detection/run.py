@@ -26,7 +26,7 @@ from . import evaluation as _evaluation  # noqa: F401  (registers MAECocoMetric)
 from . import model as _model  # noqa: F401  (registers backbones, SimpleFPN, LN2d, ViTMaskRCNN)
 from . import optim as _optim  # noqa: F401  (registers ViTLayerDecayConstructor)
 from .build import dataset_cfg, model_cfg, optim_cfg, pipelines, schedulers
-from .data import Split, prepare_split
+from .data import Split, prepare_cfg_split
 from .evaluation import STAT_NAMES, evaluator_info
 
 CONFIG_KEYS = (
@@ -39,6 +39,7 @@ CONFIG_KEYS = (
     "test",
     "expected",
     "seed",
+    "sweep",
     "work_dir",
     "launcher",
     "resume",
@@ -116,15 +117,8 @@ def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
     info = evaluator_info(test["evaluator"])
     if not eval_only:
         workdir.check_work_dir(work_dir, need_bytes=64 * 2**20)
-    prep = dict(
-        root=data["root"],
-        num_classes=data["num_classes"],
-        skip_bad=data["skip_bad"],
-        work_dir=work_dir,
-        deep=data["verify"] == "deep",
-    )
-    train = None if eval_only else prepare_split(split=data["train_split"], **prep)
-    val = prepare_split(split=data["val_split"], **prep)
+    train = None if eval_only else prepare_cfg_split(data, data["train_split"], work_dir)
+    val = prepare_cfg_split(data, data["val_split"], work_dir)
     if train is not None and (train.classes, train.cat_ids) != (val.classes, val.cat_ids):
         raise UserFacingError(f"{train.ann_file} and {val.ann_file} list different categories; use one release")
     world_size, launch_cfg = prepare_launch(cfg.get("launcher", "none"))  # torchrun / Slurm without CUDA: gloo

@@ -64,3 +64,7 @@ test = dict(max_per_img=100,     # detections per image: the model's cap and the
 expected = dict(box_AP=50.3, mask_AP=44.9, source="MAE paper Table 4 (ViT-B, Mask R-CNN, benchmarking design); "
                 "MIMDet reproduction 50.4 / 44.9; facebookresearch/mae#43")
 seed = 0
+# Held-out recipe selection (detection/sweep.py): e.g. sweep.grid="{'optim.lr': [4e-5, 8e-5]}" trains each point on
+# the training images minus a seeded held-out part (`holdout` of them), scores its box AP there, refits the best on
+# the whole training split and evaluates it once on val. None: no sweep.
+sweep = dict(grid=None, holdout=0.2, seed=0)
