@@ -26,5 +26,6 @@ TASK = Task(
     data_hint="ADEChallengeData2016_FOLDER",
     finish=resolve_eval_weights,
     hide=("per_class_IoU",),
+    sweep_adapter="segmentation.sweep:ADAPTER",
 )
 add_arguments, main = TASK.add_arguments, TASK.main

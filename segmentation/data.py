@@ -76,7 +76,7 @@ def resolve_classes(root: str | Path, num_classes: int, classes: Sequence[str] |
     )
 
 
-def _pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
+def split_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
     img_dir, ann_dir = root / "images" / SPLITS[split], root / "annotations" / SPLITS[split]
     for d in (img_dir, ann_dir):
         if not d.is_dir():
@@ -137,7 +137,7 @@ def validate_split(root: str | Path, split: str, num_classes: int, workers: int 
 
     Returns the number of pairs. Reads every annotation (decoding PNGs releases the GIL: threads help).
     """
-    pairs = _pairs(Path(root), split)
+    pairs = split_pairs(Path(root), split)
     with ThreadPoolExecutor(workers) as pool:
         for problem in pool.map(lambda p: _check_pair(*p, num_classes), pairs):
             if problem:
@@ -147,7 +147,7 @@ def validate_split(root: str | Path, split: str, num_classes: int, workers: int 
 
 def split_files(root: str | Path, split: str) -> list[Path]:
     """Images and annotations of a split, for the dataset fingerprint."""
-    return [f for pair in _pairs(Path(root), split) for f in pair]
+    return [f for pair in split_pairs(Path(root), split) for f in pair]
 
 
 @METRICS.register_module()

@@ -35,6 +35,7 @@ CONFIG_KEYS = (
     "test",
     "expected",
     "seed",
+    "sweep",
     "work_dir",
     "launcher",
     "resume",

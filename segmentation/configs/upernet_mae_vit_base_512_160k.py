@@ -49,3 +49,7 @@ schedule = dict(iters=160000, warmup_iters=1500, warmup_ratio=1e-6, poly_power=1
 test = dict(mode="slide", crop_size=512, stride=341)  # single scale, no flip
 expected = dict(mIoU=48.1, source="MAE paper Table 5 (ViT-B, UperNet); reproduced 48.13 (mmseg), 48.15 (implus)")
 seed = 0
+# Held-out recipe selection (segmentation/sweep.py): e.g. sweep.grid="{'optim.lr': [1e-4, 2e-4]}" trains each point
+# on the training pairs minus a seeded held-out part (`holdout` of them), scores its mIoU there, refits the best on
+# the whole training split and evaluates it once on val. None: no sweep.
+sweep = dict(grid=None, holdout=0.2, seed=0)
