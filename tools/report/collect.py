@@ -5,8 +5,10 @@ record (`task: "suite"`, which maps each stage folder to its backbone, protocol 
 folder layout `<suite>/<backbone>/<protocol>/`. Each backbone's role is its `source` in the suite record
 (`backbones: {label: {source: "pretrain" | "checkpoint" | "scratch"}}`), never its label; the gains are
 taken against the suite's `baseline` (a label) when it names one, else against its scratch backbone. A
-standalone run's role comes from its protocol's `pretrained` checkpoint (none: scratch). Only
-metrics.json files are read here (the per-image outcomes beside them are read by `tables`).
+standalone run's role comes from its protocol's `pretrained` checkpoint (none: scratch). A recipe sweep's grid
+points (`<run>/sweep/p<i>/`, scored on held-out training images) are no results: their run's record holds the
+sweep (tools/report/sweep.py). Only metrics.json files are read here (the per-image outcomes beside them are read
+by `tables`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 from mae_backbone.errors import BadInputError
 from mae_backbone.runtime.records import METRICS_FILE
+
+from .sweep import is_point
 
 SCRATCH = "scratch"  # the one source that is not pre-trained
 KINDS = (
@@ -141,6 +145,8 @@ def collect(work_dirs: list[str | Path]) -> Collection:
                 raise ValueError("not a maebench metrics record (no 'task')")
         except (OSError, ValueError) as err:
             out.problems.append(f"{f}: unreadable ({err}); rerun that stage (or delete the file)")
+            continue
+        if rec["task"] != "suite" and is_point(f):
             continue
         (out.suites if rec["task"] == "suite" else records).append((f, rec))
 

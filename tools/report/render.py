@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from . import cost, protocol
+from . import cost, protocol, sweep
 from .collect import LOW_SHOT_KINDS, Collection
 from .tables import Cell, Gain, Table
 
@@ -92,6 +92,17 @@ def _cost_cell(cells: list[Cell]) -> str:
     return "—" if c is None or c.cost is None else f"{cost.text(c.cost)} [{c.ids}]"
 
 
+def sweep_notes(t: Table, groups: list[list[int]]) -> list[str]:
+    """A line per swept cell (columns sharing a run share it): chosen values, held-out score, gap; the legend."""
+    lines = []
+    for row in t.rows:
+        for g in groups:
+            titles = " / ".join(t.columns[i].title for i in g)
+            if line := sweep.note(row.label, titles, row.cells[g[0]].results):
+                lines.append(line)
+    return [sweep.NOTE, *lines] if lines else []
+
+
 def table_markdown(t: Table) -> str:
     groups = cost_groups(t)
     last = {g[-1]: g for g in groups}
@@ -122,6 +133,7 @@ def table_markdown(t: Table) -> str:
                 cells.append("")
         lines.append("| " + " | ".join(cells) + " |")
     notes = ([t.spec.note] if t.spec.note else []) + ([n] if (n := interval_note(t)) else []) + t.notes
+    notes += sweep_notes(t, groups)
     if t.show_paper:
         notes.append(
             "paper: the published number for this architecture and pre-training (tools/report/anchors.py; "
@@ -167,6 +179,9 @@ def markdown(coll: Collection, tables: list[Table], figures: dict[str, Path], ou
                 )
                 + "."
             )
+        swept = {label: b["sweep"] for label, b in (suite.get("backbones") or {}).items() if b.get("sweep")}
+        if swept:  # each backbone's recipe of these protocols was chosen on held-out training images
+            parts.append(sweep.grids_text(swept))
     parts += [
         "",
         (
@@ -260,6 +275,7 @@ CSV_FIELDS = (
     "comparable_to_baseline",
     "low_shot_sha256",
     *cost.CSV_FIELDS,
+    *sweep.CSV_FIELDS,
     "metrics_file",
 )
 
@@ -320,6 +336,7 @@ def csv_text(tables: list[Table]) -> str:
                         comparable_to_baseline="" if not base or g.value is None else g.value != "n/c",
                         low_shot_sha256=(s.get("low_shot") or {}).get("sha256") or "",
                         **cost.csv_fields(c.cost),
+                        **sweep.csv_fields(c.results),
                         metrics_file=";".join(str(r.path) for r in c.results)
                         or (str(c.result.path) if c.result else ""),
                     )

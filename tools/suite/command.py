@@ -107,13 +107,14 @@ def _list(suite: dict, stages: list, force: bool) -> None:
     from .cache import recipe, stage_action
 
     will_run: set[str] = set()
+    width = max([len(s.name) for s in stages] + [22])
     for s in stages:
         action, why = stage_action(s, recipe(s, s.build_cfg(), Path(suite["work_dir"])), force, will_run)
         state = f"redo: {why}" if why else action
         if action != "cached":
             will_run.add(s.name)
         needs = f"  (after {', '.join(s.needs)})" if s.needs else ""
-        print(f"{s.name:<22} [{state}] {s.command_line()}{needs}")
+        print(f"{s.name:<{width}} [{state}] {s.command_line()}{needs}")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -18,6 +18,11 @@ Keys (see tools/configs/suite/demo.py for a commented example):
 - `seeds`: e.g. [0, 1, 2] runs every transfer stage once per seed (pre-training once, with `seed`); None: [seed].
 - `baseline`: the label the report's gain rows subtract (None: the scratch backbone).
 - `slurm`, `resources`: how `--launcher slurm` sizes and places each stage's job (tools/suite/resources.py).
+- `sweep`: protocol -> grid (`{"optim.blr": [1e-3, 3e-3], "aug.preset": ["imagenet", "light"]}`): that protocol's
+  recipe is chosen per backbone on a held-out part of the training split, never on val (mae_backbone/runtime/
+  sweep.py); each grid point is its own stage (tools/suite/stages.py). `backbones.<b>.sweep` (same shape) replaces
+  the suite's grid of a protocol for that backbone (None: no sweep). `sweep_holdout = dict(fraction, seed)`: the
+  held-out part (None or dict(): the task config's own `sweep.holdout` / `sweep.seed`).
 - `report`: options of the final `maebench report` (reconstruction figures).
 """
 
@@ -49,10 +54,12 @@ CONFIG_KEYS = (
     "baseline",
     "slurm",
     "resources",
+    "sweep",
+    "sweep_holdout",
 )
 DATA_KEYS = ("pretrain", "imagenet", "coco", "ade", "inat", "places", "robustness")
 SOURCES = ("pretrain", "scratch", "checkpoint")
-BACKBONE_KEYS = ("source", "path", "arch", "img_size", "overrides", "resources")
+BACKBONE_KEYS = ("source", "path", "arch", "img_size", "overrides", "resources", "sweep")
 PROTOCOL_KEYS = ("config", "overrides", "flags", "anchor")
 
 
@@ -108,6 +115,74 @@ def _backbone_overrides(value: Any, where: str) -> dict[str, list[str]]:
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) and "=" in i for i in items):
             raise ConfigError(f"{where}.{proto} must be a list of 'KEY=VALUE' strings, got {items!r}")
     return {p: list(items) for p, items in value.items()}
+
+
+def _grids(value: Any, where: str, protocols: dict[str, Any], none_ok: bool) -> dict[str, dict[str, list] | None]:
+    """protocol -> grid, each checked against the protocol's task config (a grid key it lacks is a typo)."""
+    value = value or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a dict protocol -> {{config key: [values, ...]}}, got {value!r}")
+    refuse_unknown(value, PROTOCOLS, "protocol", where)
+    out: dict[str, dict[str, list] | None] = {}
+    for proto, grid in value.items():
+        if proto not in protocols:
+            raise ConfigError(f"{where}.{proto}: the suite runs no {proto} (its protocols: {', '.join(protocols)})")
+        if grid is None and none_ok:  # this backbone keeps the protocol's fixed recipe
+            out[proto] = None
+            continue
+        if not isinstance(grid, dict) or not grid:
+            raise ConfigError(f"{where}.{proto} must map config keys to lists of values, got {grid!r}")
+        for key, values in grid.items():
+            if not isinstance(values, (list, tuple)) or not values:
+                raise ConfigError(f"{where}.{proto}.{key} must be a non-empty list of values, got {values!r}")
+        refuse_unknown(grid, _sweepable_keys(proto, protocols[proto].get("config"), where), "config key", where)
+        out[proto] = {k: list(v) for k, v in grid.items()}
+    return out
+
+
+def _sweepable_keys(proto: str, config: str | None, where: str) -> list[str]:
+    """The dotted keys a grid of `proto` may vary: its task config's, less the sweep's own and where it runs."""
+    from tools.commands import load_task
+
+    task = load_task(PROTOCOLS[proto].task)
+    cfg = load_config(config or task.default_config).to_dict()
+    if not task.sweep_adapter or "sweep" not in cfg:
+        raise ConfigError(f"{where}.{proto}: maebench {task.name} has no held-out recipe sweep")
+
+    def walk(node: Any, prefix: str = "") -> list[str]:
+        found = []
+        for k, v in node.items():
+            found.append(prefix + k)
+            if isinstance(v, dict):
+                found += walk(v, f"{prefix}{k}.")
+        return found
+
+    return [k for k in walk(cfg) if k.split(".")[0] not in ("sweep", "work_dir", "launcher", "resume", "seed")]
+
+
+def _holdout(value: Any, source: str) -> dict[str, Any] | None:
+    if not value:  # None or dict(): each task config's own sweep.holdout / sweep.seed
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: sweep_holdout must be dict(fraction=0.2, seed=0), got {value!r}")
+    refuse_unknown(value, ("fraction", "seed"), "key", f"{source}: sweep_holdout")
+    fraction, seed = value.get("fraction", 0.2), value.get("seed", 0)
+    if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise ConfigError(f"{source}: sweep_holdout.fraction must lie between 0 and 1 (e.g. 0.2), got {fraction!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"{source}: sweep_holdout.seed must be an integer, got {seed!r}")
+    return dict(fraction=float(fraction), seed=seed)
+
+
+def resolve_sweeps(suite: dict[str, Any], source: str) -> None:
+    """Each backbone's `sweep`: protocol -> grid, the suite's `sweep` with the backbone's own on top (no None)."""
+    protocols = suite.get("protocols") or {}
+    shared = _grids(suite.get("sweep"), f"{source}: sweep", protocols, none_ok=False)
+    suite["sweep"] = shared
+    suite["sweep_holdout"] = _holdout(suite.get("sweep_holdout"), source)
+    for label, b in suite["backbones"].items():
+        own = _grids(b.get("sweep"), f"{source}: backbones.{label}.sweep", protocols, none_ok=True)
+        b["sweep"] = {p: g for p, g in {**shared, **own}.items() if g is not None}
 
 
 def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
@@ -181,6 +256,7 @@ def resolve(suite: dict[str, Any], source: str) -> dict[str, Any]:
     suite["backbones"] = backbones
     if suite.get("baseline") is not None and suite["baseline"] not in backbones:
         refuse_unknown([suite["baseline"]], backbones, "backbone", f"{source}: baseline")
+    resolve_sweeps(suite, source)
     suite.setdefault("report", {})
     suite.setdefault("jobs", None)
     from .resources import check_resources

@@ -85,7 +85,7 @@ def run_stage(stage: Stage, root: Path, launcher: str = "none", job_id: str | No
             # stderr is the log file, not a terminal: the training progress bar stays off (runtime/engine.py)
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 try:
-                    stage.task().execute(cfg)
+                    stage.execute(cfg)
                 except BaseException:
                     traceback.print_exc(file=log)
                     raise

@@ -50,6 +50,7 @@ def labels(suite: dict[str, Any], stage: Stage) -> dict[str, Any]:
         anchor=stage.anchor,
         arch=backbones[stage.backbone]["arch"] if stage.backbone else pretrained_arch,
         needs=stage.needs,
+        **({"sweep_point": stage.point} if stage.point is not None else {}),  # scored on held-out train: no table
     )
 
 
@@ -73,7 +74,7 @@ def write(suite: dict[str, Any], info: dict[str, dict[str, Any]], launcher: str,
         return
     counts = {k: sum(1 for v in info.values() if v["status"] == k) for k in STATES}
     backbones = {
-        k: {f: v.get(f) for f in ("source", "arch", "img_size", "checkpoint", "overrides")}
+        k: {f: v.get(f) for f in ("source", "arch", "img_size", "checkpoint", "overrides", "sweep")}
         for k, v in suite["backbones"].items()
     }
     write_metrics(

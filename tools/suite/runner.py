@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -172,7 +171,7 @@ def run_suite(
                 if not force:
                     progress.line(f"{stage.name}: {why}: redoing it")
                 if _rank() == 0:
-                    shutil.rmtree(stage.work_dir)  # redo from nothing (the dir is the suite's own)
+                    stage.clear()  # redo from nothing (the dir is the suite's own; sweep points keep theirs)
             launching = stage  # jobs=1 runs it inside submit: an interrupt there must still name it
             running[executor.submit(run_stage, stage, root, launcher)] = (stage, t0)
             launching = None

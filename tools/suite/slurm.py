@@ -186,8 +186,8 @@ def submit(
             write_stage(s, status="blocked", error=f"needs {', '.join(blocked)} (not done, not queued)")
             rows.append((s.name, "-", f"blocked: needs {', '.join(blocked)}", ""))
             continue
-        if action == "redo" and s.work_dir.exists():
-            shutil.rmtree(s.work_dir)
+        if action == "redo":
+            s.clear()
         res = stage_resources(suite, s.name, s.protocol, s.backbone, cfg)
         job = _executor(submitit, root, suite, res, f"{s.name}", deps).submit(
             StageJob(s, str(root), int(suite["slurm"]["retries"]), res["cpus_per_task"], res["processes"])

@@ -3,13 +3,23 @@
 A stage is one task (tools.commands.TASKS) run in its own work dir under the suite's (`pretrain/`,
 `<backbone>/<protocol>/`, and `<backbone>/<protocol>/s<seed>/` when the suite has several seeds). A stage holds
 what the task's `build_cfg(config, overrides, **flags)` needs; the suite never writes an argv.
+
+A protocol with a recipe sweep (the backbone's `sweep`, tools/suite/config.py) is N+1 stages: one per grid point,
+`<stage>/sweep/p<i>` (trained on the fitting part of train, scored on the held-out part: mae_backbone/runtime/
+sweep.py), each its own local run or Slurm job, then the protocol stage itself, which needs them all: its run is
+the task's own sweep, whose points are then done, so only the refit on the whole training split and its one
+evaluation on val remain. What needs the protocol (robustness) needs that stage, as without a sweep.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import shutil
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from mae_backbone.runtime.records import METRICS_FILE
 
 
 @dataclass(frozen=True)
@@ -60,10 +70,13 @@ class Stage:
     inputs: list[str] = field(default_factory=list)  # files it reads that another stage or the user made
     anchor: str | None = None
     resources: dict[str, Any] = field(default_factory=dict)  # per-stage Slurm resources (tools/suite/resources.py)
+    grid: dict[str, list[Any]] | None = None  # the recipe sweep of a protocol stage (its points: stages of their own)
+    point: int | None = None  # a sweep point: its index in the grid of `parent`
+    parent: Stage | None = None  # a sweep point's protocol stage (its config, grid included)
 
     @property
     def done_path(self) -> Path:
-        return self.work_dir / self.spec.done_file
+        return self.work_dir / (METRICS_FILE if self.point is not None else self.spec.done_file)
 
     def task(self) -> Any:
         from tools.commands import load_task
@@ -72,15 +85,70 @@ class Stage:
 
     def build_cfg(self, launcher: str = "none") -> dict[str, Any]:
         """The stage's resolved config: its task's config file, overrides and flags (resume from the newest
-        complete checkpoint, so an interrupted or requeued stage continues)."""
+        complete checkpoint, so an interrupted or requeued stage continues); a sweep point's is its point of the
+        protocol stage's config (the sweep's own `point_cfgs`: the held-out view as data, no grid)."""
         task = self.task()
+        if self.parent is not None:
+            from mae_backbone.runtime.sweep import point_cfgs
+
+            cfg = point_cfgs(self.parent.build_cfg(launcher), task.sweep_adapter)[self.point]
+            if Path(cfg["work_dir"]) != self.work_dir:  # the two must agree on where a point lives
+                raise RuntimeError(f"{self.name}: the sweep puts this point in {cfg['work_dir']}, not {self.work_dir}")
+            return cfg
         shared = dict(work_dir=str(self.work_dir), launcher=launcher, resume="auto", seed=self.seed)
         accepted = {f.dest for f in task.all_flags}  # robustness has no seed and nothing to resume
         flags = dict(self.flags, **{k: v for k, v in shared.items() if k in accepted and v is not None})
         return task.build_cfg(self.config, self.overrides, **flags)
 
+    def execute(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        """Run the task on `cfg` here; a sweep point first makes the held-out view it trains and scores on (each
+        point does, so that every point runs alone: the sweep makes it once, safely when points run at once)."""
+        task = self.task()
+        if self.parent is not None:
+            from mae_backbone.runtime.sweep import prepare_holdout
+
+            prepare_holdout(self.parent.build_cfg(), task.sweep_adapter)
+        return task.execute(cfg)
+
+    def clear(self) -> None:
+        """Empty the stage's folder before a redo, except its sweep points' folders: they are stages of their own
+        (their own cache decides), and the points of a redone protocol stage have just run. A redone point also
+        drops a held-out view made for another held-out part (fraction, seed, data), which its run would refuse."""
+        if self.parent is not None:
+            self._drop_stale_view()
+        if not self.work_dir.exists():
+            return
+        if not self.grid:
+            shutil.rmtree(self.work_dir)
+            return
+        keep = self.work_dir / SWEEP_DIR
+        for child in self.work_dir.iterdir():
+            if child == keep:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+    def _drop_stale_view(self) -> None:
+        from mae_backbone.errors import ConfigError
+        from mae_backbone.runtime.sweep import HOLDOUT_DIR, HOLDOUT_FILE, prepare_holdout
+
+        view = self.parent.work_dir / HOLDOUT_DIR
+        if (view / HOLDOUT_FILE).is_file():  # complete: prepare_holdout only compares it with what the run asks for
+            try:
+                prepare_holdout(self.parent.build_cfg(), self.task().sweep_adapter)
+            except ConfigError:
+                shutil.rmtree(view)
+
     def command_line(self) -> str:
-        """How to run this stage by hand (shown by --list): the same config, overrides and flags."""
+        """How to run this stage by hand (shown by --list): the same config, overrides and flags (a sweep point:
+        its protocol stage's, which runs every point, and the point's values)."""
+        if self.parent is not None:
+            from mae_backbone.runtime.sweep import grid_points
+
+            values = " ".join(grid_points(self.parent.grid)[self.point])
+            return f"{self.parent.command_line()}  # point {self.point}: {values}"
         words = [self.config] if self.config else []
         words += self.overrides
         flags = dict(self.flags, work_dir=str(self.work_dir), **({"seed": self.seed} if self.seed is not None else {}))
@@ -94,8 +162,39 @@ class Stage:
         return f"maebench {self.spec.task} " + " ".join(words)
 
 
+SWEEP_DIR = "sweep"  # a protocol stage's sweep points live in <stage>/sweep/p<i> (mae_backbone/runtime/sweep.py)
+
+
 def stage_name(backbone: str, protocol: str, seed: int, seeds: list[int]) -> str:
     return f"{backbone}/{protocol}" + (f"/s{seed}" if len(seeds) > 1 else "")
+
+
+def sweep_overrides(grid: dict[str, list[Any]], holdout: dict[str, Any] | None) -> list[str]:
+    """The task config's own sweep keys: the grid, and the suite's held-out part when it names one."""
+    held = [f"sweep.holdout={holdout['fraction']!r}", f"sweep.seed={holdout['seed']!r}"] if holdout else []
+    return [f"sweep.grid={grid!r}", *held]
+
+
+def with_points(stage: Stage) -> list[Stage]:
+    """A protocol stage with a grid: its points (`<stage>/sweep/p<i>`, needing what it needs), then itself, now
+    needing every point too."""
+    if not stage.grid:
+        return [stage]
+    points = [
+        replace(
+            stage,
+            name=f"{stage.name}/{SWEEP_DIR}/p{i}",
+            work_dir=stage.work_dir / SWEEP_DIR / f"p{i}",
+            needs=list(stage.needs),
+            grid=None,
+            point=i,
+            parent=stage,
+            anchor=None,
+        )
+        for i in range(math.prod(len(v) for v in stage.grid.values()))
+    ]
+    stage.needs += [p.name for p in points]
+    return [*points, stage]
 
 
 def build_plan(suite: dict[str, Any]) -> list[Stage]:
@@ -138,7 +237,10 @@ def build_plan(suite: dict[str, Any]) -> list[Stage]:
                         flags["pretrained"] = backbone["checkpoint"]
                 # the backbone's own recipe goes last, so it wins over the protocol's shared overrides
                 overrides += list((backbone.get("overrides") or {}).get(proto, []))
-                stages.append(
+                grid = (backbone.get("sweep") or {}).get(proto)
+                if grid:
+                    overrides += sweep_overrides(grid, suite.get("sweep_holdout"))
+                stages += with_points(
                     Stage(
                         stage,
                         proto,
@@ -152,6 +254,7 @@ def build_plan(suite: dict[str, Any]) -> list[Stage]:
                         flags=flags,
                         inputs=inputs,
                         anchor=opts.get("anchor", spec.anchor),
+                        grid=grid or None,
                     )
                 )
     return stages

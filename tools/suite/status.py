@@ -52,8 +52,8 @@ def last_metric(stage: Stage, entry: dict[str, Any]) -> str:
             for k2, v2 in (v.items() if isinstance(v, dict) else [(None, v)])
         }
         for key in HEADLINE:
-            if isinstance(flat.get(key), (int, float)):
-                return f"{key} {flat[key]:.4g}"
+            if isinstance(flat.get(key), (int, float)):  # a sweep point's is scored on held-out training images
+                return ("held-out " if stage.point is not None else "") + f"{key} {flat[key]:.4g}"
     scalars = sorted(stage.work_dir.rglob("vis_data/scalars.json"), key=lambda p: p.stat().st_mtime)
     if scalars and entry["status"] == "running":
         lines = scalars[-1].read_text().strip().splitlines()

@@ -27,5 +27,9 @@ protocols = dict(
     robustness=dict(overrides=["batch_size=16", "num_workers=0", "img_size=128"]),  # IN-C is 128 px here
 )
 report = dict(visualize=True, num_images=2)
+# Held-out recipe sweeps (tools/suite/config.py): none here, so that `sweep=...` / `sweep_holdout=...` can be
+# given as overrides (tests/suite/test_sweep_stages.py sweeps the scratch fine-tune over 2 points)
+sweep = dict()
+sweep_holdout = dict()
 # `--launcher slurm` on the tests' local cluster (scripts/local_slurm.sh): CPUs only, one CPU per stage job
 slurm = dict(gpus_per_node=0, cpus_per_task=1, time="00:30:00", retries=0)
