@@ -172,6 +172,31 @@ def test_a_cancelled_stage_fails_blocks_its_dependents_and_the_rest_finish(slurm
     assert (work_dir / "report" / "report.md").is_file()
 
 
+def test_sweep_points_are_jobs_of_their_own_and_the_refit_waits_for_both(slurm_cluster, demo_world, tmp_path):
+    from .test_sweep_stages import SWEEP
+
+    work_dir = tmp_path / "suite"
+    only = ["--launcher", "slurm", "--only", "scratch/finetune"]
+    assert cli(suite_args(demo_world, work_dir, *only, overrides=SWEEP)) == 0
+    status = wait_for(work_dir)
+    jobs = json.loads((work_dir / "suite_jobs.json").read_text())["stages"]
+    points = [f"scratch/finetune/sweep/p{i}" for i in range(2)]
+    ids = {n: jobs[n]["job_id"] for n in [*points, "scratch/finetune"]}
+    assert len(set(ids.values())) == 3  # a job per point, and the refit's
+    assert sorted(jobs["scratch/finetune"]["after"]) == sorted(ids[p] for p in points)  # afterok on both points
+    deadline = time.monotonic() + 60
+    while not all(j in (ends := jobcomp(slurm_cluster)) for j in ids.values()):
+        assert time.monotonic() < deadline, (ids, sorted(ends))
+        time.sleep(1)
+    assert all(ends[j]["JobState"] == "COMPLETED" for j in ids.values())
+    assert all(ends[ids["scratch/finetune"]]["StartTime"] >= ends[ids[p]]["EndTime"] for p in points)
+    rec = record(work_dir)["stages"]
+    assert all(rec[n]["status"] == "done" for n in ids), status
+    assert json.loads((work_dir / "scratch" / "finetune" / "metrics.json").read_text())["sweep"]["chosen"]
+    rows = {line.split()[0]: line for line in status.splitlines()}
+    assert ids[points[1]] in rows[points[1]] and "held-out top1" in rows[points[1]]
+
+
 def test_status_of_a_folder_without_a_suite_says_so(tmp_path, capsys):
     assert cli(["suite", "--status", str(tmp_path)]) == 2
     assert "no suite here" in capsys.readouterr().err
