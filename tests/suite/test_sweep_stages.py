@@ -68,6 +68,7 @@ def test_a_grid_is_one_stage_per_point_before_its_protocol_stage(demo_world, tmp
         ),
         ("sweep = dict(finetune={'optim.blr': []})", r"sweep.finetune.optim.blr must be a non-empty list"),
         ("sweep = dict(robustness={'batch_size': [8]})", "maebench robustness has no held-out recipe sweep"),
+        ("sweep = dict(partial={'optim.blr': [1e-3]})", r"partial: its stage sweeps already"),
         ("sweep_holdout = dict(fraction=1.5)", "sweep_holdout.fraction must lie between 0 and 1"),
         ("backbones = dict(mae=dict(sweep=dict(linprobe={'sweep.seed': [1]})))", r"unknown config key\(s\) sweep.seed"),
     ]:
@@ -136,3 +137,16 @@ def test_points_run_as_stages_read_no_val_and_the_report_shows_the_choice(demo_w
     status = capsys.readouterr().out
     point = next(line for line in status.splitlines() if line.startswith("scratch/finetune/sweep/p1 "))
     assert " done " in point and "held-out top1" in point  # its number is a held-out one
+
+    # another held-out part: the points are redone on a new view (the old one is dropped, not refused), and the
+    # refit, redone because its points are new, keeps their folders (it does not train them again itself)
+    other = [o.replace("'fraction': 0.34", "'fraction': 0.5") for o in overrides]
+    assert cli(suite_args(demo_world, work_dir, "--list", *only, overrides=other)) == 0
+    assert "[redo: changed: config.sweep.holdout: 0.34 -> 0.5]" in capsys.readouterr().out
+    assert cli(suite_args(demo_world, work_dir, *only, overrides=other)) == 0
+    stages = record(work_dir)["stages"]
+    assert [stages[n]["status"] for n in [*points, "scratch/finetune"]] == ["done"] * 3
+    assert all((work_dir / p / "suite_stage.json").is_file() for p in points)  # the refit's redo left them
+    view = json.loads((work_dir / "scratch" / "finetune" / "sweep" / "holdout" / "holdout.json").read_text())
+    rec = json.loads((work_dir / "scratch" / "finetune" / "metrics.json").read_text())
+    assert view["fraction"] == rec["sweep"]["holdout"]["fraction"] == 0.5

@@ -35,6 +35,7 @@ from typing import Any
 
 from mae_backbone.errors import ConfigError
 from mae_backbone.runtime.config import check_known_keys, load_config, refuse_unknown
+from mae_backbone.runtime.records import METRICS_FILE
 
 from .stages import PROTOCOLS
 
@@ -148,6 +149,8 @@ def _sweepable_keys(proto: str, config: str | None, where: str) -> list[str]:
     cfg = load_config(config or task.default_config).to_dict()
     if not task.sweep_adapter or "sweep" not in cfg:
         raise ConfigError(f"{where}.{proto}: maebench {task.name} has no held-out recipe sweep")
+    if PROTOCOLS[proto].done_file != METRICS_FILE:  # partial: its stage is a sweep over k already (--blocks)
+        raise ConfigError(f"{where}.{proto}: its stage sweeps already (it ends in {PROTOCOLS[proto].done_file})")
 
     def walk(node: Any, prefix: str = "") -> list[str]:
         found = []
