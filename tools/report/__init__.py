@@ -6,7 +6,8 @@
 - `stats`: bootstrap intervals over the evaluation images and seeds, from the runs' per-image outcomes.
 - `tables`: the tables as data (Tables 3 with kNN, low-shot, 4, 5, 6, 13 and Fig. 9); `render`: Markdown and
   CSV; `plots`: PNGs; `cost`: each number's recorded cost (device time, training FLOPs, memory);
-  `compute_plot`: accuracy against training compute (Fig. 9 with FLOPs on the x-axis).
+  `compute_plot`: accuracy against training compute (Fig. 9 with FLOPs on the x-axis); `sweep`: what a held-out
+  recipe sweep chose for a number (its grid points are no results).
 """
 
 from __future__ import annotations
