@@ -61,6 +61,19 @@ def backbone_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
     raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
 
 
+def _assigner(pos: float, neg: float) -> dict[str, Any]:
+    """Mask R-CNN's IoU assigner: positive from `pos`, negative below `neg`; a ground truth's best match of at
+    least `neg` is positive too."""
+    return dict(
+        type="MaxIoUAssigner",
+        pos_iou_thr=pos,
+        neg_iou_thr=neg,
+        min_pos_iou=neg,
+        match_low_quality=True,
+        ignore_iof_thr=-1,
+    )
+
+
 def model_cfg(cfg: dict[str, Any], num_classes: int) -> dict[str, Any]:
     m, t, size = cfg["model"], cfg["test"], cfg["data"]["image_size"]
     c, norm = m["neck_channels"], _norm(cfg)
@@ -126,14 +139,7 @@ def model_cfg(cfg: dict[str, Any], num_classes: int) -> dict[str, Any]:
         ),
         train_cfg=dict(
             rpn=dict(
-                assigner=dict(
-                    type="MaxIoUAssigner",
-                    pos_iou_thr=0.7,
-                    neg_iou_thr=0.3,
-                    min_pos_iou=0.3,
-                    match_low_quality=True,
-                    ignore_iof_thr=-1,
-                ),
+                assigner=_assigner(pos=0.7, neg=0.3),
                 sampler=dict(type="RandomSampler", num=256, pos_fraction=0.5, neg_pos_ub=-1, add_gt_as_proposals=False),
                 allowed_border=-1,
                 pos_weight=-1,
@@ -143,14 +149,7 @@ def model_cfg(cfg: dict[str, Any], num_classes: int) -> dict[str, Any]:
                 nms_pre=2000, max_per_img=m["rpn_proposals"], nms=dict(type="nms", iou_threshold=0.7), min_bbox_size=0
             ),
             rcnn=dict(
-                assigner=dict(
-                    type="MaxIoUAssigner",
-                    pos_iou_thr=0.5,
-                    neg_iou_thr=0.5,
-                    min_pos_iou=0.5,
-                    match_low_quality=True,
-                    ignore_iof_thr=-1,
-                ),
+                assigner=_assigner(pos=0.5, neg=0.5),
                 sampler=dict(
                     type="RandomSampler",
                     num=m["rcnn_rois_per_image"],

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mae_backbone.runtime.task import BACKBONE_FLAG, EVAL_ONLY, Flag, Task, data_flag, resolve_eval_weights
+from mae_backbone.runtime.task import Flag, dense_task
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
-TASK = Task(
-    name="detect",
-    default_config=str(CONFIG_DIR / "mask_rcnn_mae_vit_demo.py"),
-    config_keys="detection.run:CONFIG_KEYS",
-    run="detection.run:run",
+TASK = dense_task(
+    "detect",
+    "detection",
+    str(CONFIG_DIR / "mask_rcnn_mae_vit_demo.py"),
+    "the COCO folder (annotations/instances_<split>.json + <split>/ images)",
+    "COCO_FOLDER",
     flags=(
-        data_flag("the COCO folder (annotations/instances_<split>.json + <split>/ images)"),
-        BACKBONE_FLAG,
-        EVAL_ONLY,
         Flag(
             "protocol",
             "protocol",
@@ -45,8 +43,5 @@ TASK = Task(
             switch=True,
         ),
     ),
-    data_hint="COCO_FOLDER",
-    finish=resolve_eval_weights,
-    sweep_adapter="detection.sweep:ADAPTER",
 )
 add_arguments, main = TASK.add_arguments, TASK.main

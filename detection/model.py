@@ -38,22 +38,23 @@ def detection_vit(
     arch: str,
     img_size: int,
     window_size: int,
-    global_attn_indexes: Sequence[int],
+    global_attn_indexes: Sequence[int] | None,
     drop_path_rate: float,
     rel_pos_bias: bool,
     vit: dict[str, Any] | None = None,
     decomposed_rel_pos: bool = False,
     pretrain_img_size: int | None = None,
 ) -> VisionTransformer:
-    """A cls-free ViT for square `img_size` inputs (the pipelines pad every image to it). With
-    `decomposed_rel_pos`, `rel_pos_bias` turns on ViTDet's decomposed tables instead of BEiT's."""
+    """A cls-free ViT for square `img_size` inputs (the pipelines pad every image to it), global attention in
+    `global_attn_indexes` (None: the group-closing blocks). With `decomposed_rel_pos`, `rel_pos_bias` turns on
+    ViTDet's decomposed tables instead of BEiT's."""
     model = create_vit(
         arch,
         img_size=img_size,
         global_pool="",
         use_cls_token=False,
         window_size=window_size,
-        global_attn_indexes=list(global_attn_indexes),
+        global_attn_indexes=group_closing(arch, vit, global_attn_indexes),
         rel_pos_bias=rel_pos_bias and not decomposed_rel_pos,
         decomposed_rel_pos=rel_pos_bias and decomposed_rel_pos,
         pretrain_img_size=pretrain_img_size,
@@ -66,9 +67,12 @@ def detection_vit(
     return model
 
 
-def _depth(arch: str, vit: dict[str, Any] | None) -> int:
-    """The architecture's depth (before building it: the group-closing blocks are constructor arguments)."""
-    return int({**variant_args(arch), **(vit or {})}["depth"])
+def group_closing(arch: str, vit: dict[str, Any] | None, indices: Sequence[int] | None) -> list[int]:
+    """`indices`, or (None) the blocks closing each quarter of the architecture's depth, read before building it:
+    they are constructor arguments."""
+    if indices is not None:
+        return list(indices)
+    return quarter_indices(int({**variant_args(arch), **(vit or {})}["depth"]))
 
 
 @MODELS.register_module()
@@ -96,7 +100,7 @@ class MAEViTPyramid(PretrainedBackbone, PyramidAdapter):
         vit: dict[str, Any] | None = None,
         adapter_init: str = "lecun",
     ):
-        indices = list(out_indices) if out_indices is not None else quarter_indices(_depth(arch, vit))
+        indices = group_closing(arch, vit, out_indices)
         model = detection_vit(arch, img_size, window_size, indices, drop_path_rate, rel_pos_bias, vit)
         super().__init__(model, indices, norm=norm, init=adapter_init)
         self.pretrained, self.load_report = pretrained, None
@@ -142,12 +146,11 @@ class MAEViTSimplePyramid(PretrainedBackbone, nn.Module):
         pretrain_img_size: int = 224,
     ):
         super().__init__()
-        indices = list(global_attn_indexes) if global_attn_indexes is not None else quarter_indices(_depth(arch, vit))
         self.backbone = detection_vit(
             arch,
             img_size,
             window_size,
-            indices,
+            global_attn_indexes,
             drop_path_rate,
             rel_pos_bias,
             vit,

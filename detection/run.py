@@ -19,8 +19,7 @@ from mae_backbone.runtime.batch import batch_plan
 from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.distributed import prepare_launch  # registers ExactShardSampler
 from mae_backbone.runtime.metric_keys import OUTCOMES_FILE
-from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
-from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
+from mae_backbone.runtime.records import dataset_fingerprint
 
 from . import evaluation as _evaluation  # noqa: F401  (registers MAECocoMetric)
 from . import model as _model  # noqa: F401  (registers backbones, SimpleFPN, LN2d, ViTMaskRCNN)
@@ -29,23 +28,7 @@ from .build import dataset_cfg, model_cfg, optim_cfg, pipelines, schedulers
 from .data import Split, prepare_cfg_split
 from .evaluation import STAT_NAMES, evaluator_info
 
-CONFIG_KEYS = (
-    "arch",
-    "protocol",
-    "model",
-    "data",
-    "optim",
-    "schedule",
-    "test",
-    "expected",
-    "seed",
-    "sweep",
-    "work_dir",
-    "launcher",
-    "resume",
-    "eval_only",
-    "load_from",
-)
+CONFIG_KEYS = ("protocol", *engine.DENSE_CONFIG_KEYS)
 PREDICTIONS = "predictions/coco"  # <work_dir>/predictions/coco.{bbox,segm}.json
 
 
@@ -53,19 +36,9 @@ def runner_kwargs(
     cfg: dict[str, Any], train: Split | None, val: Split, world_size: int, lr_scale: float | None = None
 ) -> tuple[dict, dict]:
     """Everything mmengine's Runner takes, plus the batch plan; all derived from the compact config."""
-    data, sched, test = cfg["data"], cfg["schedule"], cfg["test"]
+    data, test = cfg["data"], cfg["test"]
     plan = batch_plan(data["batch_size"], world_size, cfg["optim"]["global_batch"])
     train_pipe, test_pipe = pipelines(cfg)
-    workers = data["num_workers"]
-    loader = dict(num_workers=workers, persistent_workers=workers > 0)
-    # exact-once: rank r scores images r, r + world, ... (DefaultSampler would pad the last shard with repeats)
-    test_loader = dict(
-        batch_size=1,
-        sampler=dict(type="ExactShardSampler"),
-        drop_last=False,
-        dataset=dataset_cfg(val, test_pipe, train=False),
-        **loader,
-    )
     evaluator = dict(
         type="MAECocoMetric",
         ann_file=str(val.ann_file),
@@ -74,38 +47,22 @@ def runner_kwargs(
         outfile_prefix=str(Path(cfg["work_dir"]) / PREDICTIONS),
         outcomes_file=str(Path(cfg["work_dir"]) / OUTCOMES_FILE),
     )  # per-image matches, for the report
-    wrapper = optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
-    wrapper.pop("optimizer")
-    total = sched["iters"] * plan["accum"]
+    training = {}
+    if train is not None:
+        training = dict(
+            train_dataset=dataset_cfg(train, train_pipe, train=True),
+            optim_cfg=optim_cfg,
+            param_scheduler=schedulers(cfg, plan["accum"]),
+            batch_sampler=dict(type="AspectRatioBatchSampler"),
+        )
     kwargs = dict(
         model=ConfigDict(model_cfg(cfg, len(val.classes))),
-        test_dataloader=test_loader,
-        test_evaluator=evaluator,
-        test_cfg=dict(type="TestLoop"),
+        **engine.iter_loop_kwargs(cfg, plan["accum"], dataset_cfg(val, test_pipe, train=False), evaluator, **training),
         # images of many sizes (aspect-ratio batches): cudnn's per-shape autotuning would not pay off
         **engine.iter_runner_kwargs(
             cfg, plan["accum"], "mmdet", "DetLocalVisualizer", cudnn_benchmark=False, lr_scale=lr_scale
         ),
     )
-    if train is not None:
-        kwargs.update(
-            train_dataloader=dict(
-                batch_size=data["batch_size"],
-                sampler=dict(type="InfiniteSampler", shuffle=True),
-                batch_sampler=dict(type="AspectRatioBatchSampler"),
-                dataset=dataset_cfg(train, train_pipe, train=True),
-                **loader,
-            ),
-            train_cfg=dict(
-                type="IterBasedTrainLoop",
-                max_iters=total,
-                val_interval=sched["val_interval"] * plan["accum"] if sched["val_interval"] else total + 1,
-            ),
-            optim_wrapper=optim_cfg(cfg, wrapper),
-            param_scheduler=schedulers(cfg, plan["accum"]),
-        )
-        if sched["val_interval"]:
-            kwargs.update(val_dataloader=test_loader, val_evaluator=evaluator, val_cfg=dict(type="ValLoop"))
     return kwargs, plan
 
 
@@ -146,15 +103,7 @@ def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
         t: {k: round(100 * v, 3) if v >= 0 else v for k, v in stats[t].items()} for t in ("bbox", "segm")
     }
     metrics.update(iters=None if eval_only else runner.iter // plan["accum"], **(train_loss or {}))
-    if runner.rank == 0:
-        write_metrics(
-            work_dir,
-            metrics,
-            task="detect",
-            seed=cfg["seed"],
-            world_size=runner.world_size,
-            protocol=_protocol(cfg, train, val, plan, info),
-        )
+    engine.write_run_metrics(runner, cfg, metrics, "detect", lambda: _protocol(cfg, train, val, plan, info))
     return metrics
 
 

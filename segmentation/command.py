@@ -9,23 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mae_backbone.runtime.task import BACKBONE_FLAG, EVAL_ONLY, Task, data_flag, resolve_eval_weights
+from mae_backbone.runtime.task import dense_task
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
-TASK = Task(
-    name="segment",
-    default_config=str(CONFIG_DIR / "upernet_mae_vit_demo.py"),
-    config_keys="segmentation.run:CONFIG_KEYS",
-    run="segmentation.run:run",
-    flags=(
-        data_flag("the ADEChallengeData2016 folder"),
-        BACKBONE_FLAG,
-        EVAL_ONLY,
-    ),
-    data_hint="ADEChallengeData2016_FOLDER",
-    finish=resolve_eval_weights,
+TASK = dense_task(
+    "segment",
+    "segmentation",
+    str(CONFIG_DIR / "upernet_mae_vit_demo.py"),
+    "the ADEChallengeData2016 folder",
+    "ADEChallengeData2016_FOLDER",
     hide=("per_class_IoU",),
-    sweep_adapter="segmentation.sweep:ADAPTER",
 )
 add_arguments, main = TASK.add_arguments, TASK.main

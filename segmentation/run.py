@@ -18,77 +18,42 @@ from mae_backbone.runtime.batch import batch_plan
 from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.distributed import prepare_launch  # registers ExactShardSampler
 from mae_backbone.runtime.metric_keys import OUTCOMES_FILE
-from mae_backbone.runtime.optim_wrapper import optim_wrapper_cfg
-from mae_backbone.runtime.records import dataset_fingerprint, write_metrics
+from mae_backbone.runtime.records import dataset_fingerprint
 
 from . import model as _model  # noqa: F401  (registers the backbone, segmentor and lr-decay constructor)
 from .build import dataset_cfg, evaluation_protocol, model_cfg, optim_cfg, pipelines, schedulers
 from .data import resolve_classes, split_files, validate_split
 from .outcomes import OutcomeIoUMetric
 
-CONFIG_KEYS = (
-    "arch",
-    "model",
-    "data",
-    "optim",
-    "schedule",
-    "test",
-    "expected",
-    "seed",
-    "sweep",
-    "work_dir",
-    "launcher",
-    "resume",
-    "eval_only",
-    "load_from",
-)
+CONFIG_KEYS = engine.DENSE_CONFIG_KEYS
 
 
 def runner_kwargs(
     cfg: dict[str, Any], classes: list[str], world_size: int, lr_scale: float | None = None
 ) -> tuple[dict[str, Any], dict]:
     """Everything mmengine's Runner takes, plus the batch plan; all derived from the compact config."""
-    data, sched = cfg["data"], cfg["schedule"]
+    data = cfg["data"]
     plan = batch_plan(data["batch_size"], world_size, cfg["optim"]["global_batch"])
     train_pipe, test_pipe = pipelines(cfg)
-    workers = data["num_workers"]
-    loader = dict(num_workers=workers, persistent_workers=workers > 0)
-    # exact-once: rank r scores images r, r + world, ... (DefaultSampler would pad the last shard with repeats)
-    test_loader = dict(
-        batch_size=1,
-        sampler=dict(type="ExactShardSampler"),
-        dataset=dataset_cfg(cfg, "val", classes, test_pipe),
-        **loader,
-    )
     evaluator = dict(
         type=OutcomeIoUMetric.__name__,
         iou_metrics=["mIoU"],  # + per-image areas, for the report
         outcomes_file=str(Path(cfg["work_dir"]) / OUTCOMES_FILE),
     )
-    wrapper = optim_wrapper_cfg(None, cfg["optim"]["precision"], cfg["optim"]["clip_grad"], plan["accum"])
-    wrapper.pop("optimizer")
-    total = sched["iters"] * plan["accum"]
-    # val_interval 0: no validation during training (the final weights are tested once, after it)
-    val_interval = sched["val_interval"] * plan["accum"] if sched["val_interval"] else total
+    training = {}
+    if not cfg.get("eval_only"):
+        training = dict(
+            train_dataset=dataset_cfg(cfg, "train", classes, train_pipe),
+            optim_cfg=optim_cfg,
+            param_scheduler=schedulers(cfg, plan["accum"]),
+        )
+    test_dataset = dataset_cfg(cfg, "val", classes, test_pipe)
     kwargs = dict(
         model=ConfigDict(model_cfg(cfg, len(classes))),  # mmseg reads test_cfg.mode as an attribute
-        train_dataloader=dict(
-            batch_size=data["batch_size"],
-            sampler=dict(type="InfiniteSampler", shuffle=True),
-            dataset=dataset_cfg(cfg, "train", classes, train_pipe),
-            **loader,
-        ),
-        test_dataloader=test_loader,
-        test_evaluator=evaluator,
-        train_cfg=dict(type="IterBasedTrainLoop", max_iters=total, val_interval=val_interval),
-        test_cfg=dict(type="TestLoop"),
-        optim_wrapper=optim_cfg(cfg, wrapper),
-        param_scheduler=schedulers(cfg, plan["accum"]),
+        **engine.iter_loop_kwargs(cfg, plan["accum"], test_dataset, evaluator, **training),
         # fixed-size crops: cudnn's autotuning pays off
         **engine.iter_runner_kwargs(cfg, plan["accum"], "mmseg", "Visualizer", cudnn_benchmark=True, lr_scale=lr_scale),
     )
-    if sched["val_interval"]:
-        kwargs.update(val_dataloader=test_loader, val_evaluator=evaluator, val_cfg=dict(type="ValLoop"))
     return kwargs, plan
 
 
@@ -107,10 +72,7 @@ def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
     if eval_only:
         cfg = {**cfg, "model": {**cfg["model"], "pretrained": None}}  # the trained weights come from load_from
     kwargs, plan = runner_kwargs(cfg, classes, world_size, lr_scale)
-    if eval_only:
-        for key in ("train_dataloader", "train_cfg", "optim_wrapper", "param_scheduler"):
-            kwargs.pop(key)
-    else:
+    if not eval_only:
         workdir.check_work_dir(work_dir, need_bytes=64 * 2**20)
     runner = engine.build_iter_runner(cfg, kwargs, plan, world_size, launch_cfg)
     runner.logger.info(
@@ -132,27 +94,22 @@ def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
         "iters": None if eval_only else runner.iter // plan["accum"],
         **(train_loss or {}),
     }
-    if runner.rank == 0:
-        root = data["root"]
-        fingerprint = {s: dataset_fingerprint(root, split_files(root, s)) for s in splits}
-        write_metrics(
-            work_dir,
-            metrics,
-            task="segment",
-            seed=cfg["seed"],
-            world_size=runner.world_size,
-            protocol=dict(
-                dataset=dict(name="ADE20K layout", num_classes=len(classes), reduce_zero_label=True, **fingerprint),
-                test=protocol_eval,
-                evaluator="mmseg IoUMetric",
-                arch=cfg["arch"],
-                crop_size=data["crop_size"],
-                out_indices=list(cfg["model"]["out_indices"]),
-                rel_pos_bias=cfg["model"]["rel_pos_bias"],
-                global_batch=plan["global_batch"],
-                pretrained=cfg["model"]["pretrained"],
-                expected=cfg.get("expected"),
-                config=cfg,
-            ),
+
+    def protocol() -> dict[str, Any]:
+        fingerprint = {s: dataset_fingerprint(data["root"], split_files(data["root"], s)) for s in splits}
+        return dict(
+            dataset=dict(name="ADE20K layout", num_classes=len(classes), reduce_zero_label=True, **fingerprint),
+            test=protocol_eval,
+            evaluator="mmseg IoUMetric",
+            arch=cfg["arch"],
+            crop_size=data["crop_size"],
+            out_indices=list(cfg["model"]["out_indices"]),
+            rel_pos_bias=cfg["model"]["rel_pos_bias"],
+            global_batch=plan["global_batch"],
+            pretrained=cfg["model"]["pretrained"],
+            expected=cfg.get("expected"),
+            config=cfg,
         )
+
+    engine.write_run_metrics(runner, cfg, metrics, "segment", protocol)
     return metrics

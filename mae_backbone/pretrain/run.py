@@ -23,7 +23,7 @@ from ..runtime import engine, workdir
 from ..runtime.batch import batch_plan, refuse_no_update
 from ..runtime.distributed import prepare_launch
 from ..runtime.optim_wrapper import build_optim_wrapper, compile_in_place
-from ..runtime.records import dataset_fingerprint, package_versions, write_metrics
+from ..runtime.records import dataset_fingerprint, package_versions
 from .data import UnlabeledImages
 
 CONFIG_KEYS = ("arch", "model", "data", "optim", "schedule", "seed", "work_dir", "launcher", "resume", "monitor")
@@ -162,19 +162,13 @@ def _export(
         decoder_num_heads=mae.decoder_blocks[0].attn.num_heads,
     )
     save_backbone(work_dir / "mae_full.safetensors", mae.state_dict(), {**meta, "decoder": decoder})
-    write_metrics(
-        work_dir,
-        metrics,
-        task="pretrain",
-        seed=cfg["seed"],
-        world_size=runner.world_size,
-        protocol=dict(
-            dataset=dataset_fingerprint(dataset.root, dataset.files),
-            arch=cfg["arch"],
-            mask_ratio=cfg["model"]["mask_ratio"],
-            norm_pix_loss=mae.norm_pix_loss,
-            img_size=cfg["model"]["img_size"],
-            global_batch=plan["global_batch"],
-        ),
+    protocol = dict(
+        dataset=dataset_fingerprint(dataset.root, dataset.files),
+        arch=cfg["arch"],
+        mask_ratio=cfg["model"]["mask_ratio"],
+        norm_pix_loss=mae.norm_pix_loss,
+        img_size=cfg["model"]["img_size"],
+        global_batch=plan["global_batch"],
     )
+    engine.write_run_metrics(runner, cfg, metrics, "pretrain", lambda: protocol)
     return metrics

@@ -5,8 +5,9 @@
   few non-tensor types (message hub buffers, numpy RNG state). They are allow-listed here, in one place.
 - `training_hooks`: the hooks of every training run; `ProgressBarHook`: a tqdm bar when the console is a terminal
   (not in a log file: a suite stage's log, a Slurm job's output). Stopping on NaN/inf and `--nan-retry`: `nonfinite.py`.
-- `iter_runner_kwargs`, `build_iter_runner`, `loss_summary`: the iteration-based Runner arguments, the Runner
-  and the training-loss summary detection and segmentation share.
+- `DENSE_CONFIG_KEYS`, `iter_runner_kwargs`, `iter_loop_kwargs`, `build_iter_runner`, `loss_summary`,
+  `write_run_metrics`: the config keys, the iteration-based Runner arguments (hooks; loaders and loops), the Runner,
+  the training-loss summary and the metrics record detection and segmentation share (the last also pre-training's).
 Which checkpoint a run resumes from, and whether its work dir can hold one: `workdir.py`.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,28 @@ from . import (
     cost,  # noqa: F401  (registers CostHook)
     nonfinite,  # noqa: F401  (registers NonFiniteLossHook)
 )
+from .optim_wrapper import optim_wrapper_cfg
+from .records import write_metrics
 from .workdir import weights_source
+
+# The top-level keys of a detection or segmentation config: its recipe, then where and how it runs (the Task
+# flags, `load_from` from `--eval-only`) and its held-out sweep (runtime/sweep.py).
+DENSE_CONFIG_KEYS = (
+    "arch",
+    "model",
+    "data",
+    "optim",
+    "schedule",
+    "test",
+    "expected",
+    "seed",
+    "sweep",
+    "work_dir",
+    "launcher",
+    "resume",
+    "eval_only",
+    "load_from",
+)
 
 
 def allow_mmengine_checkpoints() -> None:
@@ -299,6 +322,51 @@ def iter_runner_kwargs(
     )
 
 
+def iter_loop_kwargs(
+    cfg: dict[str, Any],
+    accum: int,
+    test_dataset: dict[str, Any],
+    evaluator: dict[str, Any],
+    train_dataset: dict[str, Any] | None = None,
+    optim_cfg: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
+    param_scheduler: list[dict[str, Any]] | None = None,
+    **train_loader: Any,
+) -> dict[str, Any]:
+    """The loaders and loops detection and segmentation share. Test: one image per process per step, each image
+    once. With a `train_dataset`: an infinite shuffled loader of `data.batch_size` (plus `train_loader` keys),
+    `schedule.iters` optimizer steps of `accum` loader iterations, the precision's optim wrapper completed by the
+    task's `optim_cfg(cfg, wrapper)`, and validation on the test loader every `schedule.val_interval` steps (0:
+    none; the final weights are tested once, after training)."""
+    data, sched, optim = cfg["data"], cfg["schedule"], cfg["optim"]
+    workers = data["num_workers"]
+    loader = dict(num_workers=workers, persistent_workers=workers > 0)
+    # exact-once: rank r scores images r, r + world, ... (DefaultSampler would pad the last shard with repeats)
+    test_loader = dict(
+        batch_size=1, sampler=dict(type="ExactShardSampler"), drop_last=False, dataset=test_dataset, **loader
+    )
+    kwargs = dict(test_dataloader=test_loader, test_evaluator=evaluator, test_cfg=dict(type="TestLoop"))
+    if train_dataset is None:
+        return kwargs
+    wrapper = optim_wrapper_cfg(None, optim["precision"], optim["clip_grad"], accum)
+    wrapper.pop("optimizer")  # the task's constructor builds it (parameter groups, layer-wise lr decay)
+    total = sched["iters"] * accum
+    kwargs.update(
+        train_dataloader=dict(
+            batch_size=data["batch_size"],
+            sampler=dict(type="InfiniteSampler", shuffle=True),
+            dataset=train_dataset,
+            **train_loader,
+            **loader,
+        ),
+        train_cfg=dict(type="IterBasedTrainLoop", max_iters=total, val_interval=sched["val_interval"] * accum or total),
+        optim_wrapper=optim_cfg(cfg, wrapper),
+        param_scheduler=param_scheduler,
+    )
+    if sched["val_interval"]:
+        kwargs.update(val_dataloader=test_loader, val_evaluator=evaluator, val_cfg=dict(type="ValLoop"))
+    return kwargs
+
+
 def build_iter_runner(
     cfg: dict[str, Any], kwargs: dict[str, Any], plan: dict[str, Any], world_size: int, launch_cfg: dict[str, Any]
 ) -> AtomicRunner:
@@ -335,3 +403,14 @@ def loss_summary(runner: Runner) -> dict[str, float] | None:
     losses = buf.data[0]
     k = max(1, len(losses) // 10)
     return {"train_loss_first": float(losses[:k].mean()), "train_loss_last": float(losses[-k:].mean())}
+
+
+def write_run_metrics(
+    runner: Runner, cfg: dict[str, Any], metrics: dict[str, Any], task: str, protocol: Callable[[], dict[str, Any]]
+) -> None:
+    """The run's metrics.json with its seed, world size and `protocol()`: on rank 0 only (a protocol's dataset
+    fingerprint stats every file)."""
+    if runner.rank == 0:
+        write_metrics(
+            runner.work_dir, metrics, task=task, seed=cfg["seed"], world_size=runner.world_size, protocol=protocol()
+        )

@@ -217,3 +217,22 @@ def resolve_eval_weights(cfg: Any, config: str) -> None:
         from .workdir import resolve_resume
 
         cfg.load_from = resolve_resume(cfg.get("resume") or "auto", cfg.work_dir)
+
+
+def dense_task(
+    name: str, package: str, default_config: str, data: str, data_hint: str, flags: tuple[Flag, ...] = (), **kw: Any
+) -> Task:
+    """`maebench detect | segment`: a task of `package` (its `run.py: run, CONFIG_KEYS` and `sweep.py: ADAPTER`)
+    that takes the dataset folder (`data`: what it must hold), the backbone checkpoint and `--eval-only` of the
+    trained weights, and sweeps a recipe on a held-out part of its training split."""
+    return Task(
+        name=name,
+        default_config=default_config,
+        config_keys=f"{package}.run:CONFIG_KEYS",
+        run=f"{package}.run:run",
+        flags=(data_flag(data), BACKBONE_FLAG, EVAL_ONLY, *flags),
+        data_hint=data_hint,
+        finish=resolve_eval_weights,
+        sweep_adapter=f"{package}.sweep:ADAPTER",
+        **kw,
+    )
