@@ -8,16 +8,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mae_backbone.runtime.task import Flag, dense_task
-
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 TASK = dense_task(
     "detect",
     "detection",
-    str(CONFIG_DIR / "mask_rcnn_mae_vit_demo.py"),
+    "mask_rcnn_mae_vit_demo.py",
     "the COCO folder (annotations/instances_<split>.json + <split>/ images)",
     "COCO_FOLDER",
     flags=(

@@ -7,16 +7,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mae_backbone.runtime.task import dense_task
-
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 TASK = dense_task(
     "segment",
     "segmentation",
-    str(CONFIG_DIR / "upernet_mae_vit_demo.py"),
+    "upernet_mae_vit_demo.py",
     "the ADEChallengeData2016 folder",
     "ADEChallengeData2016_FOLDER",
     hide=("per_class_IoU",),

@@ -222,12 +222,12 @@ def resolve_eval_weights(cfg: Any, config: str) -> None:
 def dense_task(
     name: str, package: str, default_config: str, data: str, data_hint: str, flags: tuple[Flag, ...] = (), **kw: Any
 ) -> Task:
-    """`maebench detect | segment`: a task of `package` (its `run.py: run, CONFIG_KEYS` and `sweep.py: ADAPTER`)
-    that takes the dataset folder (`data`: what it must hold), the backbone checkpoint and `--eval-only` of the
-    trained weights, and sweeps a recipe on a held-out part of its training split."""
+    """`maebench detect | segment`: a task of `package` (its `run.py: run, CONFIG_KEYS`, `sweep.py: ADAPTER` and
+    `configs/<default_config>`) that takes the dataset folder (`data`: what it must hold), the backbone checkpoint
+    and `--eval-only` of the trained weights, and sweeps a recipe on a held-out part of its training split."""
     return Task(
         name=name,
-        default_config=default_config,
+        default_config=str(Path(__file__).resolve().parents[2] / package / "configs" / default_config),
         config_keys=f"{package}.run:CONFIG_KEYS",
         run=f"{package}.run:run",
         flags=(data_flag(data), BACKBONE_FLAG, EVAL_ONLY, *flags),
