@@ -14,7 +14,7 @@ from typing import Any
 from mmengine.config import ConfigDict
 
 from mae_backbone.errors import UserFacingError
-from mae_backbone.runtime import engine, workdir
+from mae_backbone.runtime import dense, engine, workdir
 from mae_backbone.runtime.batch import batch_plan
 from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.distributed import prepare_launch  # registers ExactShardSampler
@@ -28,7 +28,7 @@ from .build import dataset_cfg, model_cfg, optim_cfg, pipelines, schedulers
 from .data import Split, prepare_cfg_split
 from .evaluation import STAT_NAMES, evaluator_info
 
-CONFIG_KEYS = ("protocol", *engine.DENSE_CONFIG_KEYS)
+CONFIG_KEYS = ("protocol", *dense.CONFIG_KEYS)
 PREDICTIONS = "predictions/coco"  # <work_dir>/predictions/coco.{bbox,segm}.json
 
 
@@ -57,9 +57,9 @@ def runner_kwargs(
         )
     kwargs = dict(
         model=ConfigDict(model_cfg(cfg, len(val.classes))),
-        **engine.iter_loop_kwargs(cfg, plan["accum"], dataset_cfg(val, test_pipe, train=False), evaluator, **training),
+        **dense.iter_loop_kwargs(cfg, plan["accum"], dataset_cfg(val, test_pipe, train=False), evaluator, **training),
         # images of many sizes (aspect-ratio batches): cudnn's per-shape autotuning would not pay off
-        **engine.iter_runner_kwargs(
+        **dense.iter_runner_kwargs(
             cfg, plan["accum"], "mmdet", "DetLocalVisualizer", cudnn_benchmark=False, lr_scale=lr_scale
         ),
     )
@@ -82,7 +82,7 @@ def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
     if eval_only:
         cfg = {**cfg, "model": {**cfg["model"], "pretrained": None}}  # the trained weights come from load_from
     kwargs, plan = runner_kwargs(cfg, train, val, world_size, lr_scale)
-    runner = engine.build_iter_runner(cfg, kwargs, plan, world_size, launch_cfg)
+    runner = dense.build_iter_runner(cfg, kwargs, plan, world_size, launch_cfg)
     skipped = {s.name: s.skipped for s in (train, val) if s is not None and s.skipped}
     runner.logger.info(
         f"COCO Mask R-CNN ({cfg['protocol']}): {len(val.classes)} classes; global batch {plan['global_batch']} = "

@@ -13,7 +13,7 @@ from typing import Any
 from mmengine.config import ConfigDict
 from mmengine.dist import broadcast_object_list
 
-from mae_backbone.runtime import engine, workdir
+from mae_backbone.runtime import dense, engine, workdir
 from mae_backbone.runtime.batch import batch_plan
 from mae_backbone.runtime.config import check_known_keys
 from mae_backbone.runtime.distributed import prepare_launch  # registers ExactShardSampler
@@ -25,7 +25,7 @@ from .build import dataset_cfg, evaluation_protocol, model_cfg, optim_cfg, pipel
 from .data import resolve_classes, split_files, validate_split
 from .outcomes import OutcomeIoUMetric
 
-CONFIG_KEYS = engine.DENSE_CONFIG_KEYS
+CONFIG_KEYS = dense.CONFIG_KEYS
 
 
 def runner_kwargs(
@@ -50,9 +50,9 @@ def runner_kwargs(
     test_dataset = dataset_cfg(cfg, "val", classes, test_pipe)
     kwargs = dict(
         model=ConfigDict(model_cfg(cfg, len(classes))),  # mmseg reads test_cfg.mode as an attribute
-        **engine.iter_loop_kwargs(cfg, plan["accum"], test_dataset, evaluator, **training),
+        **dense.iter_loop_kwargs(cfg, plan["accum"], test_dataset, evaluator, **training),
         # fixed-size crops: cudnn's autotuning pays off
-        **engine.iter_runner_kwargs(cfg, plan["accum"], "mmseg", "Visualizer", cudnn_benchmark=True, lr_scale=lr_scale),
+        **dense.iter_runner_kwargs(cfg, plan["accum"], "mmseg", "Visualizer", cudnn_benchmark=True, lr_scale=lr_scale),
     )
     return kwargs, plan
 
@@ -74,7 +74,7 @@ def run(cfg: dict[str, Any], lr_scale: float | None = None) -> dict[str, Any]:
     kwargs, plan = runner_kwargs(cfg, classes, world_size, lr_scale)
     if not eval_only:
         workdir.check_work_dir(work_dir, need_bytes=64 * 2**20)
-    runner = engine.build_iter_runner(cfg, kwargs, plan, world_size, launch_cfg)
+    runner = dense.build_iter_runner(cfg, kwargs, plan, world_size, launch_cfg)
     runner.logger.info(
         f"ADE20K UperNet: {len(classes)} classes; global batch {plan['global_batch']} = {data['batch_size']} x "
         f"{world_size} processes x {plan['accum']} accumulation; test {protocol_eval}"
