@@ -22,7 +22,9 @@ def slurm_cluster(tmp_path_factory):
             pytest.fail("CI must run the Slurm tests: Slurm is not installed and this is not root")
         pytest.skip("no Slurm here and not root, so it cannot be installed (scripts/local_slurm.sh install)")
     state = tmp_path_factory.mktemp("slurm")
-    started = subprocess.run(["bash", str(SCRIPT), "start", str(state)], capture_output=True, text=True)
+    # GNU nproc honours OMP_NUM_THREADS: under the usual OMP_NUM_THREADS=1 the node would get 1 CPU (jobs serial)
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_THREAD_LIMIT")}
+    started = subprocess.run(["bash", str(SCRIPT), "start", str(state)], capture_output=True, text=True, env=env)
     if started.returncode:
         logs = "".join(p.read_text()[-2000:] for p in state.glob("*.log"))
         pytest.fail(f"the local Slurm cluster did not start:\n{started.stdout}{started.stderr}\n{logs}")
