@@ -39,7 +39,8 @@ from ..fileio import atomic_write_json, atomic_write_text
 from .config import apply_overrides
 
 SWEEP_FILE = "sweep.json"  # <work_dir>/sweep.json: the record below, plus the grid
-HOLDOUT_DIR = "sweep/holdout"  # under the work dir; the points' work dirs are sweep/p<i>
+SWEEP_DIR = "sweep"  # under the run's work dir: the points (p<i>/, see point_dir) and the held-out view
+HOLDOUT_DIR = f"{SWEEP_DIR}/holdout"
 HOLDOUT_FILE = "holdout.json"  # in the view: its record (written last: a view without it is incomplete)
 Metrics = dict[str, Any]
 
@@ -53,6 +54,11 @@ class SweepAdapter:
     # writes the view of cfg's training split into `dest`: (held-out file names, number of fitting items)
     carve: Callable[[dict[str, Any], Path, float, int], tuple[list[str], int]]
     finish: Callable[[dict[str, Any]], None] | None = None  # after a point's overrides (classification: presets)
+
+
+def point_dir(work_dir: str | Path, i: int) -> Path:
+    """The work dir of grid point `i` of the run in `work_dir`."""
+    return Path(work_dir) / SWEEP_DIR / f"p{i}"
 
 
 def resolve_adapter(adapter: SweepAdapter | str) -> SweepAdapter:
@@ -106,7 +112,7 @@ def point_cfgs(cfg: dict[str, Any], adapter: SweepAdapter | str) -> list[dict[st
     view = adapter.data(cfg, work_dir / HOLDOUT_DIR)
     points = []
     for i, values in enumerate(grid_values(cfg["sweep"]["grid"])):
-        sub = _with(cfg, adapter, values, work_dir / "sweep" / f"p{i}")
+        sub = _with(cfg, adapter, values, point_dir(work_dir, i))
         sub["data"].update(view)
         points.append(sub)
     return points

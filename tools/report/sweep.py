@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from mae_backbone.runtime.records import METRICS_FILE
+from mae_backbone.runtime.sweep import SWEEP_DIR, point_dir
 
 from . import cost
 
-SWEEP_DIR = "sweep"  # where a run's sweep points live: <run>/sweep/p<i>/ (mae_backbone/runtime/sweep.py)
 NOTE = (
     "Swept: the recipe was chosen per backbone by a grid sweep, each point trained on the rest of the training "
     "split and scored on a held-out part of it (never on val); the best point was refit on the whole training "
@@ -69,7 +69,7 @@ def of(record: dict[str, Any], path: Path) -> Sweep | None:
     points = [p for p in s.get("points") or [] if isinstance(p, dict)]
     records = []
     for i in range(len(points)):
-        file = path.parent / SWEEP_DIR / f"p{i}" / METRICS_FILE
+        file = point_dir(path.parent, i) / METRICS_FILE
         try:
             records.append(json.loads(file.read_text()))
         except (OSError, ValueError):

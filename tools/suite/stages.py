@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mae_backbone.runtime.records import METRICS_FILE
+from mae_backbone.runtime.sweep import SWEEP_DIR, point_dir
 
 
 @dataclass(frozen=True)
@@ -162,9 +163,6 @@ class Stage:
         return f"maebench {self.spec.task} " + " ".join(words)
 
 
-SWEEP_DIR = "sweep"  # a protocol stage's sweep points live in <stage>/sweep/p<i> (mae_backbone/runtime/sweep.py)
-
-
 def stage_name(backbone: str, protocol: str, seed: int, seeds: list[int]) -> str:
     return f"{backbone}/{protocol}" + (f"/s{seed}" if len(seeds) > 1 else "")
 
@@ -183,8 +181,8 @@ def with_points(stage: Stage) -> list[Stage]:
     points = [
         replace(
             stage,
-            name=f"{stage.name}/{SWEEP_DIR}/p{i}",
-            work_dir=stage.work_dir / SWEEP_DIR / f"p{i}",
+            name=f"{stage.name}/{point_dir(Path(), i)}",
+            work_dir=point_dir(stage.work_dir, i),
             needs=list(stage.needs),
             grid=None,
             point=i,
