@@ -111,13 +111,13 @@ def test_submitting_again_submits_nothing(on_slurm, demo_world, capsys):
 
 def test_editing_a_task_config_redoes_exactly_the_stages_that_use_it(on_slurm, demo_world, capsys):
     work_dir, _, lp, _, overrides = on_slurm
-    lp.write_text(lp.read_text() + "optim = dict(blr=300.0)\n")  # was the demo recipe's 400
+    lp.write_text(lp.read_text() + "optim = dict(momentum=0.8)\n")  # was the recipe's 0.9 (no backbone sets it)
     capsys.readouterr()
     assert cli(suite_args(demo_world, work_dir, "--list", overrides=overrides)) == 0
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     redo = {n for n, line in listed.items() if "[redo:" in line}
     assert redo == {"mae/linprobe", "scratch/linprobe"}, listed
-    assert "config.optim.blr: 400.0 -> 300.0" in listed["mae/linprobe"]
+    assert "config.optim.momentum: 0.9 -> 0.8" in listed["mae/linprobe"]
     assert cli(suite_args(demo_world, work_dir, "--launcher", "slurm", overrides=overrides)) == 0
     out = capsys.readouterr().out
     assert "2 stage job(s) submitted" in out
@@ -125,7 +125,7 @@ def test_editing_a_task_config_redoes_exactly_the_stages_that_use_it(on_slurm, d
     rec = record(work_dir)["stages"]
     assert rec["mae/linprobe"]["status"] == rec["scratch/linprobe"]["status"] == "done"
     cfg = json.loads((work_dir / "mae" / "linprobe" / "config.json").read_text())
-    assert cfg["optim"]["blr"] == 300.0
+    assert cfg["optim"]["momentum"] == 0.8
 
 
 def test_a_cancelled_stage_fails_blocks_its_dependents_and_the_rest_finish(slurm_cluster, demo_world, tmp_path):

@@ -27,6 +27,9 @@ protocols = dict(
     robustness=dict(overrides=["batch_size=16", "num_workers=0", "img_size=128"]),  # IN-C is 128 px here
 )
 report = dict(visualize=True, num_images=2)
+# a per-backbone recipe on the fine-tune (merged into demo.py's), so that the tests see one win over the shared
+# overrides, reach the report's recipe line and, when edited, redo exactly its stage
+backbones = dict(mae=dict(overrides=dict(finetune=["optim.blr=1e-2"])))
 # Held-out recipe sweeps (tools/suite/config.py): none here, so that `sweep=...` / `sweep_holdout=...` can be
 # given as overrides (tests/suite/test_sweep_stages.py sweeps the scratch fine-tune over 2 points)
 sweep = dict()
